@@ -1,0 +1,295 @@
+#include "moe/planner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace moe {
+
+const std::vector<SizeLabel>& size_labels() {
+  // Paper 1's table gives layers, heads, batch (sequences of 4096) and LR for 20M..200M.
+  static const std::vector<SizeLabel> labels = {
+      {"100K", 2, 2, 64, 256, 16, 3e-3},    {"1M", 4, 4, 160, 256, 16, 2e-3},
+      {"2M", 4, 4, 224, 256, 16, 2e-3},     {"5M", 6, 6, 288, 256, 32, 1.5e-3},
+      {"10M", 8, 8, 384, 256, 32, 1.5e-3},  {"20M", 8, 8, 256, 4096, 96, 1.5e-3},
+      {"30M", 8, 8, 352, 4096, 160, 1.3e-3}, {"55M", 10, 10, 480, 4096, 224, 1.1e-3},
+      {"100M", 14, 12, 576, 4096, 320, 9e-4}, {"200M", 16, 16, 832, 4096, 512, 8e-4},
+  };
+  return labels;
+}
+
+const SizeLabel& find_label(const std::string& name) {
+  std::string known;
+  for (const auto& l : size_labels()) {
+    if (l.name == name) return l;
+    known += (known.empty() ? "" : ", ") + l.name;
+  }
+  throw std::invalid_argument(
+      fmt::format("--label {} is unknown: use one of {}", name.empty() ? "''" : name, known));
+}
+
+std::string to_string(Hold h) { return h == Hold::kFlops ? "flops" : "active"; }
+Hold parse_hold(const std::string& s) {
+  if (s == "flops") return Hold::kFlops;
+  if (s == "active") return Hold::kActive;
+  throw std::invalid_argument("--hold " + s + " is unknown: use flops or active");
+}
+std::string to_string(ContextConvention c) {
+  return c == ContextConvention::kFull ? "full" : "causal";
+}
+ContextConvention parse_convention(const std::string& s) {
+  if (s == "full") return ContextConvention::kFull;
+  if (s == "causal") return ContextConvention::kCausal;
+  throw std::invalid_argument("--convention " + s + " is unknown: use full or causal");
+}
+
+namespace {
+
+// The rounding unit of a width: the largest power of two <= 64 that is at most x/64, never
+// below min_multiple.
+int64_t width_multiple(double x, int64_t min_multiple) {
+  int64_t m = 64;
+  while (m > min_multiple && static_cast<double>(m) * 64.0 > x) m /= 2;
+  return m;
+}
+
+// Rounds a width to its unit; 0 for widths under half a unit.
+int64_t round_width(double x, int64_t min_multiple) {
+  if (!(x >= 0.5)) return 0;
+  const int64_t m = width_multiple(x, min_multiple);
+  return std::max<int64_t>(m, std::llround(x / static_cast<double>(m)) * m);
+}
+
+// C_A, C_E and parameters are affine in head_dim and d_expert; these are their coefficients,
+// measured through the accounting functions themselves so the planner cannot disagree with them.
+struct Coefficients {
+  double attn_flops_per_hd;    // C_A per unit head_dim (all layers)
+  double expert_flops_fixed;   // router FLOPs
+  double expert_flops_per_f;   // C_E per unit d_expert
+  double attn_params_per_hd;
+  double expert_params_fixed;  // router + norms
+  double expert_params_per_f;  // active expert params per unit d_expert
+};
+
+Coefficients coefficients(ModelConfig c, ContextConvention conv) {
+  Coefficients k{};
+  c.head_dim = 1;
+  c.d_expert = 0;
+  const FlopsPerToken f0 = flops_per_token(c, conv);
+  const ParamCounts p0 = count_params(c);
+  c.d_expert = 1;
+  const FlopsPerToken f1 = flops_per_token(c, conv);
+  const ParamCounts p1 = count_params(c);
+  k.attn_flops_per_hd = f0.attention();
+  k.expert_flops_fixed = f0.expert();
+  k.expert_flops_per_f = f1.expert() - f0.expert();
+  k.attn_params_per_hd = static_cast<double>(p0.attention);
+  k.expert_params_fixed = static_cast<double>(p0.router + p0.norms);
+  k.expert_params_per_f = static_cast<double>(p1.experts_active - p0.experts_active);
+  return k;
+}
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+// Solves d_expert for C_E = r * C_A_achieved once head_dim is fixed.
+int64_t solve_d_expert(const PlanRequest& req, const Coefficients& k, int64_t head_dim) {
+  const double c_a = k.attn_flops_per_hd * static_cast<double>(head_dim);
+  const double f = (req.ratio * c_a - k.expert_flops_fixed) / k.expert_flops_per_f;
+  const int64_t d_expert = round_width(f, 1);
+  check(d_expert > 0,
+        fmt::format("--ratio {} is too small for this shape: the router alone costs {:.3g} "
+                    "FLOPs/token, r = {:.3g}; raise --ratio or use fewer --experts",
+                    req.ratio, k.expert_flops_fixed, k.expert_flops_fixed / c_a));
+  return d_expert;
+}
+
+}  // namespace
+
+Plan make_plan(const PlanRequest& req) {
+  check(std::isfinite(req.compute) && req.compute > 0,
+        fmt::format("--compute {} must be a positive number of training FLOPs, e.g. 1e15",
+                    req.compute));
+  check(std::isfinite(req.ratio) && req.ratio > 0,
+        fmt::format("--ratio {} must be > 0: it is expert FLOPs / attention FLOPs, e.g. 0.5",
+                    req.ratio));
+  check(req.top_k >= 1, fmt::format("--top-k {} must be >= 1", req.top_k));
+  check(req.n_shared_experts >= 0, fmt::format("--shared {} must be >= 0", req.n_shared_experts));
+  check(req.vocab_size > 0, fmt::format("--vocab {} must be > 0", req.vocab_size));
+
+  Plan plan;
+  plan.request = req;
+  plan.label = find_label(req.label);
+  const SizeLabel& label = plan.label;
+
+  // Experts: from the sparsity S = (E - E_act) / E, E counting shared experts.
+  int64_t n_experts = req.n_experts.value_or(16);
+  if (req.sparsity) {
+    const double s = *req.sparsity;
+    check(std::isfinite(s) && s > 0 && s < 1,
+          fmt::format("--sparsity {} must lie in (0, 1), e.g. 0.8235 for 17 experts", s));
+    const double active = static_cast<double>(req.top_k + req.n_shared_experts);
+    const int64_t total = std::llround(active / (1 - s));
+    const double achieved = (static_cast<double>(total) - active) / static_cast<double>(total);
+    check(std::fabs(achieved - s) <= 0.005,
+          fmt::format("--sparsity {} is not reachable with {} active experts (top-k {} + {} "
+                      "shared); the nearest is {:.4f} with {} experts in all",
+                      s, active, req.top_k, req.n_shared_experts, achieved, total));
+    const int64_t routed = total - req.n_shared_experts;
+    check(!req.n_experts || *req.n_experts == routed,
+          fmt::format("--experts {} contradicts --sparsity {} (which needs {} routed experts); "
+                      "give one of them",
+                      *req.n_experts, s, routed));
+    n_experts = routed;
+  }
+  check(n_experts >= 1, fmt::format("--experts {} must be >= 1", n_experts));
+  check(req.top_k <= n_experts,
+        fmt::format("--top-k {} exceeds the {} routed experts: lower --top-k or raise --experts",
+                    req.top_k, n_experts));
+
+  ModelConfig c = req.base;
+  c.vocab_size = req.vocab_size;
+  c.context = req.context.value_or(label.context);
+  c.d_model = req.d_model.value_or(label.d_model);
+  c.n_layers = label.n_layers;
+  c.n_heads = label.n_heads;
+  c.n_kv_heads = req.n_kv_heads.value_or(label.n_heads);
+  c.n_experts = n_experts;
+  c.top_k = req.top_k;
+  c.n_shared_experts = req.n_shared_experts;
+  check(c.context > 0, fmt::format("--context {} must be > 0", c.context));
+  check(c.d_model > 0, fmt::format("--d-model {} must be > 0", c.d_model));
+  check(c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0,
+        fmt::format("--kv-heads {} must divide the label's {} heads", c.n_kv_heads, c.n_heads));
+
+  const bool rotary = c.positions == PositionEncoding::kRotary;
+  const int64_t hd_multiple = rotary ? 2 : 1;
+  const Coefficients k = coefficients(c, req.convention);
+
+  // The label's budget: its reference shape (head_dim = d_model / n_heads) at r = 1.
+  const double ref_hd = static_cast<double>(c.d_model) / static_cast<double>(c.n_heads);
+  plan.target_forward_flops = 2.0 * k.attn_flops_per_hd * ref_hd;
+
+  auto head_dim_for_flops = [&](double ratio) {
+    return round_width(plan.target_forward_flops / (1.0 + ratio) / k.attn_flops_per_hd,
+                       hd_multiple);
+  };
+  {
+    // Active params of the label at r = 1 (the value hold = active keeps).
+    PlanRequest ref = req;
+    ref.ratio = 1.0;
+    ModelConfig r1 = c;
+    r1.head_dim = head_dim_for_flops(1.0);
+    r1.d_expert = solve_d_expert(ref, k, r1.head_dim);
+    plan.target_active_params = count_params(r1).active_nonembedding();
+  }
+
+  double hd_exact = 0;
+  if (req.hold == Hold::kFlops) {
+    hd_exact = plan.target_forward_flops / (1.0 + req.ratio) / k.attn_flops_per_hd;
+  } else {
+    // See planner.h: N_a' = p*hd + q*F and r*a*hd = R_flops + e*F, solved for hd.
+    const double n_free = static_cast<double>(plan.target_active_params) - k.expert_params_fixed;
+    const double q_over_e = k.expert_params_per_f / k.expert_flops_per_f;
+    hd_exact = (n_free + q_over_e * k.expert_flops_fixed) /
+               (k.attn_params_per_hd + q_over_e * req.ratio * k.attn_flops_per_hd);
+  }
+  const int64_t head_dim = round_width(hd_exact, hd_multiple);
+  check(head_dim > 0, fmt::format("--ratio {} leaves no attention width for label {}: lower "
+                                  "--ratio or use a larger --label",
+                                  req.ratio, label.name));
+  // Rounding head_dim moves what is held; of the neighbouring multiples keep the one whose
+  // (r, held quantity) pair, over neighbouring d_expert too, is closest to the request.
+  const int64_t step = width_multiple(hd_exact, hd_multiple);
+  double best_error = 1e300;
+  for (int64_t hd : {head_dim - step, head_dim, head_dim + step}) {
+    if (hd <= 0) continue;
+    const int64_t f0 = solve_d_expert(req, k, hd);
+    const int64_t f_step = width_multiple(static_cast<double>(f0), 1);
+    for (int64_t f : {f0 - f_step, f0, f0 + f_step}) {
+      if (f <= 0) continue;
+      ModelConfig trial = c;
+      trial.head_dim = hd;
+      trial.d_expert = f;
+      const FlopsPerToken flops = flops_per_token(trial, req.convention);
+      const double held =
+          req.hold == Hold::kFlops
+              ? flops.forward() / plan.target_forward_flops
+              : static_cast<double>(count_params(trial).active_nonembedding()) /
+                    static_cast<double>(plan.target_active_params);
+      const double error =
+          std::max(std::fabs(flops.ratio() / req.ratio - 1), std::fabs(held - 1));
+      if (error < best_error) {
+        best_error = error;
+        c.head_dim = hd;
+        c.d_expert = f;
+      }
+    }
+  }
+  c.validate();
+
+  plan.model = c;
+  plan.flops = flops_per_token(c, req.convention);
+  plan.params = count_params(c);
+  plan.tokens = req.compute / plan.flops.training();
+  plan.batch_size = req.batch_size.value_or(label.batch_size);
+  check(plan.batch_size > 0, fmt::format("--batch-size {} must be > 0", plan.batch_size));
+  plan.lr = label.lr;
+  const double tokens_per_step = static_cast<double>(plan.batch_size * c.context);
+  plan.steps = static_cast<int64_t>(std::floor(plan.tokens / tokens_per_step));
+  check(plan.steps >= 1,
+        fmt::format("--compute {:.3g} buys {:.3g} tokens, less than one step of {} sequences x {} "
+                    "tokens; raise --compute to at least {:.3g} or lower --batch-size",
+                    req.compute, plan.tokens, plan.batch_size, c.context,
+                    tokens_per_step * plan.flops.training()));
+  return plan;
+}
+
+nlohmann::json plan_to_json(const Plan& p) {
+  const ModelConfig& c = p.model;
+  return nlohmann::json{
+      {"label", p.label.name},
+      {"hold", to_string(p.request.hold)},
+      {"convention", to_string(p.request.convention)},
+      {"compute", p.request.compute},
+      {"ratio_target", p.request.ratio},
+      {"ratio", p.flops.ratio()},
+      {"sparsity", c.sparsity()},
+      {"d_model", c.d_model},
+      {"n_layers", c.n_layers},
+      {"n_heads", c.n_heads},
+      {"n_kv_heads", c.n_kv_heads},
+      {"head_dim", c.head_dim},
+      {"d_expert", c.d_expert},
+      {"n_experts", c.n_experts},
+      {"top_k", c.top_k},
+      {"n_shared_experts", c.n_shared_experts},
+      {"context", c.context},
+      {"vocab_size", c.vocab_size},
+      {"attn_flops_per_token", p.flops.attention()},
+      {"expert_flops_per_token", p.flops.expert()},
+      {"logits_flops_per_token", p.flops.logits},
+      {"forward_flops_per_token", p.flops.forward()},
+      {"target_forward_flops_per_token", p.target_forward_flops},
+      {"flops_per_token", p.flops.training()},
+      {"params_active", p.params.active_nonembedding()},
+      {"params_total", p.params.total_nonembedding()},
+      {"params_embedding", p.params.embedding + p.params.lm_head},
+      {"params_numel", p.params.total()},
+      {"target_params_active", p.target_active_params},
+      {"triad", {{"M", p.flops.training_without_logits()},
+                 {"N_a", p.params.active_nonembedding()},
+                 {"N", p.params.total_nonembedding()}}},
+      {"tokens", p.tokens},
+      {"batch_size", p.batch_size},
+      {"lr", p.lr},
+      {"steps", p.steps},
+      {"model", c},
+  };
+}
+
+}  // namespace moe

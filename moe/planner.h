@@ -1,0 +1,99 @@
+// The architecture planner: (compute budget C, sparsity S, ratio r, size label) -> a model
+// shape and a token count.
+//
+// A size label fixes depth L, query heads H, d_model and the training defaults (batch, LR).
+// Paper 1's labels (20M..200M active parameters) carry the layers, heads, batch sizes and
+// learning rates of its table; it does not state d_model, so ours is chosen so that the
+// label's active parameters at r = 1 are close to its name at context 4096. The small labels
+// (100K..10M) are for CPUs, at context 256.
+//
+// The label's per-token forward FLOPs budget is F = 2 * C_A(reference), the attention FLOPs of
+// the reference shape (head_dim = d_model / n_heads, at the requested context) counted twice:
+// the reference sits at r = 1. For a ratio r:
+//
+//   hold = flops  (paper 1): C_A = F / (1 + r), C_E = r * C_A_achieved. head_dim solves C_A
+//                 (C_A is linear in head_dim), then d_expert solves C_E (linear in d_expert).
+//   hold = active (paper 2's critique of FLOPs-matched comparisons): active non-embedding
+//                 parameters N_a stay at the label's value at r = 1, and FLOPs per token move
+//                 with r. With p = attention params per unit head_dim and a = attention FLOPs
+//                 per unit head_dim (per layer), router params R and FLOPs 2R:
+//                   N_a' = L*hd*p + L*3*D*F*(k+s)           (N_a' = N_a - norms - R)
+//                   r * L*hd*a = 2R + L*6*D*F*(k+s)
+//                 => hd = 2*(N_a' + R) / (L * (r*a + 2*p)), then F from the second line.
+//
+// Widths round to multiples of the largest power of two <= 64 that is at most 1/64 of the
+// width (so rounding moves a width by < 0.8%); head_dim stays even for rotary positions.
+// Tokens D = C / (training FLOPs per token, logits included); steps = D / (batch * T).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "moe/accounting.h"
+#include "moe/config.h"
+
+namespace moe {
+
+struct SizeLabel {
+  std::string name;
+  int64_t n_layers;
+  int64_t n_heads;
+  int64_t d_model;
+  int64_t context;     // default context for the label
+  int64_t batch_size;  // sequences per optimizer step
+  double lr;           // peak learning rate
+};
+
+const std::vector<SizeLabel>& size_labels();
+// Throws std::invalid_argument listing the known labels.
+const SizeLabel& find_label(const std::string& name);
+
+enum class Hold { kFlops, kActive };
+std::string to_string(Hold h);
+Hold parse_hold(const std::string& s);
+std::string to_string(ContextConvention c);
+ContextConvention parse_convention(const std::string& s);
+
+struct PlanRequest {
+  double compute = 0;  // total training FLOPs C
+  double ratio = 1;    // target r = C_E / C_A
+  std::string label = "1M";
+  std::optional<double> sparsity;      // chooses n_experts when set
+  std::optional<int64_t> n_experts;    // routed experts; default 16 (S = 82.35% with k=2, s=1)
+  int64_t top_k = 2;
+  int64_t n_shared_experts = 1;
+  std::optional<int64_t> context;      // default: the label's
+  int64_t vocab_size = 8192;
+  std::optional<int64_t> d_model;      // default: the label's
+  std::optional<int64_t> n_kv_heads;   // default: n_heads (no GQA)
+  std::optional<int64_t> batch_size;   // default: the label's
+  Hold hold = Hold::kFlops;
+  ContextConvention convention = ContextConvention::kFull;
+  ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)
+};
+
+struct Plan {
+  PlanRequest request;
+  SizeLabel label;
+  ModelConfig model;
+  FlopsPerToken flops;  // achieved, under request.convention
+  ParamCounts params;
+  double target_forward_flops = 0;  // F the label asks for (hold = flops)
+  int64_t target_active_params = 0;  // N_a the label asks for (hold = active)
+  double tokens = 0;                 // D = C / flops.training()
+  int64_t batch_size = 0;
+  double lr = 0;
+  int64_t steps = 0;  // floor(D / (batch * T))
+};
+
+// Throws std::invalid_argument naming the flag to change for impossible requests.
+Plan make_plan(const PlanRequest& request);
+
+// The planner's JSON (keys documented in the README, "moescale plan").
+nlohmann::json plan_to_json(const Plan& plan);
+
+}  // namespace moe

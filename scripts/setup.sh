@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs every Debian package that moescale's build, tests, corpus and figures need.
+# Idempotent: packages already installed are left alone, and when all are present it does
+# nothing (no apt-get update). Uses sudo when not run as root.
+#
+#   ./scripts/setup.sh            build + tests + default corpus + figures
+#   ./scripts/setup.sh --bench    also the side-by-side references (python3-torch, scipy)
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  # libraries (see README "Dependencies")
+  libtorch-dev libceres-dev libfmt-dev catch2 libboost-program-options-dev
+  nlohmann-json3-dev libsentencepiece-dev libopenblas0-pthread
+  # default corpus: real English prose from Debian's archive (README "Data")
+  bible-kjv-text dict-gcide linux-doc-6.1 html2text
+  # figures
+  python3-matplotlib python3-numpy
+  # local single-node Slurm for the job-array test
+  slurm-wlm munge
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-scipy clang libclang-rt-14-dev hyperfine)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 2; }
+  sudo="sudo"
+fi
+echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# OpenBLAS must be the system BLAS/LAPACK (ATLAS makes torch's GEMMs ~3.7x slower).
+for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+  target=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-pthread | head -n1 || true)
+  [[ -z "$target" ]] || $sudo update-alternatives --set "$alt" "$target" >/dev/null
+done
+echo "setup: done"

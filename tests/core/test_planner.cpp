@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "moe/planner.h"
+
+namespace {
+
+moe::PlanRequest request(const std::string& label, double ratio) {
+  moe::PlanRequest r;
+  r.compute = 1e21;
+  r.label = label;
+  r.ratio = ratio;
+  return r;
+}
+
+const double kRatios[] = {0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 1.5};
+
+}  // namespace
+
+TEST_CASE("the planner hits r and the label's FLOPs within 3% over r in [0.2, 1.5], every label",
+          "[planner]") {
+  for (const auto& label : moe::size_labels()) {
+    for (double r : kRatios) {
+      const moe::Plan p = moe::make_plan(request(label.name, r));
+      INFO(label.name << " r=" << r << " head_dim=" << p.model.head_dim
+                      << " d_expert=" << p.model.d_expert);
+      CHECK(std::fabs(p.flops.ratio() / r - 1) < 0.03);
+      CHECK(std::fabs(p.flops.forward() / p.target_forward_flops - 1) < 0.03);
+      CHECK(p.model.n_layers == label.n_layers);
+      CHECK(p.model.n_heads == label.n_heads);
+      CHECK(p.model.d_model == label.d_model);
+      CHECK(p.tokens == Approx(1e21 / p.flops.training()));
+    }
+  }
+}
+
+TEST_CASE("hold = active keeps N_a within 3% while r moves and FLOPs change", "[planner]") {
+  for (const auto& label : moe::size_labels()) {
+    double lo_flops = 1e300, hi_flops = 0;
+    for (double r : kRatios) {
+      auto req = request(label.name, r);
+      req.hold = moe::Hold::kActive;
+      const moe::Plan p = moe::make_plan(req);
+      INFO(label.name << " r=" << r);
+      CHECK(std::fabs(p.flops.ratio() / r - 1) < 0.03);
+      CHECK(std::fabs(static_cast<double>(p.params.active_nonembedding()) /
+                          static_cast<double>(p.target_active_params) -
+                      1) < 0.03);
+      lo_flops = std::min(lo_flops, p.flops.forward());
+      hi_flops = std::max(hi_flops, p.flops.forward());
+    }
+    CHECK(hi_flops / lo_flops > 1.05);  // per-token FLOPs are not held
+  }
+}
+
+TEST_CASE("sparsity picks the expert count, as in the paper", "[planner]") {
+  const std::pair<double, int64_t> cases[] = {
+      {0.8235, 16}, {0.9091, 32}, {0.9538, 64}, {0.9767, 128}};
+  for (const auto& [s, routed] : cases) {
+    auto req = request("20M", 0.5);
+    req.sparsity = s;
+    const moe::Plan p = moe::make_plan(req);
+    CHECK(p.model.n_experts == routed);
+    CHECK(p.model.sparsity() == Approx(s).margin(1e-4));
+  }
+  auto req = request("1M", 1.0);
+  req.sparsity = 0.5;  // 3 active: 6 experts gives exactly 0.5
+  CHECK(moe::make_plan(req).model.n_experts == 5);
+  req.sparsity = 0.55;  // 6.67 experts: unreachable within 0.5%
+  CHECK_THROWS_WITH(moe::make_plan(req), Catch::Contains("--sparsity 0.55 is not reachable"));
+}
+
+TEST_CASE("impossible plans say which flag to change", "[planner]") {
+  auto r = request("1M", 0.0);
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--ratio 0 must be > 0"));
+  r = request("1M", -1);
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--ratio"));
+  r = request("1M", 1);
+  r.top_k = 9;
+  r.n_experts = 8;
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--top-k 9 exceeds the 8 routed experts"));
+  r = request("1M", 1);
+  r.compute = 1e9;
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("less than one step") &&
+                                           Catch::Contains("raise --compute"));
+  r = request("7B", 1);
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--label 7B is unknown"));
+  r = request("1M", 1e-4);  // the router alone costs more than r * C_A
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("too small"));
+  r = request("1M", 1e6);  // all budget to experts leaves no attention
+  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("no attention width"));
+}
+
+TEST_CASE("plan JSON carries every documented key", "[planner]") {
+  const auto j = moe::plan_to_json(moe::make_plan(request("2M", 0.5)));
+  for (const char* key :
+       {"d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_expert", "n_experts",
+        "top_k", "n_shared_experts", "context", "vocab_size", "sparsity", "ratio",
+        "attn_flops_per_token", "expert_flops_per_token", "flops_per_token", "params_active",
+        "params_total", "tokens", "compute"}) {
+    CHECK(j.contains(key));
+  }
+  CHECK(j["ratio"].get<double>() == Approx(0.5).epsilon(0.03));
+  CHECK(j["model"]["d_model"] == j["d_model"]);
+}
