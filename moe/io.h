@@ -6,6 +6,7 @@
 // target, so a reader sees either the old file or the new one, never half of one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,12 @@ nlohmann::json read_json(const std::string& path);
 
 // Appends one line and flushes it to disk (metrics.jsonl). Creates the file when missing.
 void append_line(const std::string& path, std::string_view line);
+
+// FNV-1a 64-bit checksums (of bytes, of a file's contents): cheap integrity checks for
+// checkpoints and stable ids, not cryptographic. checksum_file throws moe::InputError when the
+// file cannot be read.
+uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 1469598103934665603ull);
+uint64_t checksum_file(const std::string& path);
 
 // fsync a directory so that a rename inside it survives a crash.
 void sync_directory(const std::string& dir);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
                          o, vm)) {
       return 0;
     }
+    moe::cli::require(vm, "compute", "give the total training FLOPs, e.g. --compute 1e15");
     const moe::Plan plan = moe::make_plan(moe::cli::plan_request_from(vm));
     if (vm["json"].as<bool>()) {
       std::cout << moe::plan_to_json(plan).dump(2) << "\n";

@@ -41,9 +41,8 @@ po::options_description plan_options() {
 }
 
 PlanRequest plan_request_from(const po::variables_map& vm) {
-  require(vm, "compute", "give the total training FLOPs, e.g. --compute 1e15");
   PlanRequest r;
-  r.compute = vm["compute"].as<double>();
+  if (vm.count("compute")) r.compute = vm["compute"].as<double>();
   r.ratio = vm["ratio"].as<double>();
   r.label = vm["label"].as<std::string>();
   if (vm.count("sparsity")) r.sparsity = vm["sparsity"].as<double>();

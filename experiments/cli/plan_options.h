@@ -12,7 +12,8 @@ namespace moe::cli {
 // --router-score, --tie-embeddings, --aux-loss, --z-loss, --dense-layers).
 boost::program_options::options_description plan_options();
 
-// Builds the request from parsed flags; throws std::invalid_argument for bad values.
+// Builds the request from parsed flags (compute stays 0 without --compute); throws
+// std::invalid_argument for bad values.
 PlanRequest plan_request_from(const boost::program_options::variables_map& vm);
 
 // A readable table of a plan (what `moescale plan` prints without --json).

@@ -1,0 +1,228 @@
+#include "moe/train_config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+#include "moe/io.h"
+
+namespace moe {
+
+std::string to_string(Schedule s) {
+  switch (s) {
+    case Schedule::kCosine: return "cosine";
+    case Schedule::kWsd: return "wsd";
+    case Schedule::kConstant: return "constant";
+  }
+  return "?";
+}
+
+Schedule parse_schedule(const std::string& s) {
+  if (s == "cosine") return Schedule::kCosine;
+  if (s == "wsd") return Schedule::kWsd;
+  if (s == "constant") return Schedule::kConstant;
+  throw std::invalid_argument("--schedule " + s + " is unknown: use cosine, wsd or constant");
+}
+
+int64_t TrainConfig::steps() const { return tokens / (batch_size * model.context); }
+
+int64_t TrainConfig::resolved_warmup() const {
+  if (warmup_steps >= 0) return warmup_steps;
+  return std::max<int64_t>(1, steps() / 50);
+}
+
+int64_t TrainConfig::resolved_eval_every() const {
+  if (eval_every > 0) return eval_every;
+  return std::max<int64_t>(1, steps() / 4);
+}
+
+double TrainConfig::lr_at(int64_t step) const {
+  const int64_t total = steps();
+  const int64_t warmup = resolved_warmup();
+  if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double floor = lr * min_lr_ratio;
+  switch (schedule) {
+    case Schedule::kConstant: return lr;
+    case Schedule::kCosine: {
+      const double span = std::max<double>(1.0, static_cast<double>(total - warmup));
+      const double progress = std::min(1.0, static_cast<double>(step - warmup) / span);
+      return floor + 0.5 * (lr - floor) * (1.0 + std::cos(M_PI * progress));
+    }
+    case Schedule::kWsd: {
+      const int64_t decay = static_cast<int64_t>(std::ceil(decay_fraction * total));
+      const int64_t start = total - decay;
+      if (step < start || decay <= 0) return lr;
+      const double progress = static_cast<double>(step - start + 1) / static_cast<double>(decay);
+      return lr + (floor - lr) * std::min(1.0, progress);
+    }
+  }
+  return lr;
+}
+
+namespace {
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+  model.validate();
+  check(!data.empty(), "--data is required: a directory of token shards, a shard or a glob");
+  check(device == "cpu" || device.rfind("cuda", 0) == 0,
+        "--device " + device + " is not a device: use cpu, cuda or cuda:<index>");
+  check(dtype == "fp32" || dtype == "bf16", "--dtype " + dtype + " is unknown: use fp32 or bf16");
+  check(dtype == "fp32" || device != "cpu",
+        "--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use --dtype fp32 on CPU");
+  check(threads >= 0, fmt::format("--threads {} must be >= 0", threads));
+  check(batch_size > 0, fmt::format("--batch-size {} must be > 0", batch_size));
+  check(micro_batch_size >= 0 && batch_size % micro_batch() == 0,
+        fmt::format("--micro-batch {} must divide --batch-size {}", micro_batch_size, batch_size));
+  check(tokens > 0, fmt::format("--tokens {} must be > 0", tokens));
+  check(steps() >= 1,
+        fmt::format("--tokens {} is less than one step of {} sequences x {} tokens; raise "
+                    "--tokens (or --compute) or lower --batch-size",
+                    tokens, batch_size, model.context));
+  check(std::isfinite(lr) && lr > 0, fmt::format("--lr {} must be > 0", lr));
+  check(min_lr_ratio >= 0 && min_lr_ratio <= 1,
+        fmt::format("--min-lr-ratio {} must be in [0, 1]", min_lr_ratio));
+  check(decay_fraction >= 0 && decay_fraction <= 1,
+        fmt::format("--decay-fraction {} must be in [0, 1]", decay_fraction));
+  check(weight_decay >= 0, fmt::format("--weight-decay {} must be >= 0", weight_decay));
+  check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "AdamW betas must be in [0, 1)");
+  check(clip >= 0, fmt::format("--clip {} must be >= 0 (0 disables)", clip));
+  check(eval_every >= 0, fmt::format("--eval-every {} must be >= 0", eval_every));
+  check(eval_tokens >= model.context,
+        fmt::format("--eval-tokens {} must hold at least one sequence of {} tokens", eval_tokens,
+                    model.context));
+  check(log_every > 0, fmt::format("--log-every {} must be > 0", log_every));
+  check(checkpoint_minutes > 0,
+        fmt::format("--checkpoint-minutes {} must be > 0", checkpoint_minutes));
+  check(checkpoint_every >= 0, fmt::format("--checkpoint-every {} must be >= 0", checkpoint_every));
+}
+
+void to_json(nlohmann::json& j, const TrainConfig& c) {
+  j = nlohmann::json{{"model", c.model},
+                     {"plan", c.plan},
+                     {"data", c.data},
+                     {"val_data", c.val_data},
+                     {"device", c.device},
+                     {"dtype", c.dtype},
+                     {"threads", c.threads},
+                     {"batch_size", c.batch_size},
+                     {"micro_batch_size", c.micro_batch_size},
+                     {"tokens", c.tokens},
+                     {"steps", c.steps()},
+                     {"lr", c.lr},
+                     {"min_lr_ratio", c.min_lr_ratio},
+                     {"warmup_steps", c.warmup_steps},
+                     {"schedule", to_string(c.schedule)},
+                     {"decay_fraction", c.decay_fraction},
+                     {"weight_decay", c.weight_decay},
+                     {"beta1", c.beta1},
+                     {"beta2", c.beta2},
+                     {"adam_eps", c.adam_eps},
+                     {"clip", c.clip},
+                     {"eval_every", c.eval_every},
+                     {"eval_tokens", c.eval_tokens},
+                     {"seed", c.seed},
+                     {"log_every", c.log_every},
+                     {"checkpoint_minutes", c.checkpoint_minutes},
+                     {"checkpoint_every", c.checkpoint_every},
+                     {"stop_at_step", c.stop_at_step},
+                     {"inject_nan_at_step", c.inject_nan_at_step}};
+}
+
+void from_json(const nlohmann::json& j, TrainConfig& c) {
+  if (!j.is_object()) throw std::invalid_argument("train config: expected a JSON object");
+  static const std::set<std::string> known = {
+      "model",        "plan",          "data",       "val_data",      "device",
+      "dtype",        "threads",       "batch_size", "micro_batch_size", "tokens",
+      "steps",        "lr",            "min_lr_ratio", "warmup_steps", "schedule",
+      "decay_fraction", "weight_decay", "beta1",     "beta2",         "adam_eps",
+      "clip",         "eval_every",    "eval_tokens", "seed",         "log_every",
+      "checkpoint_minutes", "checkpoint_every", "stop_at_step", "inject_nan_at_step"};
+  for (const auto& item : j.items()) {
+    if (!known.count(item.key())) {
+      throw std::invalid_argument("train config: unknown key '" + item.key() +
+                                  "': remove it or check its spelling");
+    }
+  }
+  auto get = [&](const char* key, auto& field) {
+    if (!j.contains(key)) return;
+    try {
+      j.at(key).get_to(field);
+    } catch (const nlohmann::json::exception&) {
+      throw std::invalid_argument(
+          fmt::format("train config: '{}' has the wrong type ({})", key, j.at(key).dump()));
+    }
+  };
+  if (j.contains("model")) from_json(j.at("model"), c.model);
+  if (j.contains("plan")) c.plan = j.at("plan");
+  get("data", c.data);
+  get("val_data", c.val_data);
+  get("device", c.device);
+  get("dtype", c.dtype);
+  get("threads", c.threads);
+  get("batch_size", c.batch_size);
+  get("micro_batch_size", c.micro_batch_size);
+  get("tokens", c.tokens);
+  get("lr", c.lr);
+  get("min_lr_ratio", c.min_lr_ratio);
+  get("warmup_steps", c.warmup_steps);
+  get("decay_fraction", c.decay_fraction);
+  get("weight_decay", c.weight_decay);
+  get("beta1", c.beta1);
+  get("beta2", c.beta2);
+  get("adam_eps", c.adam_eps);
+  get("clip", c.clip);
+  get("eval_every", c.eval_every);
+  get("eval_tokens", c.eval_tokens);
+  get("seed", c.seed);
+  get("log_every", c.log_every);
+  get("checkpoint_minutes", c.checkpoint_minutes);
+  get("checkpoint_every", c.checkpoint_every);
+  get("stop_at_step", c.stop_at_step);
+  get("inject_nan_at_step", c.inject_nan_at_step);
+  if (j.contains("schedule")) {
+    std::string s;
+    get("schedule", s);
+    c.schedule = parse_schedule(s);
+  }
+}
+
+nlohmann::json run_identity(const TrainConfig& c) {
+  nlohmann::json j = c;
+  for (const char* key : {"plan", "data", "val_data", "device", "dtype", "threads", "log_every",
+                          "checkpoint_minutes", "checkpoint_every", "stop_at_step",
+                          "inject_nan_at_step", "micro_batch_size"}) {
+    j.erase(key);
+  }
+  // bf16 changes the numbers a run computes, so it is part of the identity after all.
+  j["dtype"] = c.dtype;
+  return j;
+}
+
+std::string run_id(const TrainConfig& c) {
+  return fmt::format("{:012x}", fnv1a64(run_identity(c).dump()) >> 16);
+}
+
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& item : a.items()) {
+      if (!b.contains(item.key())) return item.key();
+      const std::string sub = first_difference(item.value(), b.at(item.key()));
+      if (!sub.empty()) return sub == "." ? item.key() : item.key() + "." + sub;
+    }
+    for (const auto& item : b.items()) {
+      if (!a.contains(item.key())) return item.key();
+    }
+    return "";
+  }
+  return a == b ? "" : ".";
+}
+
+}  // namespace moe

@@ -1,0 +1,591 @@
+#include "moe/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "moe/accounting.h"
+#include "moe/device.h"
+#include "moe/errors.h"
+#include "moe/io.h"
+#include "moe/model.h"
+#include "moe/progress.h"
+#include "moe/shards.h"
+
+namespace moe {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
+
+// Sum of per-tensor squared norms -> global norm; grads scaled in place when above max_norm.
+// Stays on the device: no host synchronisation.
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  std::vector<at::Tensor> squares;
+  for (const auto& p : params) {
+    if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum());
+  }
+  if (squares.empty()) return at::zeros({});
+  const at::Tensor norm = at::stack(squares).sum().sqrt();
+  if (max_norm > 0) {
+    const at::Tensor scale = (max_norm / (norm + 1e-6)).clamp_max(1.0);
+    for (const auto& p : params) {
+      if (p.grad().defined()) p.grad().mul_(scale);
+    }
+  }
+  return norm;
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainConfig& config, std::string run_dir)
+      : cfg_(config),
+        dir_(std::move(run_dir)),
+        device_(parse_device(config.device)),
+        bf16_(config.dtype == "bf16") {}
+
+  TrainResult run(bool resume);
+
+ private:
+  void prepare_directory(bool resume);
+  void load_data();
+  void init_state();
+  bool try_resume();
+  void save_checkpoint();
+  bool load_checkpoint(const fs::path& dir, std::string* why);
+  double evaluate();
+  void write_result(const TrainResult& r);
+  void truncate_metrics(int64_t last_step);
+  std::string metrics_path() const { return (fs::path(dir_) / "metrics.jsonl").string(); }
+  fs::path checkpoints_dir() const { return fs::path(dir_) / "checkpoints"; }
+
+  TrainConfig cfg_;
+  std::string dir_;
+  c10::Device device_;
+  bool bf16_;
+  double flops_per_token_ = 0;  // training FLOPs per token, logits included
+
+  std::unique_ptr<TokenDataset> train_data_, val_data_;
+  std::unique_ptr<WindowSampler> sampler_;
+  std::vector<int64_t> val_windows_;  // (n_val, T + 1) row-major
+
+  MoETransformer model_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> opt_;
+  std::vector<at::Tensor> params_;
+
+  // Metrics accumulated since the last metrics line (device tensors, no host sync per step);
+  // checkpointed so that a resumed run's metrics lines equal an uninterrupted run's.
+  struct Window {
+    at::Tensor ce, aux, z, grad_norm;  // sums over steps, fp64
+    std::vector<at::Tensor> load;      // per MoE layer: (E) pairs routed
+    int64_t steps = 0;
+  };
+  void reset_window();
+  nlohmann::json window_to_json() const;
+  void window_from_json(const nlohmann::json& j);
+  Window window_;
+
+  int64_t step_ = 0;             // optimizer steps done
+  double wall_before_ = 0;       // wall seconds of earlier sessions of this run
+  Clock::time_point session_start_ = Clock::now();
+};
+
+void Trainer::prepare_directory(bool resume) {
+  fs::create_directories(dir_);
+  const fs::path config_path = fs::path(dir_) / "config.json";
+  if (fs::exists(config_path)) {
+    TrainConfig existing;
+    try {
+      from_json(read_json(config_path.string()), existing);
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: unreadable run config ({}); delete the run directory or "
+                                   "use another --out",
+                                   config_path.string(), e.what()));
+    }
+    const std::string diff = first_difference(run_identity(existing), run_identity(cfg_));
+    if (!diff.empty()) {
+      throw InputError(fmt::format(
+          "{} holds a run of a different config ({} differs); use another --out or delete it",
+          dir_, diff));
+    }
+    const bool started = fs::exists(checkpoints_dir()) || fs::exists(fs::path(dir_) / "result.json");
+    if (!resume && started) {
+      throw InputError(fmt::format(
+          "{} already holds this run; pass --resume to continue it or use another --out", dir_));
+    }
+  }
+  write_json_atomic(config_path.string(), cfg_);
+}
+
+void Trainer::load_data() {
+  const bool data_is_dir = fs::is_directory(cfg_.data);
+  std::string val_spec = cfg_.val_data;
+  if (val_spec.empty()) {
+    if (!data_is_dir) {
+      throw InputError("--val-data is required when --data is a file or a glob (" + cfg_.data +
+                       "): give the held-out shards");
+    }
+    val_spec = cfg_.data;
+  }
+  train_data_ = std::make_unique<TokenDataset>(resolve_shards(cfg_.data, "train"));
+  val_data_ = std::make_unique<TokenDataset>(resolve_shards(val_spec, "val"));
+  train_data_->check_vocab(cfg_.model.vocab_size);
+  val_data_->check_vocab(cfg_.model.vocab_size);
+  sampler_ = std::make_unique<WindowSampler>(*train_data_, cfg_.model.context, cfg_.seed);
+  val_windows_ = sequential_windows(*val_data_, cfg_.model.context,
+                                    cfg_.eval_tokens / cfg_.model.context);
+  if (val_windows_.empty()) {
+    throw InputError(fmt::format("{}: the validation shards hold no window of {} tokens", val_spec,
+                                 cfg_.model.context + 1));
+  }
+}
+
+void Trainer::init_state() {
+  torch::manual_seed(cfg_.seed);
+  model_ = MoETransformer(cfg_.model);
+  model_->to(device_);
+  params_ = model_->parameters();
+  // Decoupled weight decay on matrices (and stacked experts), none on norms.
+  std::vector<at::Tensor> decay, no_decay;
+  for (const auto& p : params_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = torch::optim::AdamWOptions(cfg_.lr)
+                     .betas({cfg_.beta1, cfg_.beta2})
+                     .eps(cfg_.adam_eps)
+                     .weight_decay(cfg_.weight_decay);
+  auto no_decay_options = options;
+  no_decay_options.weight_decay(0.0);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
+  opt_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  sampler_->set_position(0);
+  step_ = 0;
+  wall_before_ = 0;
+  reset_window();
+}
+
+void Trainer::reset_window() {
+  const auto f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
+  window_.ce = at::zeros({}, f64);
+  window_.aux = at::zeros({}, f64);
+  window_.z = at::zeros({}, f64);
+  window_.grad_norm = at::zeros({}, f64);
+  window_.load.clear();
+  window_.steps = 0;
+}
+
+nlohmann::json Trainer::window_to_json() const {
+  nlohmann::json load = nlohmann::json::array();
+  for (const auto& c : window_.load) {
+    const at::Tensor cpu = c.to(at::kCPU).contiguous();
+    load.push_back(std::vector<int64_t>(cpu.data_ptr<int64_t>(),
+                                        cpu.data_ptr<int64_t>() + cpu.numel()));
+  }
+  return {{"ce", window_.ce.item<double>()},
+          {"aux", window_.aux.item<double>()},
+          {"z", window_.z.item<double>()},
+          {"grad_norm", window_.grad_norm.item<double>()},
+          {"load", load},
+          {"steps", window_.steps}};
+}
+
+void Trainer::window_from_json(const nlohmann::json& j) {
+  reset_window();
+  window_.ce.fill_(j.at("ce").get<double>());
+  window_.aux.fill_(j.at("aux").get<double>());
+  window_.z.fill_(j.at("z").get<double>());
+  window_.grad_norm.fill_(j.at("grad_norm").get<double>());
+  for (const auto& counts : j.at("load")) {
+    window_.load.push_back(at::tensor(counts.get<std::vector<int64_t>>(), at::kLong).to(device_));
+  }
+  window_.steps = j.at("steps").get<int64_t>();
+}
+
+void Trainer::save_checkpoint() {
+  fs::create_directories(checkpoints_dir());
+  const std::string name = fmt::format("step-{:08d}", step_);
+  const fs::path tmp = checkpoints_dir() / (".tmp-" + name);
+  const fs::path final_dir = checkpoints_dir() / name;
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  torch::save(model_, (tmp / "model.pt").string());
+  torch::save(*opt_, (tmp / "optimizer.pt").string());
+  torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp / "rng.pt").string());
+  nlohmann::json state = {
+      {"step", step_},
+      {"position", sampler_->position()},
+      {"wall_seconds", wall_before_ + seconds_since(session_start_)},
+      {"window", window_to_json()},
+      {"checksums",
+       {{"model.pt", hex(checksum_file((tmp / "model.pt").string()))},
+        {"optimizer.pt", hex(checksum_file((tmp / "optimizer.pt").string()))},
+        {"rng.pt", hex(checksum_file((tmp / "rng.pt").string()))}}}};
+  state["checksum"] = hex(fnv1a64(state.dump()));
+  write_json_atomic((tmp / "state.json").string(), state);
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  sync_directory(checkpoints_dir().string());
+  // Keep the newest two.
+  std::vector<fs::path> all;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir())) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind("step-", 0) == 0) all.push_back(entry.path());
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + 2 < all.size(); ++i) fs::remove_all(all[i]);
+}
+
+bool Trainer::load_checkpoint(const fs::path& dir, std::string* why) {
+  try {
+    nlohmann::json state = read_json((dir / "state.json").string());
+    const std::string stored = state.value("checksum", "");
+    state.erase("checksum");
+    if (stored != hex(fnv1a64(state.dump()))) {
+      *why = "state.json checksum mismatch";
+      return false;
+    }
+    for (const char* file : {"model.pt", "optimizer.pt", "rng.pt"}) {
+      if (state["checksums"].value(file, "") != hex(checksum_file((dir / file).string()))) {
+        *why = std::string(file) + " checksum mismatch";
+        return false;
+      }
+    }
+    torch::load(model_, (dir / "model.pt").string(), device_);
+    torch::load(*opt_, (dir / "optimizer.pt").string(), device_);
+    at::Tensor rng;
+    torch::load(rng, (dir / "rng.pt").string());
+    at::detail::getDefaultCPUGenerator().set_state(rng);
+    step_ = state.at("step").get<int64_t>();
+    sampler_->set_position(state.at("position").get<uint64_t>());
+    wall_before_ = state.at("wall_seconds").get<double>();
+    window_from_json(state.at("window"));
+    return true;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    *why = msg.substr(0, msg.find('\n'));
+    return false;
+  }
+}
+
+bool Trainer::try_resume() {
+  if (!fs::exists(checkpoints_dir())) return false;
+  std::vector<fs::path> all;
+  for (const auto& entry : fs::directory_iterator(checkpoints_dir())) {
+    const std::string n = entry.path().filename().string();
+    if (n.rfind("step-", 0) == 0) all.push_back(entry.path());
+  }
+  std::sort(all.rbegin(), all.rend());
+  for (const auto& dir : all) {
+    std::string why;
+    if (load_checkpoint(dir, &why)) {
+      std::fprintf(stderr, "resuming %s from %s\n", dir_.c_str(), dir.filename().c_str());
+      truncate_metrics(step_);
+      return true;
+    }
+    std::fprintf(stderr, "checkpoint %s is corrupt (%s); trying an older one\n",
+                 dir.string().c_str(), why.c_str());
+    init_state();  // a failed load may have overwritten part of the state
+  }
+  if (!all.empty()) {
+    std::fprintf(stderr, "no usable checkpoint in %s: restarting from scratch\n",
+                 checkpoints_dir().c_str());
+  }
+  truncate_metrics(0);
+  return false;
+}
+
+void Trainer::truncate_metrics(int64_t last_step) {
+  const std::string path = metrics_path();
+  if (!fs::exists(path)) return;
+  std::istringstream in(read_file(path));
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).at("step").get<int64_t>() <= last_step) kept += line + "\n";
+    } catch (const std::exception&) {
+      // a line cut by a kill: drop it
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+double Trainer::evaluate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  const int64_t t = cfg_.model.context;
+  const int64_t n = static_cast<int64_t>(val_windows_.size()) / (t + 1);
+  const int64_t b = cfg_.micro_batch();
+  at::Tensor total = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
+  for (int64_t start = 0; start < n; start += b) {
+    const int64_t rows = std::min(b, n - start);
+    const at::Tensor batch =
+        at::from_blob(val_windows_.data() + start * (t + 1), {rows, t + 1}, at::kLong)
+            .to(device_);
+    AutocastScope autocast(bf16_);
+    const ModelOutput out = model_->forward(batch.narrow(1, 0, t));
+    const LossParts loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
+    total += loss.ce.to(at::kDouble) * static_cast<double>(rows);
+  }
+  model_->train();
+  return total.item<double>() / static_cast<double>(n);
+}
+
+void Trainer::write_result(const TrainResult& r) {
+  nlohmann::json j = {{"status", r.status},
+                      {"reason", r.reason},
+                      {"val_loss", r.val_loss},
+                      {"final_train_loss", r.final_train_loss},
+                      {"steps", r.steps_done},
+                      {"steps_planned", cfg_.steps()},
+                      {"tokens", r.steps_done * cfg_.batch_size * cfg_.model.context},
+                      {"flops", static_cast<double>(r.steps_done * cfg_.batch_size *
+                                                    cfg_.model.context) *
+                                    flops_per_token_},
+                      {"wall_seconds", r.wall_seconds},
+                      {"run_id", run_id(cfg_)}};
+  if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
+  // JSON has no NaN: a diverged run's losses are written as null.
+  for (const char* key : {"val_loss", "final_train_loss"}) {
+    if (!std::isfinite(j[key].get<double>())) j[key] = nullptr;
+  }
+  write_json_atomic((fs::path(dir_) / "result.json").string(), j);
+}
+
+TrainResult Trainer::run(bool resume) {
+  const fs::path result_path = fs::path(dir_) / "result.json";
+  prepare_directory(resume);
+  if (resume && fs::exists(result_path)) {
+    const nlohmann::json done = read_json(result_path.string());
+    if (done.value("status", "") == "done") {
+      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(),
+                   done.value("val_loss", 0.0));
+      TrainResult r;
+      r.status = "done";
+      r.val_loss = done.value("val_loss", 0.0);
+      r.final_train_loss = done.value("final_train_loss", 0.0);
+      r.steps_done = done.value("steps", int64_t{0});
+      r.wall_seconds = done.value("wall_seconds", 0.0);
+      return r;
+    }
+  }
+  if (cfg_.threads > 0) at::set_num_threads(cfg_.threads);
+  load_data();
+  const std::string convention = cfg_.plan.value("convention", std::string("full"));
+  flops_per_token_ =
+      flops_per_token(cfg_.model, convention == "causal" ? ContextConvention::kCausal
+                                                         : ContextConvention::kFull)
+          .training();
+  init_state();
+  if (resume) try_resume();
+  fs::remove(result_path);
+
+  const PeakFlops peak = device_peak_flops(device_, bf16_);
+  const int64_t total_steps = cfg_.steps();
+  const int64_t t = cfg_.model.context;
+  const int64_t micro = cfg_.micro_batch();
+  const int64_t n_micro = cfg_.batch_size / micro;
+  const int64_t tokens_per_step = cfg_.batch_size * t;
+  const int64_t eval_every = cfg_.resolved_eval_every();
+  const bool check_every_step = device_.is_cpu();
+
+  std::vector<int64_t> host_batch(static_cast<size_t>(micro * (t + 1)));
+  const auto dev_f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
+  double last_train_loss = std::numeric_limits<double>::quiet_NaN();
+  double last_val = std::numeric_limits<double>::quiet_NaN();
+
+  session_start_ = Clock::now();
+  auto window_start = Clock::now();
+  auto last_checkpoint = Clock::now();
+  ProgressLine progress("step", total_steps, step_);
+  std::string detail = "starting";
+
+  TrainResult result;
+  auto finish = [&](const std::string& status, const std::string& reason) {
+    result.status = status;
+    result.reason = reason;
+    result.steps_done = step_;
+    result.final_train_loss = last_train_loss;
+    result.val_loss = last_val;
+    result.wall_seconds = wall_before_ + seconds_since(session_start_);
+    write_result(result);
+    progress.finish(fmt::format("{}: {} after {} steps{}{}", dir_, status, step_,
+                                std::isfinite(last_val) ? fmt::format(", val loss {:.4f}", last_val)
+                                                        : "",
+                                reason.empty() ? "" : " (" + reason + ")"));
+    return result;
+  };
+
+  model_->train();
+  while (step_ < total_steps) {
+    const double lr = cfg_.lr_at(step_);
+    for (auto& group : opt_->param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    }
+    opt_->zero_grad();
+    at::Tensor step_ce = at::zeros({}, dev_f64);
+    for (int64_t m = 0; m < n_micro; ++m) {
+      sampler_->next_batch(micro, host_batch.data());
+      const at::Tensor batch =
+          at::from_blob(host_batch.data(), {micro, t + 1}, at::kLong).to(device_);
+      ModelOutput out;
+      LossParts loss;
+      {
+        AutocastScope autocast(bf16_);
+        out = model_->forward(batch.narrow(1, 0, t));
+        loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
+      }
+      at::Tensor objective = loss.total;
+      if (step_ == cfg_.inject_nan_at_step) {
+        objective = objective * std::numeric_limits<double>::quiet_NaN();
+        loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
+      }
+      (objective / static_cast<double>(n_micro)).backward();
+      step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
+      window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
+      window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
+      if (window_.load.empty()) {
+        for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
+      }
+      for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
+        window_.load[l] += out.tokens_per_expert[l];
+      }
+    }
+    const bool log_now =
+        (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
+        step_ + 1 == total_steps;
+    if (check_every_step || log_now) {
+      const double ce = step_ce.item<double>();
+      if (!std::isfinite(ce)) {
+        result.diverged_step = step_;
+        last_train_loss = ce;
+        return finish("diverged", fmt::format("loss became {} at step {}", ce, step_));
+      }
+    }
+    window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
+    opt_->step();
+    window_.ce += step_ce;
+    ++step_;
+    ++window_.steps;
+
+    if (log_now) {
+      synchronize(device_);
+      const double seconds = seconds_since(window_start);
+      const double steps_d = static_cast<double>(window_.steps);
+      const double tokens_per_s = steps_d * static_cast<double>(tokens_per_step) / seconds;
+      const double mfu = peak.flops_per_second > 0
+                             ? tokens_per_s * flops_per_token_ / peak.flops_per_second
+                             : 0;
+      last_train_loss = window_.ce.item<double>() / steps_d;
+      nlohmann::json line = {
+          {"step", step_},
+          {"tokens", step_ * tokens_per_step},
+          {"flops", static_cast<double>(step_ * tokens_per_step) * flops_per_token_},
+          {"train_loss", last_train_loss},
+          {"lr", lr},
+          {"tokens_per_s", tokens_per_s},
+          {"mfu", mfu},
+          {"aux_loss", window_.aux.item<double>() / steps_d},
+          {"z_loss", window_.z.item<double>() / steps_d},
+          {"grad_norm", window_.grad_norm.item<double>() / steps_d}};
+      nlohmann::json loads = nlohmann::json::array();
+      for (const auto& c : window_.load) {
+        const at::Tensor cf = c.to(at::kDouble);
+        loads.push_back((cf.max() / cf.mean()).item<double>());
+      }
+      line["expert_load_max_over_mean"] = loads;
+      if (step_ % eval_every == 0 || step_ == total_steps) {
+        last_val = evaluate();
+        line["val_loss"] = last_val;
+      }
+      if (!std::isfinite(last_train_loss)) {
+        result.diverged_step = step_;
+        return finish("diverged", fmt::format("loss became {} by step {}", last_train_loss, step_));
+      }
+      append_line(metrics_path(), line.dump());
+      detail = fmt::format("loss {:.4f}{} | {:.3g} tok/s{}", last_train_loss,
+                           std::isfinite(last_val) ? fmt::format(" | val {:.4f}", last_val) : "",
+                           tokens_per_s,
+                           mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
+      reset_window();
+      window_start = Clock::now();
+    }
+    progress.update(step_, detail);
+
+    const bool stop = g_stop_signal.load() != 0 || step_ == cfg_.stop_at_step;
+    const bool periodic =
+        seconds_since(last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
+        (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
+    if (stop || (periodic && step_ < total_steps)) {
+      save_checkpoint();
+      last_checkpoint = Clock::now();
+    }
+    if (stop) {
+      const int sig = g_stop_signal.load();
+      return finish("interrupted", sig ? fmt::format("signal {} at step {}", sig, step_)
+                                       : fmt::format("stopped at step {} (--stop-at-step)", step_));
+    }
+  }
+  save_checkpoint();
+  if (!std::isfinite(last_val)) last_val = evaluate();
+  return finish("done", "");
+}
+
+}  // namespace
+
+TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
+  config.validate();
+  Trainer trainer(config, run_dir);
+  try {
+    return trainer.run(resume);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Anything else (out of memory, a disk error, a LibTorch error) marks the run failed, so
+    // the sweep can retry it once; the error still reaches the caller.
+    std::string reason = e.what();
+    reason = reason.substr(0, reason.find('\n'));
+    if (fs::is_directory(run_dir)) {
+      write_json_atomic((fs::path(run_dir) / "result.json").string(),
+                        {{"status", "failed"}, {"reason", reason}, {"run_id", run_id(config)}});
+    }
+    throw;
+  }
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int stop_signal() { return g_stop_signal.load(); }
+
+}  // namespace moe
