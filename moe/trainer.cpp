@@ -278,7 +278,8 @@ bool Trainer::load_checkpoint(const fs::path& dir, std::string* why) {
     torch::load(*opt_, (dir / "optimizer.pt").string(), device_);
     at::Tensor rng;
     torch::load(rng, (dir / "rng.pt").string());
-    at::detail::getDefaultCPUGenerator().set_state(rng);
+    at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle: same state
+    generator.set_state(rng);
     step_ = state.at("step").get<int64_t>();
     sampler_->set_position(state.at("position").get<uint64_t>());
     wall_before_ = state.at("wall_seconds").get<double>();

@@ -1,0 +1,239 @@
+// LibTorch's headers bring glog's CHECK macro: include them before Catch so Catch's wins.
+#include "moe/model.h"
+#include "moe/trainer.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "moe/errors.h"
+#include "moe/io.h"
+#include "moe/shards.h"
+#include "tests/temp_dir.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A first-order Markov source over 48 symbols, each followed by one of 3 successors: entropy
+// well under its unigram entropy, so a model that learns shows it.
+std::vector<uint32_t> markov_tokens(size_t n, uint32_t seed) {
+  std::mt19937 table_rng(1234);  // the same source for train and val
+  std::vector<uint32_t> next(48 * 3);
+  for (auto& v : next) v = table_rng() % 48;
+  std::mt19937 rng(seed);
+  std::vector<uint32_t> out(n);
+  uint32_t s = 0;
+  for (auto& t : out) {
+    t = s;
+    s = next[s * 3 + rng() % 3];
+  }
+  return out;
+}
+
+moe::TrainConfig tiny_run(const std::string& data_dir) {
+  moe::TrainConfig c;
+  c.model.vocab_size = 64;
+  c.model.context = 32;
+  c.model.d_model = 32;
+  c.model.n_layers = 2;
+  c.model.n_heads = 2;
+  c.model.n_kv_heads = 2;
+  c.model.head_dim = 16;
+  c.model.d_expert = 32;
+  c.model.n_experts = 4;
+  c.model.top_k = 2;
+  c.model.n_shared_experts = 1;
+  c.data = data_dir;
+  c.batch_size = 8;
+  c.tokens = 60 * 8 * 32;  // 60 steps
+  c.lr = 1e-2;
+  c.log_every = 5;
+  c.eval_every = 20;
+  c.eval_tokens = 32 * 16;
+  c.seed = 7;
+  return c;
+}
+
+struct Fixture {
+  moe::testing::TempDir tmp;
+  std::string data;
+  Fixture() {
+    data = tmp / "data";
+    fs::create_directories(data);
+    moe::write_shard(data + "/train.bin", markov_tokens(200000, 1), moe::kShardVersionU16);
+    moe::write_shard(data + "/val.bin", markov_tokens(20000, 2), moe::kShardVersionU16);
+  }
+};
+
+std::vector<nlohmann::json> metrics(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::vector<nlohmann::json> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// The numbers a run computes (timing fields excluded).
+void check_same_curve(const std::string& a, const std::string& b) {
+  const auto ma = metrics(a), mb = metrics(b);
+  REQUIRE(ma.size() == mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    INFO("metrics line " << i << " step " << ma[i]["step"]);
+    for (const char* key : {"step", "tokens", "train_loss", "aux_loss", "z_loss", "grad_norm",
+                            "lr", "expert_load_max_over_mean"}) {
+      CHECK(ma[i][key] == mb[i][key]);
+    }
+    CHECK(ma[i].value("val_loss", -1.0) == mb[i].value("val_loss", -1.0));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("training lowers the loss and leaves a complete run directory", "[trainer]") {
+  Fixture f;
+  const moe::TrainConfig c = tiny_run(f.data);
+  const std::string run = f.tmp / "run";
+  const moe::TrainResult r = moe::train(c, run, false);
+  CHECK(r.status == "done");
+  CHECK(r.steps_done == 60);
+  const auto m = metrics(run);
+  REQUIRE(m.size() == 12);
+  // ln(64) = 4.16 at the start; the source's conditional entropy is ln(3) = 1.10 at best.
+  CHECK(m.front()["train_loss"].get<double>() > 3.0);
+  CHECK(r.val_loss < 2.2);
+  CHECK(r.val_loss > 1.0);
+  for (const char* key : {"step", "tokens", "flops", "train_loss", "lr", "tokens_per_s", "mfu",
+                          "aux_loss", "z_loss", "expert_load_max_over_mean"}) {
+    CHECK(m.back().contains(key));
+  }
+  CHECK(m.back()["expert_load_max_over_mean"].size() == 2);
+  const nlohmann::json result = moe::read_json(run + "/result.json");
+  CHECK(result["status"] == "done");
+  CHECK(result["val_loss"].get<double>() == r.val_loss);
+  CHECK(result["tokens"] == 60 * 8 * 32);
+  CHECK(fs::exists(run + "/checkpoints/step-00000060/model.pt"));
+}
+
+TEST_CASE("an interrupted and resumed run equals an uninterrupted one bit for bit", "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  const std::string straight = f.tmp / "straight", resumed = f.tmp / "resumed";
+  const moe::TrainResult a = moe::train(c, straight, false);
+
+  c.stop_at_step = 23;  // mid-window: the metrics accumulators are checkpointed too
+  const moe::TrainResult stopped = moe::train(c, resumed, false);
+  CHECK(stopped.status == "interrupted");
+  CHECK(stopped.steps_done == 23);
+  CHECK(moe::read_json(resumed + "/result.json")["status"] == "interrupted");
+  c.stop_at_step = -1;
+  const moe::TrainResult b = moe::train(c, resumed, true);
+  CHECK(b.status == "done");
+  CHECK(b.val_loss == a.val_loss);
+  CHECK(b.final_train_loss == a.final_train_loss);
+  check_same_curve(straight, resumed);
+}
+
+TEST_CASE("a corrupt checkpoint is detected and the previous one is used", "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  const std::string straight = f.tmp / "straight", run = f.tmp / "run";
+  const moe::TrainResult a = moe::train(c, straight, false);
+
+  c.checkpoint_every = 10;
+  c.stop_at_step = 25;
+  moe::train(c, run, false);
+  REQUIRE(fs::exists(run + "/checkpoints/step-00000025"));
+  REQUIRE(fs::exists(run + "/checkpoints/step-00000020"));
+  {  // flip bytes in the middle of the newest model file
+    std::fstream file(run + "/checkpoints/step-00000025/model.pt",
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(600);
+    file.write("\xde\xad\xbe\xef", 4);
+  }
+  c.stop_at_step = -1;
+  const moe::TrainResult b = moe::train(c, run, true);
+  CHECK(b.status == "done");
+  CHECK(b.val_loss == a.val_loss);  // resumed from step 20 and recomputed 21..60 exactly
+  check_same_curve(straight, run);
+}
+
+TEST_CASE("a NaN loss stops the run with status diverged and the step", "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  c.inject_nan_at_step = 17;
+  const std::string run = f.tmp / "run";
+  const moe::TrainResult r = moe::train(c, run, false);
+  CHECK(r.status == "diverged");
+  CHECK(r.diverged_step == 17);
+  const nlohmann::json result = moe::read_json(run + "/result.json");
+  CHECK(result["status"] == "diverged");
+  CHECK(result["diverged_step"] == 17);
+  CHECK(result["val_loss"].is_null());
+  CHECK(result["reason"].get<std::string>().find("step 17") != std::string::npos);
+}
+
+TEST_CASE("a run directory holding another config is refused, naming the difference",
+          "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  c.stop_at_step = 5;
+  const std::string run = f.tmp / "run";
+  moe::train(c, run, false);
+  moe::TrainConfig other = c;
+  other.model.d_expert = 48;
+  CHECK_THROWS_AS(moe::train(other, run, true), moe::InputError);
+  CHECK_THROWS_WITH(moe::train(other, run, true), Catch::Contains("model.d_expert differs"));
+  // The same config without --resume is refused too: it would overwrite the run.
+  CHECK_THROWS_WITH(moe::train(c, run, false), Catch::Contains("pass --resume"));
+}
+
+TEST_CASE("config.json round-trips into the same model", "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  c.model.positions = moe::PositionEncoding::kLearned;
+  c.model.n_kv_heads = 1;
+  c.model.tie_embeddings = true;
+  c.schedule = moe::Schedule::kWsd;
+  c.stop_at_step = 1;
+  const std::string run = f.tmp / "run";
+  moe::train(c, run, false);
+  moe::TrainConfig back;
+  from_json(moe::read_json(run + "/config.json"), back);
+  CHECK(nlohmann::json(back) == nlohmann::json(c));
+  CHECK(moe::run_id(back) == moe::run_id(c));
+  torch::manual_seed(3);
+  moe::MoETransformer m1(c.model);
+  torch::manual_seed(3);
+  moe::MoETransformer m2(back.model);
+  const auto p1 = m1->named_parameters(), p2 = m2->named_parameters();
+  REQUIRE(p1.size() == p2.size());
+  for (const auto& item : p1) {
+    INFO(item.key());
+    CHECK(item.value().equal(p2[item.key()]));
+  }
+}
+
+TEST_CASE("the learning-rate schedules", "[trainer]") {
+  moe::TrainConfig c;
+  c.model.context = 10;
+  c.batch_size = 1;
+  c.tokens = 1000;  // 100 steps
+  c.warmup_steps = 10;
+  c.lr = 1.0;
+  c.min_lr_ratio = 0.1;
+  CHECK(c.lr_at(0) == Approx(0.1));
+  CHECK(c.lr_at(9) == Approx(1.0));
+  CHECK(c.lr_at(10) == Approx(1.0));
+  CHECK(c.lr_at(55) == Approx(0.55));  // cosine midpoint between 1 and 0.1
+  CHECK(c.lr_at(99) == Approx(0.1).epsilon(0.01));
+  c.schedule = moe::Schedule::kWsd;
+  c.decay_fraction = 0.2;
+  CHECK(c.lr_at(79) == Approx(1.0));
+  CHECK(c.lr_at(89) == Approx(0.55));
+  CHECK(c.lr_at(99) == Approx(0.1));
+  c.schedule = moe::Schedule::kConstant;
+  CHECK(c.lr_at(99) == Approx(1.0));
+}
