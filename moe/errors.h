@@ -17,4 +17,11 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The resource is in use by another process right now (a run directory whose lock is held):
+// try again later. Programs exit with status 75 (EX_TEMPFAIL) for it.
+class BusyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace moe

@@ -21,6 +21,7 @@
 #include "moe/device.h"
 #include "moe/errors.h"
 #include "moe/io.h"
+#include "moe/lock.h"
 #include "moe/model.h"
 #include "moe/progress.h"
 #include "moe/shards.h"
@@ -378,6 +379,12 @@ void Trainer::write_result(const TrainResult& r) {
 
 TrainResult Trainer::run(bool resume) {
   const fs::path result_path = fs::path(dir_) / "result.json";
+  fs::create_directories(dir_);
+  DirLock lock((fs::path(dir_) / "lock").string());
+  if (!lock.try_acquire()) {
+    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out",
+                                dir_, lock.owner()));
+  }
   prepare_directory(resume);
   if (resume && fs::exists(result_path)) {
     const nlohmann::json done = read_json(result_path.string());
@@ -421,6 +428,7 @@ TrainResult Trainer::run(bool resume) {
   session_start_ = Clock::now();
   auto window_start = Clock::now();
   auto last_checkpoint = Clock::now();
+  auto last_heartbeat = Clock::now();
   ProgressLine progress("step", total_steps, step_);
   std::string detail = "starting";
 
@@ -535,6 +543,10 @@ TrainResult Trainer::run(bool resume) {
       window_start = Clock::now();
     }
     progress.update(step_, detail);
+    if (seconds_since(last_heartbeat) >= 30.0) {
+      lock.touch_heartbeat();
+      last_heartbeat = Clock::now();
+    }
 
     const bool stop = g_stop_signal.load() != 0 || step_ == cfg_.stop_at_step;
     const bool periodic =
@@ -563,6 +575,8 @@ TrainResult train(const TrainConfig& config, const std::string& run_dir, bool re
   try {
     return trainer.run(resume);
   } catch (const InputError&) {
+    throw;
+  } catch (const BusyError&) {
     throw;
   } catch (const std::invalid_argument&) {
     throw;

@@ -29,6 +29,9 @@ int run_main(const std::string& command, const std::function<int()>& body) {
   } catch (const InputError& e) {
     error(e.what());
     return 2;
+  } catch (const BusyError& e) {
+    error(e.what());
+    return 75;
   } catch (const std::invalid_argument& e) {
     error(e.what());
     return 2;

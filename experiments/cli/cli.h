@@ -3,8 +3,9 @@
 //
 // Exit status: 0 success; 2 bad input (a flag, a file, a config: moe::InputError,
 // std::invalid_argument, any Boost.Program_options error), with one line on stderr
-// "moescale <cmd>: error: <what is wrong and what to change>"; 1 anything else; 130/143 when
-// interrupted by SIGINT/SIGTERM after state was saved.
+// "moescale <cmd>: error: <what is wrong and what to change>"; 75 (EX_TEMPFAIL) when the target
+// is busy (a run directory another process is training: moe::BusyError); 1 anything else;
+// 130/143 when interrupted by SIGINT/SIGTERM after state was saved.
 #pragma once
 
 #include <functional>

@@ -1,0 +1,156 @@
+// moescale sweep: train every run of a grid, resumably, in parallel or as a Slurm job array.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "experiments/cli/cli.h"
+#include "experiments/sweep.h"
+#include "moe/io.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+namespace ex = moe::experiments;
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char ch : s + ",") {
+    if (ch == ',') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else if (ch != ' ') {
+      item += ch;
+    }
+  }
+  return out;
+}
+
+// Observed training FLOP/s of the finished runs in SWEEPDIR (0 when none).
+double observed_flops_per_second(const std::string& out) {
+  double flops = 0, seconds = 0;
+  const fs::path runs = fs::path(out) / "runs";
+  if (!fs::is_directory(runs)) return 0;
+  for (const auto& entry : fs::directory_iterator(runs)) {
+    const fs::path result = entry.path() / "result.json";
+    if (!fs::exists(result)) continue;
+    try {
+      const nlohmann::json j = moe::read_json(result.string());
+      if (j.value("status", "") != "done") continue;
+      flops += j.value("flops", 0.0);
+      seconds += j.value("wall_seconds", 0.0);
+    } catch (const std::exception&) {
+    }
+  }
+  return seconds > 0 ? flops / seconds : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return moe::cli::run_main("sweep", [&] {
+    po::options_description o("sweep");
+    o.add_options()
+        ("grid", po::value<std::string>(), "grid file (its keys: see below and the README)")
+        ("data", po::value<std::string>(), "token shards: a directory, a shard or a glob")
+        ("val-data", po::value<std::string>(), "held-out shards (default: --data's val shards)")
+        ("out", po::value<std::string>(), "sweep directory (results.csv, runs/<id>/)")
+        ("workers", po::value<int>()->default_value(0),
+         "runs at a time (default: one per CUDA device, 1 on CPU; CPU workers share the cores)")
+        ("devices", po::value<std::string>()->default_value("cpu"), "cpu, or cuda:0,cuda:1,...")
+        ("only", po::value<std::string>(), "run just this run id (what each Slurm array task does)")
+        ("dry-run", po::bool_switch(), "print the runs, the total compute and an estimated wall time")
+        ("flops-per-second", po::value<double>(),
+         "throughput for --dry-run (default: measured on this sweep's finished runs, else 5e10 "
+         "per CPU sweep, 2e14 per GPU)")
+        ("emit-slurm", po::value<std::string>(), "write a Slurm job-array script to this file")
+        ("partition", po::value<std::string>(), "Slurm partition")
+        ("time", po::value<std::string>()->default_value("04:00:00"), "Slurm time limit per run")
+        ("account", po::value<std::string>(), "Slurm account")
+        ("mem", po::value<std::string>(), "Slurm memory per run, e.g. 16G")
+        ("gpus-per-task", po::value<int>()->default_value(0), "GPUs per run (0: CPU runs)")
+        ("cpus-per-task", po::value<int>()->default_value(0), "CPUs per run (0: Slurm's default)")
+        ("max-parallel", po::value<int>()->default_value(0), "array throttle: runs at a time (0: no limit)")
+        ("stale-lock-seconds", po::value<double>()->default_value(300),
+         "a run lock whose owner on another host has not beaten for this long is broken");
+    po::variables_map vm;
+    if (!moe::cli::parse(argc, argv,
+                         "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
+                         "[--devices cpu|cuda:0,...] [--only ID] [--dry-run] [--emit-slurm F]",
+                         "Trains every run of a grid (compute x sparsity x ratio x label x seed). "
+                         "Rerunning the same command\nskips finished runs, resumes interrupted ones "
+                         "and retries failed ones once; results.csv is rebuilt\nafter every run. "
+                         "Grid keys: compute ratio sparsity|experts label seed (lists), and any "
+                         "plan or\ntraining flag name without dashes (top-k, shared, context, "
+                         "vocab, lr, schedule, eval-tokens, ...).",
+                         o, vm)) {
+      return 0;
+    }
+    moe::cli::require(vm, "grid", "give the grid file, e.g. --grid grids/cpu-tiny.grid");
+    ex::SweepOptions opt;
+    opt.grid_path = vm["grid"].as<std::string>();
+    opt.workers = vm["workers"].as<int>();
+    opt.devices = split_commas(vm["devices"].as<std::string>());
+    if (opt.devices.empty()) throw std::invalid_argument("--devices is empty: use cpu or cuda:0");
+    opt.stale_lock_seconds = vm["stale-lock-seconds"].as<double>();
+    opt.train_program = moe::cli::executable_dir() + "/moescale-train";
+    if (vm.count("data")) opt.data = vm["data"].as<std::string>();
+    if (vm.count("val-data")) opt.val_data = vm["val-data"].as<std::string>();
+    if (vm.count("out")) opt.out = vm["out"].as<std::string>();
+    if (vm.count("only")) opt.only = vm["only"].as<std::string>();
+
+    const std::vector<ex::RunSpec> runs = ex::expand(ex::load_grid(opt.grid_path));
+    if (vm["dry-run"].as<bool>()) {
+      std::cout << ex::format_runs(runs);
+      double total = 0;
+      for (const auto& r : runs) total += r.plan.request.compute;
+      const bool cuda = opt.devices.front() != "cpu";
+      const double measured = opt.out.empty() ? 0 : observed_flops_per_second(opt.out);
+      double rate = vm.count("flops-per-second") ? vm["flops-per-second"].as<double>()
+                    : measured > 0              ? measured
+                    : cuda                      ? 2e14
+                                                : 5e10;
+      const std::string basis = vm.count("flops-per-second") ? "given"
+                                : measured > 0              ? "measured on finished runs"
+                                                            : "a rough default";
+      const double parallel = cuda ? static_cast<double>(opt.devices.size()) : 1.0;
+      const double hours = total / (rate * parallel) / 3600.0;
+      std::cout << fmt::format("estimated wall time: {:.2f} h at {:.3g} FLOP/s per {} ({}){}\n",
+                               hours, rate, cuda ? "GPU" : "CPU sweep", basis,
+                               cuda ? fmt::format(", {} GPU(s), {:.1f} GPU-hours",
+                                                  opt.devices.size(), hours * parallel)
+                                    : "");
+      return 0;
+    }
+    moe::cli::require(vm, "data", "give the token shards, e.g. --data data/corpus");
+    moe::cli::require(vm, "out", "give the sweep directory, e.g. --out sweeps/s1");
+    if (vm.count("emit-slurm")) {
+      ex::SlurmOptions s;
+      if (vm.count("partition")) s.partition = vm["partition"].as<std::string>();
+      if (vm.count("account")) s.account = vm["account"].as<std::string>();
+      if (vm.count("mem")) s.mem = vm["mem"].as<std::string>();
+      s.time = vm["time"].as<std::string>();
+      s.gpus_per_task = vm["gpus-per-task"].as<int>();
+      s.cpus_per_task = vm["cpus-per-task"].as<int>();
+      s.max_parallel = vm["max-parallel"].as<int>();
+      const std::string path = vm["emit-slurm"].as<std::string>();
+      fs::create_directories(fs::path(opt.out) / "slurm");
+      moe::write_file_atomic(path, ex::slurm_script(opt, s, runs,
+                                                    moe::cli::executable_dir() + "/moescale"));
+      fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec,
+                      fs::perm_options::add);
+      std::cout << fmt::format("wrote {}: {} array tasks; submit with: sbatch {}\n", path,
+                               runs.size(), path);
+      return 0;
+    }
+    const ex::SweepSummary s = ex::run_sweep(opt);
+    std::cout << fmt::format("{}: {} runs: {} done, {} diverged, {} failed, {} unfinished; "
+                             "results in {}/results.csv\n",
+                             opt.out, s.runs, s.done, s.diverged, s.failed, s.pending, opt.out);
+    if (s.interrupted) return 130;
+    return s.failed > 0 || s.pending > 0 ? 1 : 0;
+  });
+}

@@ -1,0 +1,64 @@
+// Sweep grids: a small text file, Boost.Program_options' config-file syntax, that lists the
+// axes of a sweep and the settings its runs share. Every key is a `moescale plan` or
+// `moescale train` flag name without the dashes.
+//
+//   # the CPU demo grid
+//   label    = 1M
+//   compute  = 3e12 1e13 3e13          # axes: space- or comma-separated lists,
+//   ratio    = 0.2, 0.35, 0.5, 1, 1.5  # or one value per repeated line
+//   sparsity = 0.8235                  # or: experts = 16 32 (routed experts)
+//   seed     = 0
+//   top-k    = 2
+//   shared   = 1
+//   eval-tokens = 32768
+//
+// Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
+// label, seed. Shared plan settings: top-k, shared, context, vocab, d-model, kv-heads,
+// batch-size, hold, convention, positions, norm, router-score, tie-embeddings, aux-loss,
+// z-loss, dense-layers. Shared training settings: lr, min-lr-ratio, warmup, schedule,
+// decay-fraction, weight-decay, clip, eval-every, eval-tokens, log-every, checkpoint-minutes,
+// dtype, micro-batch. Unknown keys, empty lists, bad numbers and impossible plans are errors
+// that name the key or the run, raised before any run starts.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "moe/planner.h"
+#include "moe/train_config.h"
+
+namespace moe::experiments {
+
+struct Grid {
+  std::string name;  // where it came from (for messages)
+  std::vector<double> compute;
+  std::vector<double> ratio;
+  std::vector<double> sparsity;   // either sparsity ...
+  std::vector<int64_t> experts;   // ... or routed expert counts
+  std::vector<std::string> label;
+  std::vector<uint64_t> seed;
+  PlanRequest plan;   // shared plan settings (compute, ratio, label, experts set per run)
+  TrainConfig train;  // shared training settings (model, tokens set per run)
+  bool lr_given = false;
+  bool batch_given = false;
+};
+
+// Parses grid text; `name` is used in messages. Throws moe::InputError.
+Grid parse_grid(const std::string& text, const std::string& name);
+Grid load_grid(const std::string& path);
+
+struct RunSpec {
+  std::string id;  // moe::run_id(config)
+  Plan plan;
+  TrainConfig config;  // data/device left empty: the sweep fills them
+};
+
+// The cartesian product, in file order (compute outermost, then sparsity, ratio, label, seed).
+// Throws moe::InputError naming the run ("compute=1e9 ratio=0.5 ...") whose plan is impossible.
+std::vector<RunSpec> expand(const Grid& grid);
+
+// "compute=1e13 sparsity=0.8235 ratio=0.5 label=1M seed=0"
+std::string describe(const RunSpec& run);
+
+}  // namespace moe::experiments

@@ -1,0 +1,506 @@
+#include "experiments/sweep.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "moe/errors.h"
+#include "moe/io.h"
+#include "moe/lock.h"
+#include "moe/progress.h"
+#include "moe/shards.h"
+
+extern char** environ;
+
+namespace moe::experiments {
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kResultColumns = {
+    "run_id",   "label",       "compute",        "sparsity",        "ratio",
+    "ratio_achieved", "n_experts", "top_k",      "n_shared_experts", "d_model",
+    "n_layers", "n_heads",     "head_dim",       "d_expert",        "params_active",
+    "params_total", "flops_per_token", "tokens", "val_loss",        "final_train_loss",
+    "status",   "wall_seconds"};
+
+namespace {
+
+std::atomic<int> g_stop{0};
+extern "C" void on_sweep_signal(int sig) { g_stop.store(sig); }
+
+// Exit statuses of moescale-train (experiments/cli/train_main.cpp).
+constexpr int kExitDiverged = 3;
+constexpr int kExitInput = 2;
+constexpr int kExitBusy = 75;
+
+fs::path run_dir(const std::string& out, const std::string& id) {
+  return fs::path(out) / "runs" / id;
+}
+
+std::string num(double v) { return fmt::format("{}", v); }
+
+std::string last_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+}  // namespace
+
+RunState read_run_state(const std::string& dir) {
+  RunState s;
+  {
+    std::ifstream attempts(dir + "/attempts.jsonl");
+    std::string line;
+    while (std::getline(attempts, line)) {
+      try {
+        if (nlohmann::json::parse(line).value("outcome", "") == "failed") ++s.failures;
+      } catch (const std::exception&) {
+        // a line cut short by a kill
+      }
+    }
+  }
+  const std::string result = dir + "/result.json";
+  if (fs::exists(result)) {
+    try {
+      s.status = read_json(result).value("status", "pending");
+      return s;
+    } catch (const std::exception&) {
+      // unreadable: treat the run as unfinished; the trainer rewrites it
+    }
+  }
+  if (fs::exists(dir + "/checkpoints")) s.status = "interrupted";
+  return s;
+}
+
+void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs) {
+  DirLock lock((fs::path(sweep_dir) / "results.lock").string(), 60.0);
+  while (!lock.try_acquire()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::string csv;
+  for (size_t i = 0; i < kResultColumns.size(); ++i) csv += (i ? "," : "") + kResultColumns[i];
+  csv += "\n";
+  for (const auto& run : runs) {
+    const std::string dir = run_dir(sweep_dir, run.id).string();
+    const RunState state = read_run_state(dir);
+    nlohmann::json result = nlohmann::json::object();
+    if (fs::exists(dir + "/result.json")) {
+      try {
+        result = read_json(dir + "/result.json");
+      } catch (const std::exception&) {
+      }
+    }
+    const Plan& p = run.plan;
+    const ModelConfig& m = p.model;
+    auto loss = [&](const char* key) {
+      return result.contains(key) && result[key].is_number() ? num(result[key].get<double>())
+                                                              : std::string();
+    };
+    const double tokens = result.contains("tokens") && result["tokens"].is_number()
+                              ? result["tokens"].get<double>()
+                              : static_cast<double>(run.config.tokens);
+    const std::vector<std::string> row = {
+        run.id,
+        p.label.name,
+        num(p.request.compute),
+        num(m.sparsity()),
+        num(p.request.ratio),
+        num(p.flops.ratio()),
+        std::to_string(m.n_experts),
+        std::to_string(m.top_k),
+        std::to_string(m.n_shared_experts),
+        std::to_string(m.d_model),
+        std::to_string(m.n_layers),
+        std::to_string(m.n_heads),
+        std::to_string(m.head_dim),
+        std::to_string(m.d_expert),
+        std::to_string(p.params.active_nonembedding()),
+        std::to_string(p.params.total_nonembedding()),
+        num(p.flops.training()),
+        num(tokens),
+        state.status == "done" ? loss("val_loss") : "",
+        loss("final_train_loss"),
+        state.status,
+        result.contains("wall_seconds") ? num(result["wall_seconds"].get<double>()) : ""};
+    for (size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + row[i];
+    csv += "\n";
+  }
+  write_file_atomic((fs::path(sweep_dir) / "results.csv").string(), csv);
+}
+
+std::string format_runs(const std::vector<RunSpec>& runs) {
+  std::string s = fmt::format("{:<12} {:>8} {:>7} {:>6} {:>6} {:>5} {:>9} {:>6} {:>8} {:>8} "
+                              "{:>9} {:>9} {:>7}\n",
+                              "run_id", "compute", "S", "r", "r_got", "d", "heads", "d_exp",
+                              "N_a", "N", "FLOPs/tok", "tokens", "steps");
+  double total = 0;
+  for (const auto& r : runs) {
+    const Plan& p = r.plan;
+    s += fmt::format(
+        "{:<12} {:>8.2g} {:>7.4f} {:>6.3g} {:>6.3f} {:>5} {:>9} {:>6} {:>8.3g} {:>8.3g} {:>9.3g} "
+        "{:>9.3g} {:>7}\n",
+        r.id, p.request.compute, p.model.sparsity(), p.request.ratio, p.flops.ratio(),
+        p.model.d_model, fmt::format("{}x{}", p.model.n_heads, p.model.head_dim),
+        p.model.d_expert, double(p.params.active_nonembedding()),
+        double(p.params.total_nonembedding()), p.flops.training(), double(r.config.tokens),
+        r.config.steps());
+    total += p.request.compute;
+  }
+  s += fmt::format("{} runs, {:.3g} training FLOPs in all\n", runs.size(), total);
+  return s;
+}
+
+namespace {
+
+class Sweep {
+ public:
+  explicit Sweep(SweepOptions options) : opt_(std::move(options)) {}
+  SweepSummary run();
+
+ private:
+  void check_inputs();
+  void worker(int index);
+  // Runs one launch of the trainer for run i; returns its outcome.
+  std::string launch(size_t i, const std::string& device, int threads);
+  void log(const std::string& line);
+
+  SweepOptions opt_;
+  std::vector<RunSpec> runs_;
+  int threads_per_worker_ = 1;
+
+  std::mutex mu_;
+  std::deque<size_t> todo_;
+  std::vector<size_t> waiting_;  // runs another process is training right now
+  int finished_ = 0;
+  std::string fatal_;  // a bad-input error from a trainer: stops the sweep
+  std::vector<pid_t> children_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+void Sweep::log(const std::string& line) {
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  std::fprintf(stderr, "[sweep %s] %s\n", ProgressLine::format_duration(s).c_str(), line.c_str());
+  std::fflush(stderr);
+}
+
+void Sweep::check_inputs() {
+  if (opt_.train_program.empty() || ::access(opt_.train_program.c_str(), X_OK) != 0) {
+    throw InputError("cannot run the trainer " + opt_.train_program +
+                     ": build with -DMOESCALE_WITH_TORCH=ON");
+  }
+  for (const auto& d : opt_.devices) {
+    const bool ok = d == "cpu" || d == "cuda" ||
+                    (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
+                     std::all_of(d.begin() + 5, d.end(), ::isdigit));
+    if (!ok) throw InputError("--devices " + d + " is not a device: use cpu or cuda:0,cuda:1,...");
+  }
+  if (opt_.workers < 0) throw InputError("--workers must be >= 0");
+  // The data must exist and cover the largest vocabulary of the grid.
+  int64_t vocab = 0;
+  for (const auto& r : runs_) vocab = std::max(vocab, r.config.model.vocab_size);
+  const std::string val = opt_.val_data.empty() ? opt_.data : opt_.val_data;
+  if (opt_.val_data.empty() && !fs::is_directory(opt_.data)) {
+    throw InputError("--val-data is required when --data is a file or a glob (" + opt_.data + ")");
+  }
+  TokenDataset(resolve_shards(opt_.data, "train")).check_vocab(vocab);
+  TokenDataset(resolve_shards(val, "val")).check_vocab(vocab);
+
+  fs::create_directories(fs::path(opt_.out) / "runs");
+  const std::string manifest = (fs::path(opt_.out) / "sweep.json").string();
+  const nlohmann::json data = {{"data", fs::absolute(opt_.data).string()},
+                               {"val_data", opt_.val_data.empty()
+                                                ? std::string()
+                                                : fs::absolute(opt_.val_data).string()}};
+  if (fs::exists(manifest)) {
+    const nlohmann::json old = read_json(manifest);
+    if (old.value("data", "") != data["data"] || old.value("val_data", "") != data["val_data"]) {
+      throw InputError(fmt::format("{} was swept on --data {}; use the same data or another --out",
+                                   opt_.out, old.value("data", "?")));
+    }
+  } else {
+    write_json_atomic(manifest, data);
+  }
+}
+
+std::string Sweep::launch(size_t i, const std::string& device, int threads) {
+  const RunSpec& run = runs_[i];
+  const fs::path dir = run_dir(opt_.out, run.id);
+  fs::create_directories(dir);
+  TrainConfig config = run.config;
+  config.data = opt_.data;
+  config.val_data = opt_.val_data;
+  const std::string config_path = (dir / "sweep_config.json").string();
+  write_json_atomic(config_path, config);
+
+  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  std::vector<std::string> args = {opt_.train_program, "--config", config_path,
+                                   "--out", dir.string(), "--resume", "--device", device,
+                                   "--threads", std::to_string(threads)};
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    if (kv.rfind("OPENBLAS_NUM_THREADS=", 0) && kv.rfind("OMP_NUM_THREADS=", 0)) env.push_back(kv);
+  }
+  env.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(threads));
+  env.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const std::string log_path = (dir / "train.log").string();
+  const pid_t parent = ::getpid();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a trainer never outlives its sweep
+    if (::getppid() != parent) ::_exit(1);
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    children_.push_back(pid);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+
+  std::string outcome;
+  if (code == kExitBusy) return "busy";
+  const std::string state = read_run_state(dir.string()).status;
+  if (code == 0 && state == "done") {
+    outcome = "done";
+  } else if (code == kExitDiverged || state == "diverged") {
+    outcome = "diverged";
+  } else if (g_stop.load() != 0) {
+    outcome = "interrupted";
+  } else if (code == kExitInput) {
+    outcome = "input-error";
+  } else {
+    outcome = "failed";
+  }
+  append_line((dir / "attempts.jsonl").string(),
+              nlohmann::json{{"host", host_name()},
+                             {"pid", static_cast<int64_t>(pid)},
+                             {"device", device},
+                             {"exit", code},
+                             {"signal", sig},
+                             {"seconds", seconds},
+                             {"outcome", outcome == "input-error" ? "failed" : outcome}}
+                  .dump());
+  if (outcome == "input-error") {
+    std::lock_guard<std::mutex> g(mu_);
+    fatal_ = fmt::format("run {} ({}): {}", run.id, describe(run), last_line_of(log_path));
+  }
+  return outcome;
+}
+
+void Sweep::worker(int index) {
+  const std::string device = opt_.devices[static_cast<size_t>(index) % opt_.devices.size()];
+  for (;;) {
+    size_t i = 0;
+    {
+      std::unique_lock<std::mutex> g(mu_);
+      if (g_stop.load() != 0 || !fatal_.empty()) return;
+      if (todo_.empty()) {
+        if (waiting_.empty()) return;
+        // Runs held by other processes: look again in a few seconds.
+        g.unlock();
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        g.lock();
+        for (size_t w : waiting_) todo_.push_back(w);
+        waiting_.clear();
+        continue;
+      }
+      i = todo_.front();
+      todo_.pop_front();
+    }
+    const RunSpec& run = runs_[i];
+    const fs::path dir = run_dir(opt_.out, run.id);
+    if (read_run_state(dir.string()).final(opt_.max_failures)) continue;
+    if (DirLock((dir / "lock").string(), opt_.stale_lock_seconds).busy()) {
+      std::lock_guard<std::mutex> g(mu_);
+      waiting_.push_back(i);
+      continue;
+    }
+    log(fmt::format("start {} {} on {}", run.id, describe(run), device));
+    const std::string outcome = launch(i, device, threads_per_worker_);
+    if (outcome == "busy") {
+      std::lock_guard<std::mutex> g(mu_);
+      waiting_.push_back(i);
+      continue;
+    }
+    const RunState state = read_run_state(dir.string());
+    std::string detail;
+    if (outcome == "done") {
+      try {
+        detail = fmt::format(", val loss {:.4f}",
+                             read_json((dir / "result.json").string()).value("val_loss", 0.0));
+      } catch (const std::exception&) {
+      }
+    } else if (outcome != "interrupted") {
+      detail = ": " + last_line_of((dir / "train.log").string());
+    }
+    int finished = 0;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      if (state.final(opt_.max_failures)) finished = ++finished_;
+      else finished = finished_;
+      if (outcome == "failed" && !state.final(opt_.max_failures)) todo_.push_back(i);  // retry
+    }
+    log(fmt::format("{} {} [{}/{} finished]{}", outcome, run.id, finished, runs_.size(), detail));
+    rebuild_results(opt_.out, runs_);
+  }
+}
+
+SweepSummary Sweep::run() {
+  runs_ = expand(load_grid(opt_.grid_path));
+  std::vector<RunSpec> grid_runs = runs_;
+  if (!opt_.only.empty()) {
+    std::vector<RunSpec> selected;
+    for (const auto& r : runs_) {
+      if (r.id == opt_.only) selected.push_back(r);
+    }
+    if (selected.empty()) {
+      throw InputError("--only " + opt_.only + " is not a run of " + opt_.grid_path +
+                       "; list the run ids with 'moescale plan --grid " + opt_.grid_path + "'");
+    }
+    runs_ = selected;
+  }
+  check_inputs();
+
+  const bool cuda = opt_.devices.front() != "cpu";
+  const int workers = opt_.workers > 0 ? opt_.workers
+                      : cuda           ? static_cast<int>(opt_.devices.size())
+                                       : 1;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  threads_per_worker_ = std::max(1, cores / workers);
+
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    if (read_run_state(run_dir(opt_.out, runs_[i].id).string()).final(opt_.max_failures)) {
+      ++finished_;
+    } else {
+      todo_.push_back(i);
+    }
+  }
+  log(fmt::format("{}: {} runs, {} finished, {} to do; {} worker(s) x {} thread(s) on {}",
+                  opt_.out, runs_.size(), finished_, todo_.size(), workers, threads_per_worker_,
+                  fmt::join(opt_.devices, ",")));
+  rebuild_results(opt_.out, grid_runs);
+
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = on_sweep_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+
+  std::vector<std::thread> pool;
+  for (int w = 0; w < workers; ++w) pool.emplace_back([this, w] { worker(w); });
+  // Forward a stop request (SIGINT/SIGTERM to the sweep) to the trainers: they checkpoint and
+  // exit, and the workers then return.
+  std::atomic<bool> workers_done{false};
+  std::thread forwarder([&] {
+    bool forwarded = false;
+    while (!workers_done.load()) {
+      if (g_stop.load() != 0 && !forwarded) {
+        std::lock_guard<std::mutex> g(mu_);
+        for (pid_t c : children_) ::kill(c, SIGTERM);
+        forwarded = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  for (auto& t : pool) t.join();
+  workers_done.store(true);
+  forwarder.join();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+
+  rebuild_results(opt_.out, grid_runs);
+  SweepSummary summary;
+  summary.runs = static_cast<int>(runs_.size());
+  for (const auto& r : runs_) {
+    const RunState s = read_run_state(run_dir(opt_.out, r.id).string());
+    if (s.status == "done") ++summary.done;
+    else if (s.status == "diverged") ++summary.diverged;
+    else if (s.final(opt_.max_failures)) ++summary.failed;
+    else ++summary.pending;
+  }
+  summary.interrupted = g_stop.load() != 0;
+  if (!fatal_.empty()) throw InputError(fatal_);
+  return summary;
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepOptions& options) {
+  Sweep sweep(options);
+  return sweep.run();
+}
+
+std::string slurm_script(const SweepOptions& sweep, const SlurmOptions& slurm,
+                         const std::vector<RunSpec>& runs, const std::string& moescale_program) {
+  auto abs = [](const std::string& p) { return p.empty() ? p : fs::absolute(p).string(); };
+  const std::string out = abs(sweep.out);
+  std::string s = "#!/bin/bash\n";
+  s += "# moescale sweep as a Slurm job array: one task per run of the grid.\n";
+  s += "# Submit with: sbatch " + std::string("THIS_FILE") + "\n";
+  s += fmt::format("#SBATCH --job-name=moescale-{}\n", fs::path(out).filename().string());
+  s += fmt::format("#SBATCH --array=0-{}{}\n", runs.size() - 1,
+                   slurm.max_parallel > 0 ? fmt::format("%{}", slurm.max_parallel) : "");
+  s += fmt::format("#SBATCH --output={}/slurm/%A_%a.out\n", out);
+  s += "#SBATCH --ntasks=1\n";
+  if (!slurm.time.empty()) s += "#SBATCH --time=" + slurm.time + "\n";
+  if (!slurm.partition.empty()) s += "#SBATCH --partition=" + slurm.partition + "\n";
+  if (!slurm.account.empty()) s += "#SBATCH --account=" + slurm.account + "\n";
+  if (!slurm.mem.empty()) s += "#SBATCH --mem=" + slurm.mem + "\n";
+  if (slurm.gpus_per_task > 0) s += fmt::format("#SBATCH --gres=gpu:{}\n", slurm.gpus_per_task);
+  if (slurm.cpus_per_task > 0) {
+    s += fmt::format("#SBATCH --cpus-per-task={}\n", slurm.cpus_per_task);
+  }
+  s += "set -euo pipefail\n";
+  s += "RUN_IDS=(";
+  for (size_t i = 0; i < runs.size(); ++i) s += (i ? " " : "") + runs[i].id;
+  s += ")\n";
+  s += fmt::format("exec {} sweep --grid {} --data {}{} --out {} --devices {} --only "
+                   "\"${{RUN_IDS[$SLURM_ARRAY_TASK_ID]}}\"\n",
+                   abs(moescale_program), abs(sweep.grid_path), abs(sweep.data),
+                   sweep.val_data.empty() ? "" : " --val-data " + abs(sweep.val_data), out,
+                   slurm.gpus_per_task > 0 ? "cuda:0" : "cpu");
+  return s;
+}
+
+}  // namespace moe::experiments

@@ -1,0 +1,82 @@
+// Sweeps: run every entry of a grid (experiments/grid.h), resumably, in parallel, once.
+//
+// SWEEPDIR/
+//   sweep.json        the data the sweep trains on (a later call must use the same data)
+//   results.csv       one row per run of the current grid, rebuilt atomically (under a lock)
+//                     after every finished run; columns in kResultColumns
+//   runs/<id>/        one trainer run directory (moe/trainer.h) per run, named by the run id
+//                     (moe::run_id: a hash of the run's full config), plus
+//     sweep_config.json   the TrainConfig handed to moescale-train --config
+//     attempts.jsonl      one line per launch: host, pid, exit status, outcome
+//     train.log           the trainer's output
+//     lock/               held while a process works on the run (experiments/lock.h)
+//
+// A run is final when its result is done or diverged, or when it failed twice (one retry).
+// Rerunning the same command skips final runs and resumes interrupted ones from their newest
+// checkpoint; editing the grid adds or drops runs without touching finished ones (a dropped
+// run's directory stays, out of results.csv). Runs are executed by `moescale-train`
+// subprocesses (each in the sweep's process group, and told to stop if the sweep dies), one per
+// worker; CPU workers split the machine's cores (OPENBLAS_NUM_THREADS / torch threads).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "experiments/grid.h"
+
+namespace moe::experiments {
+
+extern const std::vector<std::string> kResultColumns;
+
+struct SweepOptions {
+  std::string grid_path;
+  std::string data;
+  std::string val_data;
+  std::string out;
+  int workers = 0;                          // 0: one per device for CUDA, 1 for CPU
+  std::vector<std::string> devices{"cpu"};  // cpu | cuda:0,cuda:1,...
+  std::string only;                         // run id: run just this one (Slurm array tasks)
+  std::string train_program;                // path of moescale-train
+  int max_failures = 2;                     // a failed run is retried once
+  double stale_lock_seconds = 300;
+};
+
+struct SweepSummary {
+  int runs = 0, done = 0, diverged = 0, failed = 0, pending = 0;
+  bool interrupted = false;
+};
+
+// Runs the sweep; throws moe::InputError for bad input (grid, data, devices) before any run.
+SweepSummary run_sweep(const SweepOptions& options);
+
+// Rebuilds SWEEPDIR/results.csv for `runs` from their run directories.
+void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs);
+
+// A run's state as read from its directory: done | diverged | failed | interrupted | pending,
+// and how many launches failed.
+struct RunState {
+  std::string status = "pending";
+  int failures = 0;
+  bool final(int max_failures) const {
+    return status == "done" || status == "diverged" ||
+           (status == "failed" && failures >= max_failures);
+  }
+};
+RunState read_run_state(const std::string& run_dir);
+
+// The table `moescale plan --grid` and `moescale sweep --dry-run` print.
+std::string format_runs(const std::vector<RunSpec>& runs);
+
+struct SlurmOptions {
+  std::string partition, time = "04:00:00", account, mem;
+  int gpus_per_task = 0;  // 0: CPU runs
+  int cpus_per_task = 0;  // 0: Slurm's default
+  int max_parallel = 0;   // array throttle (%N); 0: no limit
+};
+
+// A job-array script: one task per run of the grid, each `moescale sweep --only <id>`.
+std::string slurm_script(const SweepOptions& sweep, const SlurmOptions& slurm,
+                         const std::vector<RunSpec>& runs, const std::string& moescale_program);
+
+}  // namespace moe::experiments
