@@ -24,7 +24,7 @@ const char* const kScalarKeys[] = {
     "norm",      "router-score", "tie-embeddings", "aux-loss",    "z-loss",
     "dense-layers", "lr",       "min-lr-ratio",   "warmup",       "schedule",
     "decay-fraction", "weight-decay", "clip",     "eval-every",   "eval-tokens",
-    "log-every", "checkpoint-minutes", "dtype",   "micro-batch"};
+    "log-every", "checkpoint-minutes", "checkpoint-every", "dtype", "micro-batch"};
 
 // Splits "1e13, 3e13 1e14" into its items.
 Strings split_items(const Strings& lines) {
@@ -168,6 +168,9 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     if (auto v = scalar("log-every")) t.log_every = parse_number<int64_t>(name, "log-every", *v);
     if (auto v = scalar("checkpoint-minutes")) {
       t.checkpoint_minutes = parse_number<double>(name, "checkpoint-minutes", *v);
+    }
+    if (auto v = scalar("checkpoint-every")) {
+      t.checkpoint_every = parse_number<int64_t>(name, "checkpoint-every", *v);
     }
     if (auto v = scalar("dtype")) t.dtype = *v;
     if (auto v = scalar("micro-batch")) t.micro_batch_size = parse_number<int64_t>(name, "micro-batch", *v);

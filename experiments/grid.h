@@ -17,8 +17,8 @@
 // batch-size, hold, convention, positions, norm, router-score, tie-embeddings, aux-loss,
 // z-loss, dense-layers. Shared training settings: lr, min-lr-ratio, warmup, schedule,
 // decay-fraction, weight-decay, clip, eval-every, eval-tokens, log-every, checkpoint-minutes,
-// dtype, micro-batch. Unknown keys, empty lists, bad numbers and impossible plans are errors
-// that name the key or the run, raised before any run starts.
+// checkpoint-every, dtype, micro-batch. Unknown keys, empty lists, bad numbers and impossible
+// plans are errors that name the key or the run, raised before any run starts.
 #pragma once
 
 #include <cstdint>

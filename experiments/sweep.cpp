@@ -248,10 +248,12 @@ std::string Sweep::launch(size_t i, const std::string& device, int threads) {
   const std::string config_path = (dir / "sweep_config.json").string();
   write_json_atomic(config_path, config);
 
+  // Torch's own intra-op threads stay at 1 and the worker's cores go to OpenBLAS: on these CPUs
+  // two torch threads on top of a threaded BLAS ran 3x slower (bench/RESULTS.md).
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
   std::vector<std::string> args = {opt_.train_program, "--config", config_path,
                                    "--out", dir.string(), "--resume", "--device", device,
-                                   "--threads", std::to_string(threads)};
+                                   "--threads", "1"};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
@@ -407,7 +409,7 @@ SweepSummary Sweep::run() {
                       : cuda           ? static_cast<int>(opt_.devices.size())
                                        : 1;
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  threads_per_worker_ = std::max(1, cores / workers);
+  threads_per_worker_ = opt_.threads > 0 ? opt_.threads : std::max(1, cores / workers);
 
   for (size_t i = 0; i < runs_.size(); ++i) {
     if (read_run_state(run_dir(opt_.out, runs_[i].id).string()).final(opt_.max_failures)) {

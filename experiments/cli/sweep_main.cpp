@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
         ("workers", po::value<int>()->default_value(0),
          "runs at a time (default: one per CUDA device, 1 on CPU; CPU workers share the cores)")
         ("devices", po::value<std::string>()->default_value("cpu"), "cpu, or cuda:0,cuda:1,...")
+        ("threads", po::value<int>()->default_value(0),
+         "BLAS threads per worker (default: the machine's cores / workers)")
         ("only", po::value<std::string>(), "run just this run id (what each Slurm array task does)")
         ("dry-run", po::bool_switch(), "print the runs, the total compute and an estimated wall time")
         ("flops-per-second", po::value<double>(),
@@ -93,6 +95,8 @@ int main(int argc, char** argv) {
     ex::SweepOptions opt;
     opt.grid_path = vm["grid"].as<std::string>();
     opt.workers = vm["workers"].as<int>();
+    opt.threads = vm["threads"].as<int>();
+    if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
     opt.devices = split_commas(vm["devices"].as<std::string>());
     if (opt.devices.empty()) throw std::invalid_argument("--devices is empty: use cpu or cuda:0");
     opt.stale_lock_seconds = vm["stale-lock-seconds"].as<double>();
