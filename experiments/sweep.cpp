@@ -497,11 +497,14 @@ std::string slurm_script(const SweepOptions& sweep, const SlurmOptions& slurm,
   s += "RUN_IDS=(";
   for (size_t i = 0; i < runs.size(); ++i) s += (i ? " " : "") + runs[i].id;
   s += ")\n";
-  s += fmt::format("exec {} sweep --grid {} --data {}{} --out {} --devices {} --only "
-                   "\"${{RUN_IDS[$SLURM_ARRAY_TASK_ID]}}\"\n",
+  // Each task uses the CPUs Slurm gave it (the BLAS thread count changes the last bits of the
+  // losses, so it is pinned rather than left to the node's core count).
+  s += fmt::format("exec {} sweep --grid {} --data {}{} --out {} --devices {} --threads "
+                   "\"${{SLURM_CPUS_PER_TASK:-{}}}\" --only \"${{RUN_IDS[$SLURM_ARRAY_TASK_ID]}}\"\n",
                    abs(moescale_program), abs(sweep.grid_path), abs(sweep.data),
                    sweep.val_data.empty() ? "" : " --val-data " + abs(sweep.val_data), out,
-                   slurm.gpus_per_task > 0 ? "cuda:0" : "cpu");
+                   slurm.gpus_per_task > 0 ? "cuda:0" : "cpu",
+                   slurm.cpus_per_task > 0 ? slurm.cpus_per_task : 1);
   return s;
 }
 
