@@ -235,13 +235,17 @@ at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Te
   // The one host synchronisation of the layer: slice boundaries need the counts.
   const at::Tensor counts_cpu = counts_E.to(at::kCPU);
   const int64_t* counts = counts_cpu.data_ptr<int64_t>();
+  // unbind, not w[e]: its backward stacks all experts' gradients in one tensor, where E
+  // separate selects would each fill and add a whole (E, D, F) gradient.
+  const std::vector<at::Tensor> w_gate = w_gate_EDF.unbind(0), w_up = w_up_EDF.unbind(0),
+                                w_down = w_down_EFD.unbind(0);
   std::vector<at::Tensor> outs;
   outs.reserve(static_cast<size_t>(config_.n_experts));
   int64_t offset = 0;
   for (int64_t e = 0; e < config_.n_experts; ++e) {
     if (counts[e] == 0) continue;
     const at::Tensor x_e = x_sorted_PD.narrow(0, offset, counts[e]);
-    outs.push_back(swiglu(x_e, w_gate_EDF[e], w_up_EDF[e], w_down_EFD[e]));
+    outs.push_back(swiglu(x_e, w_gate[e], w_up[e], w_down[e]));
     offset += counts[e];
   }
   if (outs.empty()) return at::zeros_like(x_sorted_PD);

@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Draws the report's figures for a sweep directory, as PNG and SVG.
+
+    /usr/bin/python3 scripts/plot_report.py SWEEPDIR
+
+Reads SWEEPDIR/results.csv, SWEEPDIR/report/fit.json (written by `moescale report`) and each
+run's metrics.jsonl; writes into SWEEPDIR/report/:
+  ratio_curves   loss vs r per compute budget, one panel per sparsity, fitted valleys, r* + CI
+  rstar_vs_compute  r* vs C (log-log) per sparsity, the fitted power law, the paper's law
+  frontier       best loss vs compute per sparsity (all runs faint)
+  load_balance   expert load (max/mean tokens per expert, mean over layers) over training
+Uses Debian's matplotlib (python3-matplotlib), hence /usr/bin/python3.
+"""
+import csv
+import json
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_results(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def as_float(row, key):
+    try:
+        v = float(row.get(key, ""))
+        return v if math.isfinite(v) else None
+    except ValueError:
+        return None
+
+
+def save(fig, out_dir, name):
+    for ext in ("png", "svg"):
+        fig.savefig(os.path.join(out_dir, f"{name}.{ext}"), dpi=130, bbox_inches="tight")
+    plt.close(fig)
+
+
+def panel_grid(n):
+    cols = min(n, 2)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 4.4 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def sparsity_label(s):
+    return f"S = {100 * s:.2f}%"
+
+
+def compute_colors(budgets):
+    cmap = plt.get_cmap("viridis")
+    n = max(1, len(budgets) - 1)
+    return {c: cmap(0.1 + 0.8 * i / n) for i, c in enumerate(sorted(budgets))}
+
+
+def plot_ratio_curves(rows, fit, out_dir):
+    groups = fit["sparsities"]
+    fig, axes = panel_grid(len(groups))
+    for ax, group in zip(axes, groups):
+        s = group["S"]
+        pts = [r for r in rows if r["status"] == "done" and abs(as_float(r, "sparsity") - s) < 1e-6]
+        budgets = sorted({as_float(r, "compute") for r in pts})
+        colors = compute_colors(budgets)
+        for c in budgets:
+            xs = sorted((as_float(r, "ratio_achieved"), as_float(r, "val_loss"))
+                        for r in pts if as_float(r, "compute") == c)
+            ax.plot([x for x, _ in xs], [y for _, y in xs], "o", color=colors[c], ms=5,
+                    label=f"C = {c:.2g}")
+        for v in group["valleys"]:
+            c = v["C"]
+            color = colors.get(c, "gray")
+            a, b, k = v["coef"]
+            lo, hi = v["x_min"], v["x_max"]
+            us = [math.log(lo) + (math.log(hi) - math.log(lo)) * i / 60 for i in range(61)]
+            ax.plot([math.exp(u) for u in us], [a * u * u + b * u + k for u in us], "-",
+                    color=color, lw=1.2, alpha=0.8)
+            if v["bracketed"]:
+                u = math.log(v["x_opt"])
+                y = a * u * u + b * u + k
+                ax.errorbar([v["x_opt"]], [y],
+                            xerr=[[v["x_opt"] - v["ci_low"]], [v["ci_high"] - v["x_opt"]]],
+                            fmt="*", color=color, ms=12, mec="black", capsize=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("r = expert FLOPs / attention FLOPs")
+        ax.set_ylabel("validation loss (nats/token)")
+        ax.set_title(sparsity_label(s) + "   (star: r* with 95% CI)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("Loss vs expert/attention ratio at fixed compute")
+    save(fig, out_dir, "ratio_curves")
+
+
+def plot_rstar(fit, out_dir):
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    groups = fit["sparsities"]
+    cmap = plt.get_cmap("tab10")
+    all_c = [v["C"] for g in groups for v in g["valleys"]] or [1.0]
+    c_lo, c_hi = min(all_c) / 1.5, max(all_c) * 1.5
+    paper = fit.get("paper_law")
+    for i, group in enumerate(groups):
+        color = cmap(i % 10)
+        s = group["S"]
+        ok = [v for v in group["valleys"] if v["bracketed"]]
+        if ok:
+            ax.errorbar([v["C"] for v in ok], [v["x_opt"] for v in ok],
+                        yerr=[[v["x_opt"] - v["ci_low"] for v in ok],
+                              [v["ci_high"] - v["x_opt"] for v in ok]],
+                        fmt="o", color=color, capsize=3, label=f"r* measured, {sparsity_label(s)}")
+        law = group.get("power_law")
+        if law:
+            cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]
+            ax.plot(cs, [law["k"] * c ** law["a"] for c in cs], "-", color=color,
+                    label=f"fit r* = {law['k']:.3g} C^{law['a']:.3f}")
+        if paper:
+            one_minus_s = 1 - s
+            alpha = paper["alpha0"] * one_minus_s ** paper["p"]
+            beta = paper["beta0"] * one_minus_s ** paper["q"]
+            cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]
+            ax.plot(cs, [alpha * c ** beta for c in cs], "--", color=color, alpha=0.6,
+                    label=f"paper's law, {sparsity_label(s)}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training compute C (FLOPs)")
+    ax.set_ylabel("optimal ratio r*")
+    ax.set_title("r* vs compute (dashed: the paper's published law)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    save(fig, out_dir, "rstar_vs_compute")
+
+
+def plot_frontier(rows, fit, out_dir):
+    fig, ax = plt.subplots(figsize=(6.8, 4.8))
+    cmap = plt.get_cmap("tab10")
+    for i, group in enumerate(fit["sparsities"]):
+        s = group["S"]
+        color = cmap(i % 10)
+        pts = [(as_float(r, "compute"), as_float(r, "val_loss")) for r in rows
+               if r["status"] == "done" and abs(as_float(r, "sparsity") - s) < 1e-6]
+        ax.plot([c for c, _ in pts], [y for _, y in pts], ".", color=color, alpha=0.35)
+        best = {}
+        for c, y in pts:
+            best[c] = min(y, best.get(c, float("inf")))
+        cs = sorted(best)
+        ax.plot(cs, [best[c] for c in cs], "o-", color=color, label=f"best over r, {sparsity_label(s)}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training compute C (FLOPs)")
+    ax.set_ylabel("validation loss (nats/token)")
+    ax.set_title("Compute frontier (dots: every run)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    save(fig, out_dir, "frontier")
+
+
+def plot_load_balance(rows, sweep_dir, fit, out_dir):
+    groups = fit["sparsities"]
+    fig, axes = panel_grid(len(groups))
+    for ax, group in zip(axes, groups):
+        s = group["S"]
+        runs = [r for r in rows if r["status"] in ("done", "diverged")
+                and abs(as_float(r, "sparsity") - s) < 1e-6]
+        ratios = sorted({as_float(r, "ratio") for r in runs})
+        cmap = plt.get_cmap("plasma")
+        n = max(1, len(ratios) - 1)
+        budgets = sorted({as_float(r, "compute") for r in runs})
+        biggest = budgets[-1] if budgets else None
+        for r in runs:
+            if as_float(r, "compute") != biggest:
+                continue
+            path = os.path.join(sweep_dir, "runs", r["run_id"], "metrics.jsonl")
+            if not os.path.exists(path):
+                continue
+            steps, loads = [], []
+            with open(path) as f:
+                for line in f:
+                    try:
+                        m = json.loads(line)
+                    except ValueError:
+                        continue
+                    per_layer = m.get("expert_load_max_over_mean") or []
+                    if per_layer:
+                        steps.append(m["tokens"])
+                        loads.append(sum(per_layer) / len(per_layer))
+            ratio = as_float(r, "ratio")
+            ax.plot(steps, loads, "-", color=cmap(0.1 + 0.8 * ratios.index(ratio) / n),
+                    label=f"r = {ratio:g}")
+        ax.axhline(1.0, color="gray", lw=0.8, ls=":")
+        ax.set_xlabel("training tokens")
+        ax.set_ylabel("max / mean tokens per expert (mean over layers)")
+        ax.set_title(f"{sparsity_label(s)}, C = {biggest:.2g}" if biggest else sparsity_label(s))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Expert load balance over training (1 = perfectly balanced)")
+    save(fig, out_dir, "load_balance")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: plot_report.py SWEEPDIR")
+    sweep_dir = sys.argv[1]
+    out_dir = os.path.join(sweep_dir, "report")
+    rows = read_results(os.path.join(sweep_dir, "results.csv"))
+    with open(os.path.join(out_dir, "fit.json")) as f:
+        fit = json.load(f)
+    plot_ratio_curves(rows, fit, out_dir)
+    plot_rstar(fit, out_dir)
+    plot_frontier(rows, fit, out_dir)
+    plot_load_balance(rows, sweep_dir, fit, out_dir)
+
+
+if __name__ == "__main__":
+    main()
