@@ -89,6 +89,7 @@ class Trainer {
   c10::Device device_;
   bool bf16_;
   double flops_per_token_ = 0;  // training FLOPs per token, logits included
+  PeakFlops peak_;                // for MFU
 
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
@@ -368,6 +369,8 @@ void Trainer::write_result(const TrainResult& r) {
                                                     cfg_.model.context) *
                                     flops_per_token_},
                       {"wall_seconds", r.wall_seconds},
+                      {"peak_flops_per_second", peak_.flops_per_second},
+                      {"peak_source", peak_.source},
                       {"run_id", run_id(cfg_)}};
   if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
   // JSON has no NaN: a diverged run's losses are written as null.
@@ -411,7 +414,8 @@ TrainResult Trainer::run(bool resume) {
   if (resume) try_resume();
   fs::remove(result_path);
 
-  const PeakFlops peak = device_peak_flops(device_, bf16_);
+  peak_ = device_peak_flops(device_, bf16_);
+  const PeakFlops& peak = peak_;
   const int64_t total_steps = cfg_.steps();
   const int64_t t = cfg_.model.context;
   const int64_t micro = cfg_.micro_batch();
