@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -71,15 +72,42 @@ struct Input {
   std::vector<bool> val;
 };
 
-struct Document {
-  std::string_view text;
-  bool val;
-};
-
-struct Batch {
-  size_t begin, end;  // documents [begin, end)
-  std::vector<uint32_t> train, val;
-};
+// Encodes documents on `threads` threads into a shard, in the order given, each preceded by
+// end-of-text. Returns the bytes of text encoded.
+size_t encode_documents(const std::vector<std::string_view>& docs, const Tokenizer& tokenizer,
+                        int threads, ShardWriter* writer) {
+  struct Batch {
+    size_t begin, end;  // documents [begin, end)
+    std::vector<uint32_t> tokens;
+  };
+  std::vector<Batch> batches;
+  size_t text = 0;
+  for (size_t b = 0; b < docs.size();) {
+    size_t e = b, bytes = 0;
+    while (e < docs.size() && (e == b || bytes + docs[e].size() <= kBatchBytes)) {
+      bytes += docs[e++].size();
+    }
+    batches.push_back({b, e, {}});
+    text += bytes;
+    b = e;
+  }
+  const size_t window = static_cast<size_t>(4 * threads);
+  for (size_t w = 0; w < batches.size(); w += window) {
+    const size_t n = std::min(window, batches.size() - w);
+    parallel_for(n, threads, [&](size_t i) {
+      Batch& batch = batches[w + i];
+      for (size_t d = batch.begin; d < batch.end; ++d) {
+        batch.tokens.push_back(tokenizer.eot_id());
+        tokenizer.encode(docs[d], &batch.tokens);
+      }
+    });
+    for (size_t i = 0; i < n; ++i) {
+      writer->append(batches[w + i].tokens.data(), batches[w + i].tokens.size());
+      batches[w + i].tokens = {};
+    }
+  }
+  return text;
+}
 
 nlohmann::json settings_json(const DataOptions& o) {
   nlohmann::json s = {{"tokenizer", o.tokenizer},
@@ -265,18 +293,28 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
   }
   const std::string what = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " inputs";
   const std::vector<bool> val = assign_validation(hashes, options.val_fraction, what);
-  std::vector<Document> docs;
+  // Training documents keep the input order (the sampler shuffles windows). Validation
+  // documents are ordered by their hash, a seeded shuffle, so that any prefix of val.bin (the
+  // trainer evaluates on its first windows) samples every input, not just the first.
+  std::vector<std::string_view> train_docs, val_docs;
+  std::vector<std::pair<uint64_t, std::string_view>> val_order;
   for (size_t f = 0, k = 0; f < inputs.size(); ++f) {
     for (auto d : inputs[f].docs) {
       inputs[f].val.push_back(val[k]);
-      docs.push_back({d, val[k++]});
+      if (val[k]) {
+        val_order.emplace_back(hashes[k], d);
+      } else {
+        train_docs.push_back(d);
+      }
+      ++k;
     }
   }
-  size_t n_val = 0;
-  for (bool v : val) n_val += v;
+  std::sort(val_order.begin(), val_order.end());
+  for (const auto& [hash, d] : val_order) val_docs.push_back(d);
+  const size_t n_docs = train_docs.size() + val_docs.size(), n_val = val_docs.size();
   say(fmt::format("moescale data: {} input{}, {}, {} documents ({} held out for validation)",
                   inputs.size(), inputs.size() == 1 ? "" : "s",
-                  mb(static_cast<double>(total_bytes)), docs.size(), n_val));
+                  mb(static_cast<double>(total_bytes)), n_docs, n_val));
 
   // 4. Tokenizer.
   const auto t_tok = Clock::now();
@@ -304,50 +342,19 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
   }
   const double tokenizer_seconds = seconds_since(t_tok);
 
-  // 5. Encode, in input order, streaming into the two shards.
+  // 5. Encode, streaming into the two shards.
   const auto t_enc = Clock::now();
   const int32_t version = shard_version_for_vocab(tokenizer->vocab_size());
   ShardWriter train_writer((out / "train.bin").string(), version);
   ShardWriter val_writer((out / "val.bin").string(), version);
-  std::vector<Batch> batches;
-  for (size_t b = 0; b < docs.size();) {
-    size_t e = b, bytes = 0;
-    while (e < docs.size() && (e == b || bytes + docs[e].text.size() <= kBatchBytes)) {
-      bytes += docs[e++].text.size();
-    }
-    batches.push_back({b, e, {}, {}});
-    b = e;
-  }
-  size_t train_docs = 0, train_text = 0, val_text = 0;
-  const size_t window = static_cast<size_t>(4 * threads);
-  for (size_t w = 0; w < batches.size(); w += window) {
-    const size_t n = std::min(window, batches.size() - w);
-    parallel_for(n, threads, [&](size_t i) {
-      Batch& batch = batches[w + i];
-      for (size_t d = batch.begin; d < batch.end; ++d) {
-        auto& tokens = docs[d].val ? batch.val : batch.train;
-        tokens.push_back(tokenizer->eot_id());
-        tokenizer->encode(docs[d].text, &tokens);
-      }
-    });
-    for (size_t i = 0; i < n; ++i) {
-      Batch& batch = batches[w + i];
-      train_writer.append(batch.train.data(), batch.train.size());
-      val_writer.append(batch.val.data(), batch.val.size());
-      for (size_t d = batch.begin; d < batch.end; ++d) {
-        (docs[d].val ? val_text : train_text) += docs[d].text.size();
-        train_docs += !docs[d].val;
-      }
-      batch.train = {};
-      batch.val = {};
-    }
-  }
+  const size_t train_text = encode_documents(train_docs, *tokenizer, threads, &train_writer);
+  const size_t val_text = encode_documents(val_docs, *tokenizer, threads, &val_writer);
   const int64_t train_tokens = train_writer.n_tokens(), val_tokens = val_writer.n_tokens();
   train_writer.finish();
   val_writer.finish();
   const double encode_seconds = seconds_since(t_enc);
   const double text_bytes = static_cast<double>(train_text + val_text);
-  say(fmt::format("  train.bin  {:>12} tokens  {:>7} documents", train_tokens, train_docs));
+  say(fmt::format("  train.bin  {:>12} tokens  {:>7} documents", train_tokens, train_docs.size()));
   say(fmt::format("  val.bin    {:>12} tokens  {:>7} documents", val_tokens, n_val));
 
   // 6. meta.json, last.
@@ -368,7 +375,7 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
       {"train",
        {{"file", "train.bin"},
         {"tokens", train_tokens},
-        {"documents", train_docs},
+        {"documents", train_docs.size()},
         {"text_bytes", train_text}}},
       {"val",
        {{"file", "val.bin"},

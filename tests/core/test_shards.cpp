@@ -294,7 +294,7 @@ TEST_CASE("sequential windows are the first windows in file order", "[shards]") 
   CHECK(moe::sequential_windows(data, 10, 100).size() == (2 + 3) * 11);
 }
 
-TEST_CASE("--data resolves a file, a directory by split, or a glob", "[shards]") {
+TEST_CASE("a --data argument resolves a file, a directory by split, or a glob", "[shards]") {
   TempDir dir;
   for (const char* name :
        {"fineweb_train_000002.bin", "fineweb_train_000001.bin", "fineweb_val_000000.bin"}) {

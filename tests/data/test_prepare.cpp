@@ -80,12 +80,20 @@ TEST_CASE("the split holds out whole documents: val and train partition the inpu
   // Binomial(240, 0.1): mean 24, standard deviation 4.6.
   CHECK(val.size() >= 8);
   CHECK(val.size() <= 40);
-  // Input order is kept within each split.
+  // Training documents keep the input order.
   std::vector<std::string> expected_train;
   for (const auto& d : docs) {
     if (std::find(val.begin(), val.end(), d) == val.end()) expected_train.push_back(d);
   }
   CHECK(train == expected_train);
+  // Validation documents are shuffled: b.txt's (documents 150..239) do not all come after
+  // a.txt's, so a prefix of val.bin samples both inputs.
+  std::vector<int> source;
+  for (const auto& v : val) {
+    source.push_back(std::find(docs.begin(), docs.end(), v) - docs.begin() >= 150);
+  }
+  CHECK_FALSE(std::is_sorted(source.begin(), source.end()));
+  CHECK(std::count(source.begin(), source.end(), 1) > 0);
 
   const nlohmann::json& meta = summary.meta;
   CHECK(meta == moe::read_json(dir / "out/meta.json"));
