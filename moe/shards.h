@@ -20,10 +20,11 @@
 // permutation keyed by (seed, e). With rank/world, rank r takes windows r, r + world,
 // r + 2*world, ... of the stream: disjoint across ranks within an epoch.
 //
-// Resident memory: pages are mapped read-only and shared (MAP_SHARED, PROT_READ), so the data
-// lives in the page cache, not in the process's heap. The sampler and the one-pass vocabulary
-// check drop their mapped pages (madvise MADV_DONTNEED) after every 64 MiB read, so a process's
-// resident set stays bounded however large the corpus is.
+// Resident memory: a shard is mapped read-only and shared (MAP_SHARED, PROT_READ) for the
+// sequential one-pass vocabulary check, which unmaps each 16 MiB chunk behind it (madvise
+// MADV_DONTNEED; the page cache keeps the data); windows are copied with pread, which maps
+// nothing. Either way the data lives in the page cache, shared by every process reading it,
+// and a process's resident set holds a few MiB of shard data however large the corpus is.
 #pragma once
 
 #include <cstdint>
@@ -86,8 +87,7 @@ class ShardWriter {
 // the file and the problem (missing, empty, wrong magic, unknown version, truncated).
 ShardHeader read_shard_header(const std::string& path);
 
-// One memory-mapped shard. Resident memory grows only with the pages touched since the last
-// release_pages(). Reads are const and safe from several threads at once.
+// One shard, open and memory-mapped. Reads are const and safe from several threads at once.
 class TokenShard {
  public:
   explicit TokenShard(const std::string& path);  // validates the header; throws moe::InputError
@@ -98,7 +98,7 @@ class TokenShard {
   const std::string& path() const { return path_; }
   const ShardHeader& header() const { return header_; }
   int64_t size() const { return header_.n_tokens; }
-  uint32_t operator[](int64_t i) const;  // no bounds check (tests and tools)
+  uint32_t operator[](int64_t i) const;  // through the mapping; no bounds check (tests, tools)
   // Copies tokens [begin, begin + n) into out as int64 (what torch's embedding takes). Throws
   // std::out_of_range when the range is not inside the shard.
   void copy(int64_t begin, int64_t n, int64_t* out) const;
@@ -107,13 +107,11 @@ class TokenShard {
   uint32_t max_token() const;
   // Position of the first token >= id, or -1 (names the culprit when the vocabulary check fails).
   int64_t find_token_at_least(uint32_t id) const;
-  // Unmaps the pages this process touched (they stay in the page cache): resident memory back to
-  // the header page. Safe while other threads read: a page read later is mapped again.
-  void release_pages() const;
 
  private:
   std::string path_;
   ShardHeader header_;
+  int fd_ = -1;                          // for pread
   const unsigned char* data_ = nullptr;  // the mapping, header included
   size_t mapped_bytes_ = 0;
 };
@@ -135,7 +133,6 @@ class TokenDataset {
   // >= vocab_size ("use a model with --vocab >= id+1 or re-tokenize").
   // One pass over every token (about a second per GB from the page cache).
   void check_vocab(int64_t vocab_size) const;
-  void release_pages() const;  // TokenShard::release_pages on every shard
 
  private:
   std::vector<std::unique_ptr<TokenShard>> shards_;
@@ -170,7 +167,6 @@ class WindowSampler {
   int64_t n_windows_ = 0;
   std::vector<int64_t> first_window_;  // per shard: index of its first window, prefix sums
   uint64_t position_ = 0;
-  uint64_t bytes_since_release_ = 0;
 };
 
 // Reads the first n_windows windows of a dataset in file order (stride T, no shuffling, the same
