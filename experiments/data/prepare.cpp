@@ -184,8 +184,7 @@ std::vector<std::string_view> bpe_sample(const std::vector<Input>& inputs, doubl
     for (size_t d = 0; d < in.docs.size(); ++d) train_bytes += in.val[d] ? 0 : in.docs[d].size();
   }
   const double p = std::min(1.0, budget / std::max<double>(1, static_cast<double>(train_bytes)));
-  const auto threshold =
-      static_cast<uint64_t>(std::ldexp(p, 64) >= 0x1p64 ? UINT64_MAX : std::ldexp(p, 64));
+  const uint64_t threshold = p >= 1.0 ? UINT64_MAX : static_cast<uint64_t>(std::ldexp(p, 64));
   std::vector<std::string_view> lines;
   *sample_bytes = 0;
   for (size_t f = 0; f < inputs.size(); ++f) {
