@@ -25,6 +25,7 @@ for threads in 1 2; do
     "$work"/corpus/*.txt
 done
 "$bin/bench_data" tokenize --byte --threads 1 "$work"/corpus/*.txt
+"$bin/bench_data" compare-bpe --model "$work/data/tokenizer.model" "$work"/corpus/*.txt
 
 "$bin/bench_data" make-shard "$work/shard_1g.bin" --gb 1 --vocab 8192
 "$bin/bench_data" read "$work/shard_1g.bin" --mode vocab

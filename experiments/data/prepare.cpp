@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <exception>
 #include <filesystem>
 #include <memory>
@@ -72,41 +73,89 @@ struct Input {
   std::vector<bool> val;
 };
 
-// Encodes documents on `threads` threads into a shard, in the order given, each preceded by
-// end-of-text. Returns the bytes of text encoded.
-size_t encode_documents(const std::vector<std::string_view>& docs, const Tokenizer& tokenizer,
-                        int threads, ShardWriter* writer) {
+// Documents bound for one shard, in the order they are written.
+struct Stream {
+  const std::vector<std::string_view>* docs;
+  ShardWriter* writer;
+  size_t text_bytes = 0;  // filled in: bytes of text encoded
+};
+
+// Encodes every stream's documents, each preceded by end-of-text, on `threads` worker threads
+// that live for the whole run (BPE's word cache is per thread and stays warm), while this
+// thread appends the finished batches to their shards in order. Workers stay at most a few
+// batches ahead of the writer, so memory is bounded by the batch size, not the corpus.
+void encode_streams(std::vector<Stream>& streams, const Tokenizer& tokenizer, int threads) {
   struct Batch {
-    size_t begin, end;  // documents [begin, end)
+    Stream* stream;
+    size_t begin, end;  // documents [begin, end) of the stream
     std::vector<uint32_t> tokens;
   };
   std::vector<Batch> batches;
-  size_t text = 0;
-  for (size_t b = 0; b < docs.size();) {
-    size_t e = b, bytes = 0;
-    while (e < docs.size() && (e == b || bytes + docs[e].size() <= kBatchBytes)) {
-      bytes += docs[e++].size();
-    }
-    batches.push_back({b, e, {}});
-    text += bytes;
-    b = e;
-  }
-  const size_t window = static_cast<size_t>(4 * threads);
-  for (size_t w = 0; w < batches.size(); w += window) {
-    const size_t n = std::min(window, batches.size() - w);
-    parallel_for(n, threads, [&](size_t i) {
-      Batch& batch = batches[w + i];
-      for (size_t d = batch.begin; d < batch.end; ++d) {
-        batch.tokens.push_back(tokenizer.eot_id());
-        tokenizer.encode(docs[d], &batch.tokens);
+  for (Stream& s : streams) {
+    const auto& docs = *s.docs;
+    for (size_t b = 0; b < docs.size();) {
+      size_t e = b, bytes = 0;
+      while (e < docs.size() && (e == b || bytes + docs[e].size() <= kBatchBytes)) {
+        bytes += docs[e++].size();
       }
-    });
-    for (size_t i = 0; i < n; ++i) {
-      writer->append(batches[w + i].tokens.data(), batches[w + i].tokens.size());
-      batches[w + i].tokens = {};
+      batches.push_back({&s, b, e, {}});
+      s.text_bytes += bytes;
+      b = e;
     }
   }
-  return text;
+  const size_t n_threads = static_cast<size_t>(std::max(1, threads));
+  const size_t ahead = 4 * n_threads;
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<char> done(batches.size(), 0);
+  size_t written = 0;
+  std::exception_ptr error;
+  auto fail = [&](std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!error) error = e;
+    cv.notify_all();
+  };
+  auto worker = [&](size_t t) {
+    try {
+      for (size_t i = t; i < batches.size(); i += n_threads) {
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          cv.wait(lock, [&] { return i < written + ahead || error; });
+          if (error) return;
+        }
+        Batch& batch = batches[i];
+        for (size_t d = batch.begin; d < batch.end; ++d) {
+          batch.tokens.push_back(tokenizer.eot_id());
+          tokenizer.encode((*batch.stream->docs)[d], &batch.tokens);
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        done[i] = 1;
+        cv.notify_all();
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < n_threads; ++t) pool.emplace_back(worker, t);
+  try {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        cv.wait(lock, [&] { return done[i] || error; });
+        if (error) break;
+      }
+      batches[i].stream->writer->append(batches[i].tokens.data(), batches[i].tokens.size());
+      batches[i].tokens = {};
+      std::lock_guard<std::mutex> lock(mutex);
+      ++written;
+      cv.notify_all();
+    }
+  } catch (...) {
+    fail(std::current_exception());
+  }
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
 }
 
 nlohmann::json settings_json(const DataOptions& o) {
@@ -346,8 +395,9 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
   const int32_t version = shard_version_for_vocab(tokenizer->vocab_size());
   ShardWriter train_writer((out / "train.bin").string(), version);
   ShardWriter val_writer((out / "val.bin").string(), version);
-  const size_t train_text = encode_documents(train_docs, *tokenizer, threads, &train_writer);
-  const size_t val_text = encode_documents(val_docs, *tokenizer, threads, &val_writer);
+  std::vector<Stream> streams = {{&train_docs, &train_writer}, {&val_docs, &val_writer}};
+  encode_streams(streams, *tokenizer, threads);
+  const size_t train_text = streams[0].text_bytes, val_text = streams[1].text_bytes;
   const int64_t train_tokens = train_writer.n_tokens(), val_tokens = val_writer.n_tokens();
   train_writer.finish();
   val_writer.finish();
