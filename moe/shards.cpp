@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 #include "moe/io.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "token shards are little-endian and are mapped as they are");
+              "token shards are little-endian and are read as they are");
 
 namespace moe {
 namespace fs = std::filesystem;
@@ -440,6 +441,14 @@ std::vector<std::string> resolve_shards(const std::string& spec, const std::stri
 
 TokenDataset::TokenDataset(const std::vector<std::string>& paths) {
   if (paths.empty()) throw InputError("no token shards given");
+  // Each shard keeps a descriptor open; FineWeb-100B alone is 1,030 shards, past the usual
+  // soft limit of 1,024 descriptors, so raise the soft limit to the hard one when needed.
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < paths.size() + 256) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, paths.size() + 256);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   for (const auto& p : paths) shards_.push_back(std::make_unique<TokenShard>(p));
 }
 

@@ -8,7 +8,7 @@
 //                                    Llama-3 shards); magic 20240520 with version 7 is read too
 // A file whose size is not 1024 + N * bytes_per_token is truncated (or has trailing bytes) and
 // is rejected, naming the file, the declared count and the size found. N < 2^31 (int32).
-// Shards must not be modified while mapped; writers here replace files by rename.
+// Shards must not be modified while open; writers here replace files by rename.
 //
 // A dataset is one or more shards, read in the order given (paths sorted when a directory or a
 // glob is resolved). Training windows are context+1 tokens, never crossing a shard boundary:
@@ -124,14 +124,15 @@ std::vector<std::string> resolve_shards(const std::string& spec, const std::stri
 
 class TokenDataset {
  public:
-  // Maps every shard and checks its header; throws moe::InputError naming a bad file, or when
-  // `paths` is empty.
+  // Opens and maps every shard and checks its header; throws moe::InputError naming a bad file,
+  // or when `paths` is empty. Raises the process's soft limit on open files when the shards
+  // need more descriptors than it allows.
   explicit TokenDataset(const std::vector<std::string>& paths);
   int64_t n_tokens() const;
   const std::vector<std::unique_ptr<TokenShard>>& shards() const { return shards_; }
   // Throws moe::InputError naming the shard, the offending id and vocab_size when any token is
   // >= vocab_size ("use a model with --vocab >= id+1 or re-tokenize").
-  // One pass over every token (about a second per GB from the page cache).
+  // One pass over every token: 0.1 to 0.5 s per GB from the page cache (bench/RESULTS.md).
   void check_vocab(int64_t vocab_size) const;
 
  private:

@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -350,4 +352,23 @@ TEST_CASE("the vocabulary check and the sampler leave the resident set flat", "[
   for (int64_t i = 0; i < s.size(); ++i) sum += s[i];
   CHECK(sum > 0);
   CHECK(rss_file_mb() - before > 40);
+}
+
+TEST_CASE("a dataset of more shards than the soft open-file limit opens", "[shards]") {
+  TempDir dir;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 150; ++i) {
+    paths.push_back(
+        dir.write("s" + std::to_string(i) + ".bin", llmc_bytes(20240520, 1, 3, {1, 2, 3}, 2)));
+  }
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 512) return;  // cannot be raised here
+  struct rlimit low = saved;
+  low.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  int64_t n = -1;
+  CHECK_NOTHROW(n = moe::TokenDataset(paths).n_tokens());
+  CHECK(n == 450);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }
