@@ -265,8 +265,9 @@ std::string mb(double bytes) { return fmt::format("{:.1f} MB", bytes / 1e6); }
 }  // namespace
 
 void validate(const DataOptions& o) {
-  if (o.inputs.empty())
+  if (o.inputs.empty()) {
     throw std::invalid_argument("--input is required: text files or directories");
+  }
   if (o.out_dir.empty()) throw std::invalid_argument("--out is required: the output directory");
   if (o.tokenizer != "bpe" && o.tokenizer != "byte") {
     throw std::invalid_argument("--tokenizer " + o.tokenizer + " must be bpe or byte");
@@ -330,6 +331,7 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
       return {true, meta};
     }
   }
+
   // 3. Documents and the split.
   parallel_for(inputs.size(), threads,
                [&](size_t i) { check_utf8(inputs[i].file->path(), inputs[i].file->text()); });

@@ -2,6 +2,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <atomic>
 #include <regex>
 #include <stdexcept>
 #include <unordered_map>
@@ -21,14 +22,17 @@ namespace {
 // Lines are cut into words just before a space that follows a non-space: SentencePiece starts a
 // new word there (pieces never cross it: a piece is "▁abc", "abc" or whitespace only), so
 // encoding word by word gives exactly the tokens of encoding the whole line, and a word seen
-// before costs one hash lookup instead of a BPE run. Per thread; cleared when it grows large.
+// before costs one hash lookup instead of a BPE run. One cache per thread (no locks), tagged
+// with the tokenizer instance it belongs to, cleared when it grows large.
 constexpr size_t kMaxCachedWords = 1 << 20;
 constexpr size_t kMaxCachedWordBytes = 64;
 
 struct WordCache {
-  const void* owner = nullptr;
+  uint64_t owner = 0;  // BpeTokenizer::instance_; 0: none
   std::unordered_map<std::string, std::vector<uint32_t>> ids;
 };
+
+std::atomic<uint64_t> next_instance{1};
 
 class Sentences final : public sentencepiece::SentenceIterator {
  public:
@@ -70,9 +74,9 @@ class BpeTokenizer final : public Tokenizer {
 
   void encode(std::string_view text, std::vector<uint32_t>* out) const override {
     thread_local WordCache cache;
-    if (cache.owner != this || cache.ids.size() > kMaxCachedWords) {
+    if (cache.owner != instance_ || cache.ids.size() > kMaxCachedWords) {
       cache.ids.clear();
-      cache.owner = this;
+      cache.owner = instance_;
     }
     std::vector<int> ids;
     std::string key;
@@ -113,6 +117,8 @@ class BpeTokenizer final : public Tokenizer {
  private:
   sentencepiece::SentencePieceProcessor sp_;
   int newline_id_ = -1;
+  // Never reused, unlike an address: a cache filled for a destroyed tokenizer is never read.
+  const uint64_t instance_ = next_instance++;
 };
 
 }  // namespace

@@ -111,6 +111,30 @@ TEST_CASE("word-by-word encoding gives SentencePiece's tokens for the whole line
     CHECK(ours == std::vector<uint32_t>(expected.begin(), expected.end()));
   }
 }
+
+TEST_CASE("a tokenizer never reads the word cache of an earlier one", "[data][tokenizer]") {
+  const std::string text = "the kernel schedules a task when its timer expires";
+  const std::string small = train_small_bpe(320), large = train_small_bpe(600);
+  auto first = moe::data::load_bpe(small, "small");
+  const void* first_address = first.get();
+  std::vector<uint32_t> first_ids;
+  first->encode(text, &first_ids);
+  first.reset();
+  // glibc's allocator hands the freed block to the next object of the same size, so the second
+  // tokenizer lives where the first one did (sanitizer allocators quarantine it instead).
+  const auto second = moe::data::load_bpe(large, "large");
+  if (static_cast<const void*>(second.get()) != first_address) {
+    WARN("the second tokenizer got a new address: this run does not exercise address reuse");
+  }
+  std::vector<uint32_t> ours;
+  second->encode(text, &ours);
+  sentencepiece::SentencePieceProcessor sp;
+  REQUIRE(sp.LoadFromSerializedProto(large).ok());
+  std::vector<int> expected;
+  REQUIRE(sp.Encode(text, &expected).ok());
+  CHECK(ours == std::vector<uint32_t>(expected.begin(), expected.end()));
+  CHECK(ours != first_ids);
+}
 #endif
 
 TEST_CASE("BPE training is deterministic and rejects vocabulary sizes that cannot work",
