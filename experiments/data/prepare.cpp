@@ -281,6 +281,11 @@ void validate(const DataOptions& o) {
     throw std::invalid_argument("--vocab-size " + std::to_string(o.vocab_size) +
                                 " is too large (at most 2^31)");
   }
+  if (o.tokenizer == "bpe" && !bpe_available()) {
+    throw std::invalid_argument(
+        "--tokenizer bpe: this build has no SentencePiece; reconfigure with "
+        "-DMOESCALE_WITH_SENTENCEPIECE=ON, or use --tokenizer byte");
+  }
   if (!(o.val_fraction >= 0 && o.val_fraction <= 0.5)) {
     throw std::invalid_argument(
         fmt::format("--val-fraction {} must be in [0, 0.5]", o.val_fraction));
