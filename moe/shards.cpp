@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,15 +17,17 @@
 #include "moe/io.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "token shards are little-endian and are mapped as they are");
+              "token shards are little-endian and are read as they are");
 
 namespace moe {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Bytes read through a mapping before its pages are dropped again (see the header).
-constexpr uint64_t kReleaseBytes = 64ull << 20;
+// The most a read fault maps around the faulting address: a PMD-sized page-cache folio (ext4
+// on Linux 6.x keeps large folios and maps a whole folio per fault; fault-around for small
+// pages stays within the same aligned block). Scans unmap whole blocks behind them.
+constexpr uintptr_t kFaultBlockBytes = uintptr_t{2} << 20;
 // The vocabulary scan reads this much between drops; a multiple of the page size.
 constexpr int64_t kScanChunkBytes = 16ll << 20;
 
@@ -273,18 +276,20 @@ ShardHeader read_shard_header(const std::string& path) {
 TokenShard::TokenShard(const std::string& path) : path_(path) {
   auto [fd, header] = open_shard(path);
   header_ = header;
+  fd_ = fd;
   mapped_bytes_ =
       static_cast<size_t>(kShardHeaderBytes + header_.n_tokens * header_.bytes_per_token());
   void* p = ::mmap(nullptr, mapped_bytes_, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);  // the mapping keeps the file open
-  if (p == MAP_FAILED) io_fail("cannot map", path);
+  if (p == MAP_FAILED) {
+    ::close(fd_);
+    io_fail("cannot map", path);
+  }
   data_ = static_cast<const unsigned char*>(p);
-  // Windows are read at random places: read-ahead would fetch pages nobody asked for.
-  ::madvise(p, mapped_bytes_, MADV_RANDOM);
 }
 
 TokenShard::~TokenShard() {
   if (data_) ::munmap(const_cast<unsigned char*>(data_), mapped_bytes_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 uint32_t TokenShard::operator[](int64_t i) const {
@@ -299,13 +304,34 @@ void TokenShard::copy(int64_t begin, int64_t n, int64_t* out) const {
                             std::to_string(begin + n) + ") outside [0, " +
                             std::to_string(header_.n_tokens) + ")");
   }
-  const unsigned char* body = data_ + kShardHeaderBytes;
-  if (header_.version == kShardVersionU32) {
-    const uint32_t* src = reinterpret_cast<const uint32_t*>(body) + begin;
-    std::copy(src, src + n, out);
-  } else {
-    const uint16_t* src = reinterpret_cast<const uint16_t*>(body) + begin;
-    std::copy(src, src + n, out);
+  // pread, not the mapping: a fault on a page-cache folio maps all of it (up to 2 MiB on
+  // Linux 6.x ext4), so a random 2 KiB window read through the mapping costs ~30 us to map and
+  // unmap and grows the resident set; pread costs ~4 us and never maps anything.
+  const int64_t bpt = header_.bytes_per_token();
+  thread_local std::vector<unsigned char> buffer;
+  constexpr int64_t kChunkTokens = 1 << 16;
+  for (int64_t done = 0; done < n;) {
+    const int64_t k = std::min(kChunkTokens, n - done);
+    buffer.resize(static_cast<size_t>(k * bpt));
+    const off_t offset = static_cast<off_t>(kShardHeaderBytes + (begin + done) * bpt);
+    for (size_t got = 0; got < buffer.size();) {
+      const ssize_t r =
+          ::pread(fd_, buffer.data() + got, buffer.size() - got, offset + static_cast<off_t>(got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        throw std::runtime_error(path_ + ": read failed at byte " + std::to_string(offset + got) +
+                                 (r < 0 ? ": " + errno_text() : ": the file shrank"));
+      }
+      got += static_cast<size_t>(r);
+    }
+    if (bpt == 4) {
+      const auto* src = reinterpret_cast<const uint32_t*>(buffer.data());
+      std::copy(src, src + k, out + done);
+    } else {
+      const auto* src = reinterpret_cast<const uint16_t*>(buffer.data());
+      std::copy(src, src + k, out + done);
+    }
+    done += k;
   }
 }
 
@@ -317,20 +343,23 @@ template <typename T, typename F>
 void scan_chunks(const unsigned char* data, int64_t n_tokens, F&& f) {
   const int64_t per_chunk = kScanChunkBytes / static_cast<int64_t>(sizeof(T));
   const T* body = reinterpret_cast<const T*>(data + kShardHeaderBytes);
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  auto page_range = [&](int64_t begin, int64_t end) {
-    const uintptr_t lo = reinterpret_cast<uintptr_t>(body + begin) & ~(page - 1);
-    const uintptr_t hi = reinterpret_cast<uintptr_t>(body + end);
+  // Blocks around tokens [begin, end), clipped to the mapping (which starts page-aligned).
+  auto block_range = [&](int64_t begin, int64_t end) {
+    const auto lo = std::max(reinterpret_cast<uintptr_t>(data),
+                             reinterpret_cast<uintptr_t>(body + begin) & ~(kFaultBlockBytes - 1));
+    const auto hi = std::min(
+        reinterpret_cast<uintptr_t>(body + n_tokens),
+        (reinterpret_cast<uintptr_t>(body + end) + kFaultBlockBytes - 1) & ~(kFaultBlockBytes - 1));
     return std::make_pair(reinterpret_cast<void*>(lo), static_cast<size_t>(hi - lo));
   };
   for (int64_t begin = 0; begin < n_tokens; begin += per_chunk) {
     const int64_t end = std::min(n_tokens, begin + per_chunk);
     if (end < n_tokens) {
-      auto [p, len] = page_range(end, std::min(n_tokens, end + per_chunk));
+      auto [p, len] = block_range(end, std::min(n_tokens, end + per_chunk));
       ::madvise(p, len, MADV_WILLNEED);
     }
     const bool go_on = f(body + begin, end - begin, begin);
-    auto [p, len] = page_range(begin, end);
+    auto [p, len] = block_range(begin, end);
     ::madvise(p, len, MADV_DONTNEED);
     if (!go_on) break;
   }
@@ -374,10 +403,6 @@ int64_t TokenShard::find_token_at_least(uint32_t id) const {
   return found;
 }
 
-void TokenShard::release_pages() const {
-  ::madvise(const_cast<unsigned char*>(data_), mapped_bytes_, MADV_DONTNEED);
-}
-
 std::vector<std::string> resolve_shards(const std::string& spec, const std::string& split) {
   std::error_code ec;
   if (fs::is_regular_file(spec, ec)) return {spec};
@@ -416,6 +441,14 @@ std::vector<std::string> resolve_shards(const std::string& spec, const std::stri
 
 TokenDataset::TokenDataset(const std::vector<std::string>& paths) {
   if (paths.empty()) throw InputError("no token shards given");
+  // Each shard keeps a descriptor open; FineWeb-100B alone is 1,030 shards, past the usual
+  // soft limit of 1,024 descriptors, so raise the soft limit to the hard one when needed.
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      limit.rlim_cur < paths.size() + 256) {
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, paths.size() + 256);
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   for (const auto& p : paths) shards_.push_back(std::make_unique<TokenShard>(p));
 }
 
@@ -437,10 +470,6 @@ void TokenDataset::check_vocab(int64_t vocab_size) const {
           "; use a model with --vocab >= " + std::to_string(int64_t{top} + 1) + " or re-tokenize");
     }
   }
-}
-
-void TokenDataset::release_pages() const {
-  for (const auto& s : shards_) s->release_pages();
 }
 
 WindowSampler::WindowSampler(const TokenDataset& data, int64_t context, uint64_t seed, int64_t rank,
@@ -493,12 +522,7 @@ void WindowSampler::next_batch(int64_t batch, int64_t* out) {
     const auto [shard, offset] = window_start(g);
     const TokenShard& s = *data_.shards()[shard];
     s.copy(offset, width, out + b * width);
-    bytes_since_release_ += static_cast<uint64_t>(width * s.header().bytes_per_token());
     ++position_;
-  }
-  if (bytes_since_release_ >= kReleaseBytes) {
-    data_.release_pages();
-    bytes_since_release_ = 0;
   }
 }
 

@@ -8,7 +8,7 @@
 //                                    Llama-3 shards); magic 20240520 with version 7 is read too
 // A file whose size is not 1024 + N * bytes_per_token is truncated (or has trailing bytes) and
 // is rejected, naming the file, the declared count and the size found. N < 2^31 (int32).
-// Shards must not be modified while mapped; writers here replace files by rename.
+// Shards must not be modified while open; writers here replace files by rename.
 //
 // A dataset is one or more shards, read in the order given (paths sorted when a directory or a
 // glob is resolved). Training windows are context+1 tokens, never crossing a shard boundary:
@@ -20,10 +20,11 @@
 // permutation keyed by (seed, e). With rank/world, rank r takes windows r, r + world,
 // r + 2*world, ... of the stream: disjoint across ranks within an epoch.
 //
-// Resident memory: pages are mapped read-only and shared (MAP_SHARED, PROT_READ), so the data
-// lives in the page cache, not in the process's heap. The sampler and the one-pass vocabulary
-// check drop their mapped pages (madvise MADV_DONTNEED) after every 64 MiB read, so a process's
-// resident set stays bounded however large the corpus is.
+// Resident memory: a shard is mapped read-only and shared (MAP_SHARED, PROT_READ) for the
+// sequential one-pass vocabulary check, which unmaps each 16 MiB chunk behind it (madvise
+// MADV_DONTNEED; the page cache keeps the data); windows are copied with pread, which maps
+// nothing. Either way the data lives in the page cache, shared by every process reading it,
+// and a process's resident set holds a few MiB of shard data however large the corpus is.
 #pragma once
 
 #include <cstdint>
@@ -86,8 +87,7 @@ class ShardWriter {
 // the file and the problem (missing, empty, wrong magic, unknown version, truncated).
 ShardHeader read_shard_header(const std::string& path);
 
-// One memory-mapped shard. Resident memory grows only with the pages touched since the last
-// release_pages(). Reads are const and safe from several threads at once.
+// One shard, open and memory-mapped. Reads are const and safe from several threads at once.
 class TokenShard {
  public:
   explicit TokenShard(const std::string& path);  // validates the header; throws moe::InputError
@@ -98,7 +98,7 @@ class TokenShard {
   const std::string& path() const { return path_; }
   const ShardHeader& header() const { return header_; }
   int64_t size() const { return header_.n_tokens; }
-  uint32_t operator[](int64_t i) const;  // no bounds check (tests and tools)
+  uint32_t operator[](int64_t i) const;  // through the mapping; no bounds check (tests, tools)
   // Copies tokens [begin, begin + n) into out as int64 (what torch's embedding takes). Throws
   // std::out_of_range when the range is not inside the shard.
   void copy(int64_t begin, int64_t n, int64_t* out) const;
@@ -107,13 +107,11 @@ class TokenShard {
   uint32_t max_token() const;
   // Position of the first token >= id, or -1 (names the culprit when the vocabulary check fails).
   int64_t find_token_at_least(uint32_t id) const;
-  // Unmaps the pages this process touched (they stay in the page cache): resident memory back to
-  // the header page. Safe while other threads read: a page read later is mapped again.
-  void release_pages() const;
 
  private:
   std::string path_;
   ShardHeader header_;
+  int fd_ = -1;                          // for pread
   const unsigned char* data_ = nullptr;  // the mapping, header included
   size_t mapped_bytes_ = 0;
 };
@@ -126,16 +124,16 @@ std::vector<std::string> resolve_shards(const std::string& spec, const std::stri
 
 class TokenDataset {
  public:
-  // Maps every shard and checks its header; throws moe::InputError naming a bad file, or when
-  // `paths` is empty.
+  // Opens and maps every shard and checks its header; throws moe::InputError naming a bad file,
+  // or when `paths` is empty. Raises the process's soft limit on open files when the shards
+  // need more descriptors than it allows.
   explicit TokenDataset(const std::vector<std::string>& paths);
   int64_t n_tokens() const;
   const std::vector<std::unique_ptr<TokenShard>>& shards() const { return shards_; }
   // Throws moe::InputError naming the shard, the offending id and vocab_size when any token is
   // >= vocab_size ("use a model with --vocab >= id+1 or re-tokenize").
-  // One pass over every token (about a second per GB from the page cache).
+  // One pass over every token: 0.1 to 0.5 s per GB from the page cache (bench/RESULTS.md).
   void check_vocab(int64_t vocab_size) const;
-  void release_pages() const;  // TokenShard::release_pages on every shard
 
  private:
   std::vector<std::unique_ptr<TokenShard>> shards_;
@@ -170,7 +168,6 @@ class WindowSampler {
   int64_t n_windows_ = 0;
   std::vector<int64_t> first_window_;  // per shard: index of its first window, prefix sums
   uint64_t position_ = 0;
-  uint64_t bytes_since_release_ = 0;
 };
 
 // Reads the first n_windows windows of a dataset in file order (stride T, no shuffling, the same

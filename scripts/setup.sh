@@ -14,7 +14,7 @@ packages=(
   libtorch-dev libceres-dev libfmt-dev catch2 libboost-program-options-dev
   nlohmann-json3-dev libsentencepiece-dev libopenblas0-pthread
   # default corpus: real English prose from Debian's archive (README "Data")
-  bible-kjv-text dict-gcide linux-doc-6.1 html2text
+  bible-kjv-text bible-kjv dict-gcide linux-doc-6.1
   # figures
   python3-matplotlib python3-numpy
   # local single-node Slurm for the job-array test

@@ -1,6 +1,10 @@
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <set>
 #include <string>
@@ -294,7 +298,7 @@ TEST_CASE("sequential windows are the first windows in file order", "[shards]") 
   CHECK(moe::sequential_windows(data, 10, 100).size() == (2 + 3) * 11);
 }
 
-TEST_CASE("--data resolves a file, a directory by split, or a glob", "[shards]") {
+TEST_CASE("a --data argument resolves a file, a directory by split, or a glob", "[shards]") {
   TempDir dir;
   for (const char* name :
        {"fineweb_train_000002.bin", "fineweb_train_000001.bin", "fineweb_val_000000.bin"}) {
@@ -315,4 +319,56 @@ TEST_CASE("--data resolves a file, a directory by split, or a glob", "[shards]")
   CHECK_THROWS_WITH(moe::resolve_shards(dir / "nope", "train"),
                     Contains(dir / "nope") && Contains("no such file"));
   CHECK_THROWS_WITH(moe::TokenDataset({}), Contains("no token shards"));
+}
+
+namespace {
+
+// File-backed resident memory of this process in MB (shard pages that are mapped).
+double rss_file_mb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("RssFile:", 0) == 0) return std::atof(line.c_str() + 8) / 1024.0;
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("the vocabulary check and the sampler leave the resident set flat", "[shards]") {
+  TempDir dir;
+  moe::write_shard(dir / "big.bin", iota_tokens(24 << 20, 50000), 1);  // 48 MiB of tokens
+  moe::TokenDataset data({dir / "big.bin"});
+  const double before = rss_file_mb();
+  REQUIRE(before >= 0);
+  data.check_vocab(50000);
+  moe::WindowSampler sampler(data, 1024, 3);
+  std::vector<int64_t> batch(16 * 1025);
+  for (int i = 0; i < 400; ++i) sampler.next_batch(16, batch.data());  // 6400 windows
+  CHECK(rss_file_mb() - before < 8);
+  // A reader that keeps what it maps holds the whole shard: the check above can fail.
+  uint64_t sum = 0;
+  const moe::TokenShard& s = *data.shards()[0];
+  for (int64_t i = 0; i < s.size(); ++i) sum += s[i];
+  CHECK(sum > 0);
+  CHECK(rss_file_mb() - before > 40);
+}
+
+TEST_CASE("a dataset of more shards than the soft open-file limit opens", "[shards]") {
+  TempDir dir;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 150; ++i) {
+    paths.push_back(
+        dir.write("s" + std::to_string(i) + ".bin", llmc_bytes(20240520, 1, 3, {1, 2, 3}, 2)));
+  }
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 512) return;  // cannot be raised here
+  struct rlimit low = saved;
+  low.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  int64_t n = -1;
+  CHECK_NOTHROW(n = moe::TokenDataset(paths).n_tokens());
+  CHECK(n == 450);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }
