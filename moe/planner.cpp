@@ -240,6 +240,10 @@ Plan make_plan(const PlanRequest& req) {
   check(plan.batch_size > 0, fmt::format("--batch-size {} must be > 0", plan.batch_size));
   plan.lr = label.lr;
   const double tokens_per_step = static_cast<double>(plan.batch_size * c.context);
+  check(plan.tokens <= 1e18,
+        fmt::format("--compute {:.3g} buys {:.3g} tokens, more than a run can hold (1e18); lower "
+                    "--compute",
+                    req.compute, plan.tokens));
   plan.steps = static_cast<int64_t>(std::floor(plan.tokens / tokens_per_step));
   check(plan.steps >= 1,
         fmt::format("--compute {:.3g} buys {:.3g} tokens, less than one step of {} sequences x {} "

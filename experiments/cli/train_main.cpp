@@ -72,7 +72,7 @@ moe::TrainConfig config_from_plan(const po::variables_map& vm) {
   moe::PlanRequest request = moe::cli::plan_request_from(vm);
   // With --tokens alone: plan the shape at a nominal budget, then train on exactly --tokens.
   const bool tokens_only = !vm.count("compute");
-  if (tokens_only) request.compute = 1e30;
+  if (tokens_only) request.compute = 1e21;
   // The data's vocabulary, when the user did not pick one.
   if (vm["vocab"].defaulted() && vm.count("data") && fs::is_directory(vm["data"].as<std::string>())) {
     const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
