@@ -105,7 +105,15 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     }
     return items;
   };
-  g.compute = numbers<double>(name, "compute", axis("compute"));
+  for (const auto& item : axis("compute")) {
+    // "1e18@30M": this budget trains the 30M label, whatever the label axis says.
+    const auto at = item.find('@');
+    g.compute.push_back(parse_number<double>(name, "compute", item.substr(0, at)));
+    g.compute_label.push_back(at == std::string::npos ? "" : item.substr(at + 1));
+    if (at != std::string::npos && g.compute_label.back().empty()) {
+      throw InputError(fmt::format("grid {}: compute = '{}' names no label after '@'", name, item));
+    }
+  }
   g.ratio = numbers<double>(name, "ratio", axis("ratio"));
   g.sparsity = numbers<double>(name, "sparsity", axis("sparsity"));
   g.experts = numbers<int64_t>(name, "experts", axis("experts"));
@@ -194,10 +202,13 @@ std::string describe(const RunSpec& run) {
 std::vector<RunSpec> expand(const Grid& g) {
   std::vector<RunSpec> runs;
   const size_t n_sparsity = std::max<size_t>(1, std::max(g.sparsity.size(), g.experts.size()));
-  for (double compute : g.compute) {
+  for (size_t ci = 0; ci < g.compute.size(); ++ci) {
+    const double compute = g.compute[ci];
+    const std::vector<std::string> labels =
+        g.compute_label[ci].empty() ? g.label : std::vector<std::string>{g.compute_label[ci]};
     for (size_t si = 0; si < n_sparsity; ++si) {
       for (double ratio : g.ratio) {
-        for (const auto& label : g.label) {
+        for (const auto& label : labels) {
           for (uint64_t seed : g.seed) {
             PlanRequest req = g.plan;
             req.compute = compute;

@@ -13,7 +13,8 @@
 //   eval-tokens = 32768
 //
 // Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
-// label, seed. Shared plan settings: top-k, shared, context, vocab, d-model, kv-heads,
+// label, seed. A budget may carry its own size label, "compute = 1e17@20M 1e18@30M", as in the
+// paper, where each budget trains one model size; it then ignores the label axis. Shared plan settings: top-k, shared, context, vocab, d-model, kv-heads,
 // batch-size, hold, convention, positions, norm, router-score, tie-embeddings, aux-loss,
 // z-loss, dense-layers. Shared training settings: lr, min-lr-ratio, warmup, schedule,
 // decay-fraction, weight-decay, clip, eval-every, eval-tokens, log-every, checkpoint-minutes,
@@ -33,6 +34,7 @@ namespace moe::experiments {
 struct Grid {
   std::string name;  // where it came from (for messages)
   std::vector<double> compute;
+  std::vector<std::string> compute_label;  // per budget: its own label ("1e18@30M"), or ""
   std::vector<double> ratio;
   std::vector<double> sparsity;   // either sparsity ...
   std::vector<int64_t> experts;   // ... or routed expert counts

@@ -12,7 +12,8 @@ namespace moe {
 const std::vector<SizeLabel>& size_labels() {
   // Paper 1's table gives layers, heads, batch (sequences of 4096) and LR for 20M..200M.
   static const std::vector<SizeLabel> labels = {
-      {"100K", 2, 2, 64, 256, 16, 3e-3},    {"1M", 4, 4, 160, 256, 16, 2e-3},
+      {"tiny", 2, 4, 128, 128, 16, 3e-3},   {"100K", 2, 2, 64, 256, 16, 3e-3},
+      {"1M", 4, 4, 160, 256, 16, 2e-3},
       {"2M", 4, 4, 224, 256, 16, 2e-3},     {"5M", 6, 6, 288, 256, 32, 1.5e-3},
       {"10M", 8, 8, 384, 256, 32, 1.5e-3},  {"20M", 8, 8, 256, 4096, 96, 1.5e-3},
       {"30M", 8, 8, 352, 4096, 160, 1.3e-3}, {"55M", 10, 10, 480, 4096, 224, 1.1e-3},

@@ -5,7 +5,8 @@
 // Paper 1's labels (20M..200M active parameters) carry the layers, heads, batch sizes and
 // learning rates of its table; it does not state d_model, so ours is chosen so that the
 // label's active parameters at r = 1 are close to its name at context 4096. The small labels
-// (100K..10M) are for CPUs, at context 256.
+// (100K..10M) are for CPUs, at context 256; "tiny" (2 layers, d_model 128, context 128) is the
+// CPU demo's (moescale reproduce --preset cpu-tiny).
 //
 // The label's per-token forward FLOPs budget is F = 2 * C_A(reference), the attention FLOPs of
 // the reference shape (head_dim = d_model / n_heads, at the requested context) counted twice:

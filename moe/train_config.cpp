@@ -75,8 +75,6 @@ void TrainConfig::validate() const {
   check(device == "cpu" || device.rfind("cuda", 0) == 0,
         "--device " + device + " is not a device: use cpu, cuda or cuda:<index>");
   check(dtype == "fp32" || dtype == "bf16", "--dtype " + dtype + " is unknown: use fp32 or bf16");
-  check(dtype == "fp32" || device != "cpu",
-        "--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use --dtype fp32 on CPU");
   check(threads >= 0, fmt::format("--threads {} must be >= 0", threads));
   check(batch_size > 0, fmt::format("--batch-size {} must be > 0", batch_size));
   check(micro_batch_size >= 0 && batch_size % micro_batch() == 0,

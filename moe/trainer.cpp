@@ -575,6 +575,10 @@ TrainResult Trainer::run(bool resume) {
 
 TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
   config.validate();
+  if (config.dtype == "bf16" && config.device == "cpu") {
+    throw InputError("--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use "
+                     "--dtype fp32 on CPU");
+  }
   Trainer trainer(config, run_dir);
   try {
     return trainer.run(resume);

@@ -1,0 +1,153 @@
+// moescale reproduce: default corpus -> tokenizer -> grid -> sweep -> fit -> report, in one
+// command, resumable (each step skips what is already done). Each step is a sibling program
+// (moescale-data, moescale-sweep, moescale-report), so nothing here links torch or Ceres.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "experiments/cli/cli.h"
+#include "experiments/grid.h"
+#include "experiments/presets.h"
+#include "moe/errors.h"
+#include "moe/io.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+namespace ex = moe::experiments;
+
+namespace {
+
+void step(const std::string& what) { std::fprintf(stderr, "\n==> %s\n", what.c_str()); }
+
+void run_or_throw(const std::vector<std::string>& args, const std::string& what) {
+  const int status = moe::cli::run_program(args);
+  if (status == 2) {
+    throw moe::InputError(what + " failed on its input (see the message above)");
+  }
+  if (status != 0) {
+    throw std::runtime_error(fmt::format("{} failed (exit status {}); rerun the same command to "
+                                         "continue where it stopped",
+                                         what, status));
+  }
+}
+
+std::string scripts_dir() {
+  const char* env = std::getenv("MOESCALE_SCRIPTS");
+  return env && *env ? env : std::string(MOESCALE_SOURCE_DIR) + "/scripts";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return moe::cli::run_main("reproduce", [&] {
+    po::options_description o("reproduce");
+    o.add_options()
+        ("preset", po::value<std::string>()->default_value("cpu-tiny"),
+         "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke")
+        ("device", po::value<std::string>(),
+         "cpu, cuda or cuda:0,cuda:1,... (default: cpu for cpu presets, cuda:0 for GPU ones)")
+        ("out", po::value<std::string>(), "output directory (default: runs/<preset>)")
+        ("workers", po::value<int>()->default_value(0),
+         "runs at a time (default: one per core on CPU, one per GPU)")
+        ("corpus", po::value<std::string>(),
+         "your own text (files or a directory of .txt) instead of the default corpus")
+        ("data", po::value<std::string>(),
+         "your own token shards (a directory with train/val shards and meta.json): skips the "
+         "corpus and the tokenizer")
+        ("yes", po::bool_switch(), "start a preset that costs GPU-hours (paper)");
+    po::variables_map vm;
+    if (!moe::cli::parse(argc, argv,
+                         "moescale reproduce [--preset cpu-tiny|gpu-small|paper] [--device D] "
+                         "[--out DIR] [--yes]",
+                         "Runs the whole study: default corpus (Debian packages) -> BPE tokenizer "
+                         "-> grid -> sweep ->\nfits -> report with the ratio curves. Rerunning "
+                         "continues where it stopped.",
+                         o, vm)) {
+      return 0;
+    }
+    const ex::Preset& preset = ex::find_preset(vm["preset"].as<std::string>());
+    const std::string out =
+        vm.count("out") ? vm["out"].as<std::string>() : "runs/" + preset.name;
+    std::string device = vm.count("device") ? vm["device"].as<std::string>()
+                                            : (preset.gpu ? "cuda:0" : "cpu");
+    if (preset.gpu && device == "cpu") {
+      throw std::invalid_argument("--preset " + preset.name +
+                                  " trains in bf16 on CUDA; pass --device cuda (or use "
+                                  "--preset cpu-tiny on a CPU)");
+    }
+    if (device == "cuda") device = "cuda:0";
+    const std::string bin = moe::cli::executable_dir();
+
+    // The vocabulary the data will have: the shards' own, or the preset tokenizer's.
+    int64_t vocab = preset.tokenizer == "byte" ? 257 : preset.vocab_size;
+    if (vm.count("data")) {
+      const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
+      vocab = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
+    }
+    const std::string grid_text = preset.grid + fmt::format("vocab = {}\n", vocab);
+    // The plan first: impossible grids fail here, and expensive presets show their cost.
+    const std::vector<ex::RunSpec> runs = ex::expand(ex::parse_grid(grid_text, preset.name));
+    double compute = 0;
+    for (const auto& r : runs) compute += r.plan.request.compute;
+    std::fprintf(stderr, "moescale reproduce --preset %s: %s\n  %zu runs, %s training FLOPs in all",
+                 preset.name.c_str(), preset.summary.c_str(), runs.size(),
+                 moe::cli::sci(compute).c_str());
+    if (preset.gpu) {
+      // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
+      std::fprintf(stderr, ", about %.0f GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
+    }
+    std::fprintf(stderr, "\n  output: %s\n", out.c_str());
+    if (preset.needs_confirmation && !vm["yes"].as<bool>()) {
+      throw std::invalid_argument("--preset " + preset.name +
+                                  " costs the GPU-hours above; rerun with --yes to start");
+    }
+    fs::create_directories(out);
+
+    std::string data = fs::path(out) / "data";
+    if (vm.count("data")) {
+      data = vm["data"].as<std::string>();
+    } else {
+      std::string corpus = fs::path(out) / "corpus";
+      if (vm.count("corpus")) {
+        corpus = vm["corpus"].as<std::string>();
+      } else {
+        step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " + corpus);
+        run_or_throw({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
+                     "preparing the default corpus");
+      }
+      step("2/4 tokenizer and token shards -> " + data);
+      std::vector<std::string> args = {bin + "/moescale-data", "--input", corpus, "--out", data,
+                                       "--tokenizer", preset.tokenizer};
+      if (preset.tokenizer == "bpe") {
+        args.insert(args.end(), {"--vocab-size", std::to_string(preset.vocab_size)});
+      }
+      run_or_throw(args, "moescale data");
+    }
+    const nlohmann::json meta = moe::read_json((fs::path(data) / "meta.json").string());
+    if (meta.at("vocab_size").get<int64_t>() != vocab) {
+      throw moe::InputError(fmt::format("{}/meta.json: vocabulary {} differs from the preset's {}; "
+                                        "delete {} to re-tokenize",
+                                        data, meta.at("vocab_size").get<int64_t>(), vocab, data));
+    }
+    const std::string grid = (fs::path(out) / (preset.name + ".grid")).string();
+    moe::write_file_atomic(grid, grid_text);
+    const std::string sweep = (fs::path(out) / "sweep").string();
+    step(fmt::format("3/4 sweep: {} runs -> {}", runs.size(), sweep));
+    int workers = vm["workers"].as<int>();
+    if (workers == 0 && device == "cpu") {
+      workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    run_or_throw({bin + "/moescale-sweep", "--grid", grid, "--data", data, "--out", sweep,
+                  "--devices", device, "--workers", std::to_string(workers)},
+                 "moescale sweep");
+
+    step("4/4 fits and report");
+    run_or_throw({bin + "/moescale-report", sweep}, "moescale report");
+    std::printf("report: %s/report/report.md (figures: %s/report/*.png)\n", sweep.c_str(),
+                sweep.c_str());
+    return 0;
+  });
+}

@@ -1,0 +1,34 @@
+// The presets of `moescale reproduce`: a grid, a tokenizer vocabulary and a device each.
+//
+//   cpu-tiny   the default: the "tiny" label (2 layers, d_model 128, context 128) with 8 routed
+//              experts, top-1 + 1 shared (S = 77.8%), 3 budgets x 5 ratios on a 2-core CPU in
+//              under 15 minutes including the corpus and tokenizer; BPE vocabulary 2048.
+//   gpu-small  one GPU, 1e15..1e17 FLOPs, the paper's sparsity range scaled down (E = 9, 17, 33
+//              with 2 routed + 1 shared active: S = 66.7%, 82.4%, 90.9%), 6 ratios in
+//              [0.2, 1.5], labels 5M..20M at context 1024, bf16; BPE vocabulary 8192.
+//   paper      the paper's grid: labels 20M..200M (one per budget, 1e17..1e21 FLOPs), E = 17,
+//              33, 65, 129 with 2 routed + 1 shared, 7 ratios in [0.2, 1.5], context 4096,
+//              bf16. Thousands of GPU-hours: `reproduce` prints the estimate and needs --yes.
+//   smoke      seconds-scale, for tests: the tiny label at context 32 on a byte tokenizer.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace moe::experiments {
+
+struct Preset {
+  std::string name;
+  std::string grid;        // grid-file text (experiments/grid.h)
+  std::string tokenizer;   // bpe | byte
+  int vocab_size;          // BPE vocabulary (ignored for byte)
+  bool gpu;                // trains on CUDA (bf16)
+  bool needs_confirmation;
+  std::string summary;
+};
+
+const std::vector<Preset>& presets();
+// Throws std::invalid_argument listing the presets.
+const Preset& find_preset(const std::string& name);
+
+}  // namespace moe::experiments
