@@ -1,0 +1,84 @@
+// r*(C, S) derived from a fitted loss law, numerically and through the planner.
+//
+// At a fixed compute budget C and sparsity S, the ratio r moves the model's shape, hence its
+// active parameters N and its tokens D = C / (training FLOPs per token): the planner
+// (moe/planner.h, make_plan) is that mapping r -> (N, D, achieved r). The derived optimum is
+//   r*(C, S) = argmin_r  Lhat(N(r), D(r), S, r(r))
+// over a log-spaced grid of requested r in [r_min, r_max] (161 points; requests the planner
+// cannot build are skipped), refined by a parabola in ln r through the 7 grid points around
+// the grid minimum. It is bracketed when the minimum is not at either end of the buildable
+// grid; otherwise the note says which end, and r_opt is that end (a bound, not an optimum).
+//
+// Li et al. 2026 derive r* in closed form from L = a_A C_A^-p + a_E C_E^-q; their first-order
+// condition is wrong (the correct one is r^(q+1) (1+r)^(p-q) proportional to C^(p-q), not a
+// power law, and of the opposite sign). Minimising the fitted law itself cannot make that
+// mistake: whatever law is fitted, this is its minimiser.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "moe/planner.h"
+#include "scaling/fit.h"
+#include "scaling/laws.h"
+
+namespace moe::scaling {
+
+struct DeriveSettings {
+  // Planner settings shared by every target: vocab, context, hold, convention, model switches.
+  // compute, ratio, label, sparsity, top_k and n_shared_experts come from each target.
+  PlanRequest base;
+  double r_min = 0.05;
+  double r_max = 20.0;
+  int grid = 161;
+};
+
+struct DeriveTarget {
+  double compute = 0;
+  double sparsity = 0;
+  std::string label;
+  int64_t top_k = 2;
+  int64_t n_shared_experts = 1;
+};
+
+struct DerivedRatio {
+  DeriveTarget target;
+  double r_opt = kNaN;  // achieved r at the minimum
+  double loss_opt = kNaN;
+  double n_opt = kNaN;  // the planner's N and D there
+  double d_opt = kNaN;
+  bool bracketed = false;
+  int n_buildable = 0;  // grid points the planner could build
+  std::string note;
+};
+
+using LossPredictor = std::function<double(const LossPoint&)>;
+
+// The law's minimiser over r at the target's (C, S). Throws moe::InputError when the planner
+// can build no ratio in [r_min, r_max] for the target (naming the label and the planner's
+// reason).
+DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& target,
+                          const DeriveSettings& settings = {});
+
+// The point the law sees for the plan of (target, r): N = active non-embedding parameters,
+// D = planned tokens, S and r as achieved.
+LossPoint planned_point(const DeriveTarget& target, double ratio, const DeriveSettings& settings);
+
+// A run of the sweep as the planner saw it, to check that the settings reproduce it.
+struct PlannedRun {
+  DeriveTarget target;
+  double ratio = 0;  // requested r
+  double n = 0;      // N the run reports
+  double d = 0;      // D the run reports
+};
+// The largest relative difference between the runs' N, D and the planner's for the same
+// request; NaN when no run can be planned.
+double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSettings& settings);
+
+nlohmann::json to_json(const DerivedRatio& d);
+
+}  // namespace moe::scaling
