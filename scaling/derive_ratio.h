@@ -4,9 +4,18 @@
 // active parameters N and its tokens D = C / (training FLOPs per token): the planner
 // (moe/planner.h, make_plan) is that mapping r -> (N, D, achieved r). The derived optimum is
 //   r*(C, S) = argmin_r  Lhat(N(r), D(r), S, r(r))
-// over a log-spaced grid of requested r in [r_min, r_max] (161 points; requests the planner
-// cannot build are skipped), refined by a parabola in ln r through the 7 grid points around
-// the grid minimum. It is bracketed when the minimum is not at either end of the buildable
+// over a log-spaced grid of requested r in [r_min, r_max] (161 points), refined by a parabola in
+// ln r through the 7 grid points around the grid minimum.
+//
+// The planner rounds widths to whole multiples, so N(r) and D(r) carry steps of a few percent
+// that belong to the rounding, not to r: evaluated on them a law's L(r) is a saw-tooth whose
+// teeth (0.3% of L on small labels) are as deep as the valley. So ln N, ln D and ln r (achieved)
+// are smoothed by a local quadratic regression on the requested ln r within +-0.3 (+-35%)
+// before the law is evaluated; loss_opt, n_opt and d_opt are on that smoothed mapping. Requests
+// the planner cannot build are skipped, and so are those it builds more than 3% away from the
+// requested r or from the quantity it holds (per-token FLOPs, or active parameters with
+// hold = active): at the extremes of r one width is a few units wide and rounding moves N and
+// D by 10% or more. It is bracketed when the minimum is not at either end of the buildable
 // grid; otherwise the note says which end, and r_opt is that end (a bound, not an optimum).
 //
 // Li et al. 2026 derive r* in closed form from L = a_A C_A^-p + a_E C_E^-q; their first-order
@@ -17,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,8 +75,13 @@ DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& targ
                           const DeriveSettings& settings = {});
 
 // The point the law sees for the plan of (target, r): N = active non-embedding parameters,
-// D = planned tokens, S and r as achieved.
+// D = planned tokens, S and r as achieved. Throws std::invalid_argument when the planner
+// cannot build it.
 LossPoint planned_point(const DeriveTarget& target, double ratio, const DeriveSettings& settings);
+// planned_point, or nothing when the planner cannot build the request or misses r or the held
+// quantity by more than 3% (see above).
+std::optional<LossPoint> faithful_point(const DeriveTarget& target, double ratio,
+                                        const DeriveSettings& settings);
 
 // A run of the sweep as the planner saw it, to check that the settings reproduce it.
 struct PlannedRun {

@@ -1,5 +1,6 @@
 #include "scaling/fit.h"
 
+#include <ceres/ceres.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -88,10 +89,11 @@ std::vector<std::vector<double>> cartesian_grid(const std::vector<std::vector<do
 
 namespace {
 
-// Two optima are the same when every parameter agrees to 1e-4 (relative, floor 1e-4).
+// Two optima are the same when every raw parameter agrees to 1e-2 (relative above 1): flat
+// valleys (log A against alpha) leave converged solves of one optimum that far apart.
 bool same_optimum(const std::vector<double>& a, const std::vector<double>& b) {
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::fabs(a[i] - b[i]) > 1e-4 * std::max(1.0, std::fabs(a[i]))) return false;
+    if (std::fabs(a[i] - b[i]) > 1e-2 * std::max(1.0, std::fabs(a[i]))) return false;
   }
   return true;
 }
@@ -101,7 +103,13 @@ bool same_optimum(const std::vector<double>& a, const std::vector<double>& b) {
 MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_params,
                              const std::vector<std::vector<double>>& starts,
                              const std::function<double(const double*)>& objective,
-                             const SolveSettings& settings) {
+                             const SolveSettings& settings,
+                             const std::vector<double>& lower_bounds) {
+  for (size_t i = 0; i < lower_bounds.size(); ++i) {
+    if (!std::isnan(lower_bounds[i])) {
+      problem.SetParameterLowerBound(block, static_cast<int>(i), lower_bounds[i]);
+    }
+  }
   ceres::Solver::Options options;
   options.minimizer_type = ceres::TRUST_REGION;
   options.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
@@ -120,6 +128,9 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
   auto run = [&](const std::vector<double>& from, const ceres::Solver::Options& o,
                  bool* converged) {
     std::copy(from.begin(), from.end(), block);
+    for (size_t i = 0; i < lower_bounds.size(); ++i) {
+      if (block[i] < lower_bounds[i]) block[i] = lower_bounds[i];
+    }
     ceres::Solver::Summary summary;
     ceres::Solve(o, &problem, &summary);
     if (converged) *converged = summary.termination_type == ceres::CONVERGENCE;
@@ -132,8 +143,9 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
   MultiStartResult result;
   result.n_starts = static_cast<int>(starts.size());
   std::vector<std::vector<double>> to_solve = starts;
-  const bool screen = !settings.exhaustive && settings.screen_iterations > 0 &&
-                      starts.size() > static_cast<size_t>(settings.polish);
+  const size_t polish = std::max(static_cast<size_t>(settings.polish), starts.size() / 20);
+  const bool screen =
+      !settings.exhaustive && settings.screen_iterations > 0 && starts.size() > polish;
   if (screen) {
     ceres::Solver::Options short_run = options;
     short_run.max_num_iterations = settings.screen_iterations;
@@ -147,7 +159,7 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
                      [](const LocalOptimum& a, const LocalOptimum& b) {
                        return a.objective < b.objective;
                      });
-    screened.resize(std::min(screened.size(), static_cast<size_t>(settings.polish)));
+    screened.resize(std::min(screened.size(), polish));
     to_solve.clear();
     for (auto& opt : screened) to_solve.push_back(std::move(opt.params));
   }

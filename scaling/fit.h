@@ -14,21 +14,20 @@
 // Multi-start. Each start is solved by Levenberg-Marquardt (dense QR on the small normal
 // system); the solution with the lowest objective wins. With many starts (Chinchilla's grid
 // has 4500) most of the time goes into starts that end far from the best: so, unless
-// `exhaustive` is set, every start first runs `screen_iterations` iterations, and only the
-// `polish` best end points (by objective) are solved to convergence. The screened search
+// `exhaustive` is set, every start first runs `screen_iterations` iterations, and only the best
+// end points (by objective) are solved to convergence: `polish` of them, or 1 in 20 of the
+// starts when that is more. The screened search
 // reaches the same optimum as the exhaustive one on the benchmark data (bench/RESULTS.md) at a
 // fraction of the cost; `moescale fit --exhaustive` solves every start to convergence. A
 // solution counts as converged when Ceres reports CONVERGENCE and the objective is finite.
 //
 // Bootstrap. Points are resampled with replacement (n of n), the law is refitted from the
-// full-data optimum and the other distinct local optima found on the full data (falling back to
-// the whole start grid when none of those converges), and the interval is the 2.5 and 97.5
+// full-data optimum (and, when that solve does not converge, also from the next two distinct
+// local optima of the full data, keeping the best), and the interval is the 2.5 and 97.5
 // percentiles of the refitted values (linear interpolation between order statistics). The
 // generator is a 64-bit SplitMix seeded by --seed, so a seed gives the same intervals on every
 // machine.
 #pragma once
-
-#include <ceres/ceres.h>
 
 #include <cstdint>
 #include <functional>
@@ -39,6 +38,12 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+// Only the .cpp files include <ceres/ceres.h>: it brings glog, whose CHECK macro would replace
+// Catch's in the tests and clash in any program with its own CHECK.
+namespace ceres {
+class Problem;
+}  // namespace ceres
 
 namespace moe::scaling {
 
@@ -87,13 +92,14 @@ std::pair<double, double> percentile_interval(const std::vector<double>& samples
 std::vector<std::vector<double>> cartesian_grid(const std::vector<std::vector<double>>& axes);
 
 struct SolveSettings {
-  int max_iterations = 500;
+  int max_iterations = 200;
   double function_tolerance = 1e-10;
   double gradient_tolerance = 1e-14;
   double parameter_tolerance = 1e-12;
   bool exhaustive = false;    // every start to convergence
   int screen_iterations = 10;  // iterations every start gets before the screening
-  int polish = 100;            // end points solved to convergence after the screening
+  int polish = 20;             // end points solved to convergence after the screening (or
+                               // 1 in 20 of the starts, when that is more)
 };
 
 struct LocalOptimum {
@@ -115,11 +121,13 @@ struct MultiStartResult {
 // (n_params values), from each start as described above, and returns the solution with the
 // lowest `objective` (evaluated on the solved parameters); the best is finally polished with
 // tolerances 100x tighter. Solutions whose objective is not finite are skipped. Throws
-// std::runtime_error when no start gives a finite objective.
+// std::runtime_error when no start gives a finite objective. `lower_bounds` (empty, or one
+// value per parameter, NaN for none) are set on the block; starts are clamped to them.
 MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_params,
                              const std::vector<std::vector<double>>& starts,
                              const std::function<double(const double*)>& objective,
-                             const SolveSettings& settings = {});
+                             const SolveSettings& settings = {},
+                             const std::vector<double>& lower_bounds = {});
 
 // Role -> column name, for messages that name the column a user can fix ("D (column tokens)").
 using RoleNames = std::map<std::string, std::string>;

@@ -5,6 +5,12 @@
 // spans orders of magnitude); the JSON and tables report the natural values. The i-th raw
 // parameter is the logarithm of the i-th reported parameter when law_info(law).log_params[i].
 //
+// Bounds: a scaling term a / N^alpha with alpha < 0 grows with N; left free, a fit can bend such
+// a term into a hockey stick that rises at the last point and fits one outlier exactly (it
+// lowers the Huber sum). So alpha of power and the N and D exponents (alpha, beta) of moe, wang
+// and abnar are constrained to >= 0. Chinchilla's five parameters stay unbounded, exactly as in
+// Hoffmann et al.'s approach 3.
+//
 // Variables: N parameters (we use active non-embedding parameters), D training tokens,
 // S sparsity (E - E_act) / E in [0, 1), r = C_E / C_A (expert over attention FLOPs per token).
 //

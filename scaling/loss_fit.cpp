@@ -1,5 +1,6 @@
 #include "scaling/loss_fit.h"
 
+#include <ceres/ceres.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +16,30 @@ namespace moe::scaling {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Exponent bounds (see laws.h): alpha of power, and the N and D exponents of moe, wang and
+// abnar, are >= 0; chinchilla stays unbounded, as in Hoffmann et al.
+std::vector<double> lower_bounds(LossLaw law) {
+  std::vector<double> lb(static_cast<size_t>(n_params(law)), kNaN);
+  switch (law) {
+    case LossLaw::kPower:
+      lb[2] = 0;
+      break;
+    case LossLaw::kPowerNoOffset:
+      lb[1] = 0;
+      break;
+    case LossLaw::kChinchilla:
+      break;
+    case LossLaw::kMoe:
+    case LossLaw::kAbnar:
+      lb[1] = lb[3] = 0;  // alpha, beta
+      break;
+    case LossLaw::kWang:
+      lb[1] = lb[4] = 0;  // alpha, beta
+      break;
+  }
+  return lb;
+}
 
 ceres::CostFunction* make_cost(LossLaw law, const PreparedPoint& x) {
   auto* f = new LogLossResidual(law, x);
@@ -64,7 +89,8 @@ MultiStartResult solve(LossLaw law, const std::vector<LossPoint>& points, double
   for (const auto& x : pts) problem.AddResidualBlock(make_cost(law, x), &huber_loss, block.data());
   return multi_start(
       problem, block.data(), n, starts,
-      [&](const double* raw) { return objective_prepared(law, raw, pts, delta); }, settings);
+      [&](const double* raw) { return objective_prepared(law, raw, pts, delta); }, settings,
+      lower_bounds(law));
 }
 
 double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
@@ -153,10 +179,10 @@ std::vector<std::vector<double>> extended_starts(
           }
           break;
         case LossLaw::kAbnar:
-          for (double lambda : {-0.5, 0.0, 0.5}) {
+          for (double lambda : {0.0, 0.5}) {
             for (double frac_d : {0.01, 0.1}) {
-              for (double delta_exp : {-0.5, 0.0, 0.5}) {
-                for (double gamma : {0.0, 0.25, 0.5}) {
+              for (double delta_exp : {0.0, 0.5}) {
+                for (double gamma : {0.0, 0.5}) {
                   const double log_c = log_size + lambda * log_1ms_med;
                   const double log_d = std::log(frac_d * l_med) + delta_exp * log_1ms_med +
                                        gamma * log_n_med;
@@ -255,6 +281,21 @@ double log_huber_objective(LossLaw law, const std::vector<double>& raw,
   return objective_prepared(law, raw.data(), pts, huber_delta);
 }
 
+double ceres_cost(LossLaw law, const std::vector<double>& raw, const std::vector<LossPoint>& points,
+                  double huber_delta) {
+  ceres::HuberLoss huber_loss(huber_delta);
+  ceres::Problem::Options problem_options;
+  problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+  ceres::Problem problem(problem_options);
+  std::vector<double> block = raw;
+  for (const auto& p : points) {
+    problem.AddResidualBlock(make_cost(law, prepare(p)), &huber_loss, block.data());
+  }
+  double cost = 0;
+  problem.Evaluate(ceres::Problem::EvaluateOptions(), &cost, nullptr, nullptr, nullptr);
+  return cost;
+}
+
 LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,
                     const LawFitOptions& options) {
   check_points(law, points, options.roles);
@@ -281,10 +322,10 @@ LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,
   fit.seed = options.seed;
   for (const auto& opt : full.distinct) fit.local_optima.push_back(opt.params);
 
-  // Bootstrap: refit each resample from the three best full-data optima; the whole grid only
-  // when none of them converges (a resample far from the data's optimum).
-  const std::vector<std::vector<double>> replicate_starts(
-      fit.local_optima.begin(),
+  // Bootstrap: refit each resample from the full-data optimum; when that does not converge,
+  // from the next two distinct optima as well, keeping the best.
+  const std::vector<std::vector<double>> fallback_starts(
+      fit.local_optima.begin() + 1,
       fit.local_optima.begin() + std::min<size_t>(3, fit.local_optima.size()));
   Rng rng(options.seed);
   std::vector<LossPoint> sample(points.size());
@@ -292,10 +333,11 @@ LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,
     const auto idx = resample_indices(points.size(), rng);
     for (size_t i = 0; i < idx.size(); ++i) sample[i] = points[idx[i]];
     try {
-      MultiStartResult rep =
-          solve(law, sample, options.huber_delta, replicate_starts, options.solve);
-      if (rep.n_converged == 0) {
-        rep = solve(law, sample, options.huber_delta, starts, options.solve);
+      MultiStartResult rep = solve(law, sample, options.huber_delta, {fit.raw}, options.solve);
+      if (rep.n_converged == 0 && !fallback_starts.empty()) {
+        const MultiStartResult more =
+            solve(law, sample, options.huber_delta, fallback_starts, options.solve);
+        if (more.best.objective < rep.best.objective) rep = more;
       }
       fit.bootstrap_raw.push_back(rep.best.params);
     } catch (const std::runtime_error&) {

@@ -11,11 +11,11 @@
 //               nested: the two best distinct Chinchilla optima of the same points carry
 //               (E, A, B, alpha, beta) over to (tau, a, b, alpha, beta), and the extra terms
 //               start from a small grid: each extra term sized at {1%, 10%} of the median loss
-//               at the median point, its exponents in {-0.5, 0, 0.5} (gamma of wang in
-//               {-0.5, -0.25, 0, 0.25, 0.5}; lambda of moe in {0, 0.25, 0.5}), d of moe in
-//               {-5%, 0, 5%} of the median loss. Li et al.'s own grid (log a, b, c, d in
-//               {0, 10, 20}, six exponents in {0, 0.25, ..., 1.25}) has 10^5 starts per fit;
-//               nesting reaches the same optima from a few hundred.
+//               at the median point; wang: gamma in {-0.5, -0.25, 0, 0.25, 0.5} (10 starts);
+//               moe: gamma in {-0.5, 0, 0.5}, lambda in {0, 0.25, 0.5}, d in {-5%, 0, 5%} of
+//               the median loss (108); abnar: lambda, delta, gamma in {0, 0.5} (64). Li et
+//               al.'s own grid (log a, b, c, d in {0, 10, 20}, six exponents in {0, 0.25, ...,
+//               1.25}) has 10^5 starts per fit; nesting reaches the same optima from ~100.
 #pragma once
 
 #include <string>
@@ -76,6 +76,11 @@ std::vector<std::vector<double>> extended_starts(
 // is not positive).
 double log_huber_objective(LossLaw law, const std::vector<double>& raw,
                            const std::vector<LossPoint>& points, double huber_delta);
+
+// The cost Ceres minimises for these residuals, 1/2 SUM rho(u_i^2) with HuberLoss(delta),
+// evaluated by Ceres itself: equal to log_huber_objective (see fit.h), which a test checks.
+double ceres_cost(LossLaw law, const std::vector<double>& raw, const std::vector<LossPoint>& points,
+                  double huber_delta);
 
 // Fits the law; checks the points first (check_points). Deterministic for a seed.
 LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,

@@ -1,5 +1,6 @@
 #include "scaling/ratio_law.h"
 
+#include <ceres/ceres.h>
 #include <fmt/format.h>
 
 #include <algorithm>
