@@ -84,14 +84,10 @@ nlohmann::json to_json(const ChinchillaFit& fit) {
                        {"D_opt", p.d_opt.value},
                        {"D_opt_ci", ci_to_json(p.d_opt)}});
   }
-  j["compute_optimal"] = {{"convention", "C = 6 N D"},
-                          {"a", fit.a.value},
-                          {"a_ci", ci_to_json(fit.a)},
-                          {"b", fit.b.value},
-                          {"b_ci", ci_to_json(fit.b)},
-                          {"G", fit.G.value},
-                          {"G_ci", ci_to_json(fit.G)},
-                          {"budgets", budgets}};
+  j["compute_optimal"] = {{"convention", "C = 6 N D"}, {"a", fit.a.value},
+                          {"a_ci", ci_to_json(fit.a)}, {"b", fit.b.value},
+                          {"b_ci", ci_to_json(fit.b)}, {"G", fit.G.value},
+                          {"G_ci", ci_to_json(fit.G)}, {"budgets", budgets}};
   return j;
 }
 

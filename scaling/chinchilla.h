@@ -7,15 +7,15 @@
 // Compute-optimal allocation under Chinchilla's convention C = 6 N D (Hoffmann et al. 2022,
 // Eq. 4): minimising L at fixed C gives
 //   N_opt(C) = G (C/6)^a,  D_opt(C) = G^-1 (C/6)^b,
-//   a = beta / (alpha + beta),  b = alpha / (alpha + beta),  G = (alpha A / (beta B))^(1/(alpha+beta)).
+//   a = beta / (alpha + beta),  b = alpha / (alpha + beta),  G = (alpha A / (beta
+//   B))^(1/(alpha+beta)).
 // Every derived number gets its interval from the same bootstrap replicates as the parameters.
 // Our runs spend C = (training FLOPs per token) x D rather than 6 N D; the convention here is
 // Chinchilla's, so that the exponents compare with theirs.
 #pragma once
 
-#include <vector>
-
 #include <nlohmann/json_fwd.hpp>
+#include <vector>
 
 #include "scaling/loss_fit.h"
 
@@ -47,8 +47,8 @@ double d_opt(const Allocation& allocation, double compute);
 std::vector<double> default_budgets(const std::vector<LossPoint>& points);
 
 // Fits the law and derives the allocation at `budgets` (default_budgets when empty).
-ChinchillaFit fit_chinchilla(const std::vector<LossPoint>& points, const LawFitOptions& options = {},
-                             std::vector<double> budgets = {});
+ChinchillaFit fit_chinchilla(const std::vector<LossPoint>& points,
+                             const LawFitOptions& options = {}, std::vector<double> budgets = {});
 
 // to_json(LawFit) plus "compute_optimal": {"convention": "C = 6 N D", "a", "a_ci", "b", "b_ci",
 // "G", "G_ci", "budgets": [{"C", "N_opt", "N_opt_ci", "D_opt", "D_opt_ci"}]}.

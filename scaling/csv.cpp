@@ -119,8 +119,8 @@ Table Table::parse(std::string_view text, const std::string& source) {
       throw InputError(fmt::format("{}: header column {} has no name", source, c + 1));
     }
     if (!seen.insert(t.columns_[c]).second) {
-      throw InputError(fmt::format("{}: column {} appears twice in the header", source,
-                                   t.columns_[c]));
+      throw InputError(
+          fmt::format("{}: column {} appears twice in the header", source, t.columns_[c]));
     }
   }
   for (size_t r = 1; r < records.size(); ++r) {
@@ -154,8 +154,8 @@ bool Table::has_column(const std::string& name) const {
 size_t Table::column_index(const std::string& name) const {
   const auto it = std::find(columns_.begin(), columns_.end(), name);
   if (it == columns_.end()) {
-    throw InputError(fmt::format("{}: no column {} (columns: {})", source_, name,
-                                 list_some(columns_, 30)));
+    throw InputError(
+        fmt::format("{}: no column {} (columns: {})", source_, name, list_some(columns_, 30)));
   }
   return static_cast<size_t>(it - columns_.begin());
 }
@@ -172,7 +172,8 @@ std::vector<double> Table::numbers(const std::string& column, bool positive,
     const std::string& text = rows_[r][c];
     double v = 0;
     if (!parse_number(text, &v)) {
-      const std::string what = trim(text).empty() ? "is empty" : "'" + text + "' is not a finite number";
+      const std::string what =
+          trim(text).empty() ? "is empty" : "'" + text + "' is not a finite number";
       throw InputError(fmt::format("{}: line {}, column {}: {}", source_, lines_[r], column, what));
     }
     if (positive && !(v > 0)) {

@@ -11,9 +11,9 @@
 namespace moe::scaling {
 
 RoleNames default_columns(const std::string& law) {
-  RoleNames roles = {{"loss", "val_loss"},      {"C", "compute"},      {"x", "ratio_achieved"},
-                     {"S", "sparsity"},         {"N", "params_active"}, {"D", "tokens"},
-                     {"r", "ratio_achieved"},   {"label", "label"}};
+  RoleNames roles = {{"loss", "val_loss"},    {"C", "compute"},       {"x", "ratio_achieved"},
+                     {"S", "sparsity"},       {"N", "params_active"}, {"D", "tokens"},
+                     {"r", "ratio_achieved"}, {"label", "label"}};
   if (law == "power") roles["x"] = "compute";
   return roles;
 }
@@ -25,8 +25,7 @@ RoleNames resolve_roles(const std::vector<std::string>& overrides, const std::st
     if (!roles.count(role)) {
       std::string known;
       for (const auto& [r, c] : roles) known += (known.empty() ? "" : ", ") + r;
-      throw InputError(
-          fmt::format("--column {}: unknown role {}; roles are {}", o, role, known));
+      throw InputError(fmt::format("--column {}: unknown role {}; roles are {}", o, role, known));
     }
     roles[role] = column;
   }
@@ -132,14 +131,13 @@ int64_t integer_cell(const Table& table, size_t row, const std::string& column) 
   double v = 0;
   if (!parse_number(table.cell(row, column), &v) || v != std::floor(v) || v < 0) {
     throw InputError(fmt::format("{}: line {}, column {}: '{}' is not a non-negative integer",
-                                 table.source(), table.line(row), column,
-                                 table.cell(row, column)));
+                                 table.source(), table.line(row), column, table.cell(row, column)));
   }
   return static_cast<int64_t>(v);
 }
 
-DeriveTarget target_of(const Table& table, size_t row, double c, double s,
-                       const std::string& label, int64_t top_k, int64_t n_shared_experts) {
+DeriveTarget target_of(const Table& table, size_t row, double c, double s, const std::string& label,
+                       int64_t top_k, int64_t n_shared_experts) {
   DeriveTarget t;
   t.compute = c;
   t.sparsity = s;
@@ -153,8 +151,8 @@ DeriveTarget target_of(const Table& table, size_t row, double c, double s,
 
 }  // namespace
 
-std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles,
-                                         int64_t top_k, int64_t n_shared_experts) {
+std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles, int64_t top_k,
+                                         int64_t n_shared_experts) {
   const auto c = role_numbers(table, roles, "C", true);
   const auto s = role_numbers(table, roles, "S", false);
   check_sparsity(table, roles, s);
@@ -175,15 +173,13 @@ std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& ro
     }
     ++it->labels[table.cell(i, label_column)];
   }
-  std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
-    return a.s != b.s ? a.s < b.s : a.c < b.c;
-  });
+  std::sort(groups.begin(), groups.end(),
+            [](const Group& a, const Group& b) { return a.s != b.s ? a.s < b.s : a.c < b.c; });
   std::vector<DeriveTarget> out;
   for (const auto& g : groups) {
-    const auto label = std::max_element(g.labels.begin(), g.labels.end(),
-                                        [](const auto& a, const auto& b) {
-                                          return a.second < b.second;
-                                        });
+    const auto label =
+        std::max_element(g.labels.begin(), g.labels.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
     out.push_back(target_of(table, g.first_row, g.c, g.s, label->first, top_k, n_shared_experts));
   }
   return out;

@@ -54,8 +54,8 @@ std::vector<RatioRun> ratio_runs(const Table& table, const RoleNames& roles);
 // The (C, S) pairs of the table, ascending, each with its most frequent size label (role label)
 // and its top_k / n_shared_experts from those columns when the table has them (else the given
 // defaults): what --derive-ratio derives r* for.
-std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles,
-                                         int64_t top_k, int64_t n_shared_experts);
+std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles, int64_t top_k,
+                                         int64_t n_shared_experts);
 
 // The runs as the planner was asked for them (C, S, label, requested r from the "ratio" column)
 // with the N and D they report; empty when the table has no "ratio" column.

@@ -45,11 +45,10 @@ std::optional<LossPoint> faithful_point(const DeriveTarget& target, double ratio
                                         const DeriveSettings& settings) {
   try {
     const Plan plan = make_plan(request_for(target, ratio, settings));
-    const double held =
-        plan.request.hold == Hold::kFlops
-            ? plan.flops.forward() / plan.target_forward_flops
-            : static_cast<double>(plan.params.active_nonembedding()) /
-                  static_cast<double>(plan.target_active_params);
+    const double held = plan.request.hold == Hold::kFlops
+                            ? plan.flops.forward() / plan.target_forward_flops
+                            : static_cast<double>(plan.params.active_nonembedding()) /
+                                  static_cast<double>(plan.target_active_params);
     if (std::fabs(plan.flops.ratio() / ratio - 1) > 0.03 || std::fabs(held - 1) > 0.03) {
       return std::nullopt;
     }
@@ -168,9 +167,9 @@ double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSetting
 }
 
 nlohmann::json to_json(const DerivedRatio& d) {
-  return {{"C", d.target.compute},       {"S", d.target.sparsity},  {"label", d.target.label},
-          {"r_opt", d.r_opt},            {"loss_opt", d.loss_opt},  {"N_opt", d.n_opt},
-          {"D_opt", d.d_opt},            {"bracketed", d.bracketed}, {"n_buildable", d.n_buildable},
+  return {{"C", d.target.compute}, {"S", d.target.sparsity},   {"label", d.target.label},
+          {"r_opt", d.r_opt},      {"loss_opt", d.loss_opt},   {"N_opt", d.n_opt},
+          {"D_opt", d.d_opt},      {"bracketed", d.bracketed}, {"n_buildable", d.n_buildable},
           {"note", d.note}};
 }
 

@@ -55,9 +55,9 @@ std::vector<size_t> resample_indices(size_t n, Rng& rng) {
 }
 
 double percentile(std::vector<double> samples, double q) {
-  samples.erase(std::remove_if(samples.begin(), samples.end(),
-                               [](double v) { return !std::isfinite(v); }),
-                samples.end());
+  samples.erase(
+      std::remove_if(samples.begin(), samples.end(), [](double v) { return !std::isfinite(v); }),
+      samples.end());
   if (samples.empty()) return kNaN;
   std::sort(samples.begin(), samples.end());
   const double pos = q * static_cast<double>(samples.size() - 1);
@@ -143,7 +143,10 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
   MultiStartResult result;
   result.n_starts = static_cast<int>(starts.size());
   std::vector<std::vector<double>> to_solve = starts;
-  const size_t polish = std::max(static_cast<size_t>(settings.polish), starts.size() / 20);
+  const size_t polish =
+      std::max(static_cast<size_t>(settings.polish_min),
+               static_cast<size_t>(
+                   std::ceil(settings.polish_fraction * static_cast<double>(starts.size()))));
   const bool screen =
       !settings.exhaustive && settings.screen_iterations > 0 && starts.size() > polish;
   if (screen) {
@@ -155,10 +158,9 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
       LocalOptimum opt = run(start, short_run, nullptr);
       if (std::isfinite(opt.objective)) screened.push_back(std::move(opt));
     }
-    std::stable_sort(screened.begin(), screened.end(),
-                     [](const LocalOptimum& a, const LocalOptimum& b) {
-                       return a.objective < b.objective;
-                     });
+    std::stable_sort(
+        screened.begin(), screened.end(),
+        [](const LocalOptimum& a, const LocalOptimum& b) { return a.objective < b.objective; });
     screened.resize(std::min(screened.size(), polish));
     to_solve.clear();
     for (auto& opt : screened) to_solve.push_back(std::move(opt.params));
@@ -176,8 +178,7 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
     all.push_back(std::move(opt));
   }
   if (all.empty()) {
-    throw std::runtime_error(
-        fmt::format("no start of {} gave a finite objective", starts.size()));
+    throw std::runtime_error(fmt::format("no start of {} gave a finite objective", starts.size()));
   }
   std::stable_sort(all.begin(), all.end(), [](const LocalOptimum& a, const LocalOptimum& b) {
     return a.objective < b.objective;
@@ -195,7 +196,8 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
   tight.parameter_tolerance = settings.parameter_tolerance / 100;
   bool converged = false;
   LocalOptimum polished = run(result.distinct.front().params, tight, &converged);
-  if (std::isfinite(polished.objective) && polished.objective <= result.distinct.front().objective) {
+  if (std::isfinite(polished.objective) &&
+      polished.objective <= result.distinct.front().objective) {
     polished.converged = converged || result.distinct.front().converged;
     result.distinct.front() = polished;
   }
@@ -216,8 +218,9 @@ void require_distinct(const std::vector<double>& values, size_t minimum, const s
   throw InputError(fmt::format(
       "{}: {} has {} distinct value{} ({}) but the fit needs at least {}: {}", law,
       describe_role(roles, role), distinct.size(), distinct.size() == 1 ? "" : "s",
-      distinct.empty() ? std::string("none") : fmt::format("{:g}", *distinct.begin()) +
-                                                   (distinct.size() > 1 ? ", ..." : ""),
+      distinct.empty()
+          ? std::string("none")
+          : fmt::format("{:g}", *distinct.begin()) + (distinct.size() > 1 ? ", ..." : ""),
       minimum, why));
 }
 

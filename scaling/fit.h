@@ -15,11 +15,11 @@
 // system); the solution with the lowest objective wins. With many starts (Chinchilla's grid
 // has 4500) most of the time goes into starts that end far from the best: so, unless
 // `exhaustive` is set, every start first runs `screen_iterations` iterations, and only the best
-// end points (by objective) are solved to convergence: `polish` of them, or 1 in 20 of the
-// starts when that is more. The screened search
-// reaches the same optimum as the exhaustive one on the benchmark data (bench/RESULTS.md) at a
-// fraction of the cost; `moescale fit --exhaustive` solves every start to convergence. A
-// solution counts as converged when Ceres reports CONVERGENCE and the objective is finite.
+// end points (by objective) are solved to convergence: the best 2% of them, and at least 20. The
+// screened search reaches the same optimum as the exhaustive one on the benchmark data
+// (bench/RESULTS.md) at a fraction of the cost; `moescale fit --exhaustive` solves every start to
+// convergence. A solution counts as converged when Ceres reports CONVERGENCE and the objective is
+// finite.
 //
 // Bootstrap. Points are resampled with replacement (n of n), the law is refitted from the
 // full-data optimum (and, when that solve does not converge, also from the next two distinct
@@ -33,11 +33,10 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 // Only the .cpp files include <ceres/ceres.h>: it brings glog, whose CHECK macro would replace
 // Catch's in the tests and clash in any program with its own CHECK.
@@ -96,10 +95,10 @@ struct SolveSettings {
   double function_tolerance = 1e-10;
   double gradient_tolerance = 1e-14;
   double parameter_tolerance = 1e-12;
-  bool exhaustive = false;    // every start to convergence
-  int screen_iterations = 10;  // iterations every start gets before the screening
-  int polish = 20;             // end points solved to convergence after the screening (or
-                               // 1 in 20 of the starts, when that is more)
+  bool exhaustive = false;        // every start to convergence
+  int screen_iterations = 5;      // iterations every start gets before the screening
+  double polish_fraction = 0.02;  // of the screened end points, solved to convergence
+  int polish_min = 20;            // but at least this many
 };
 
 struct LocalOptimum {

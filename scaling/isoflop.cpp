@@ -99,8 +99,9 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
 
   // Group by budget, ascending.
   std::vector<IsoflopPoint> sorted = points;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const IsoflopPoint& a, const IsoflopPoint& b) { return a.compute < b.compute; });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const IsoflopPoint& a, const IsoflopPoint& b) {
+    return a.compute < b.compute;
+  });
   std::vector<std::vector<IsoflopPoint>> budgets;
   for (const auto& p : sorted) {
     if (budgets.empty() || !same_budget(budgets.back().front().compute, p.compute)) {

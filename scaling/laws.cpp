@@ -7,16 +7,19 @@
 namespace moe::scaling {
 
 const LawInfo& law_info(LossLaw law) {
-  static const LawInfo kPower{"power", "L = E + A * x^-alpha",
+  static const LawInfo kPower{"power",
+                              "L = E + A * x^-alpha",
                               "saturating power law (Kaplan et al. 2020; Hoffmann et al. 2022)",
                               {"E", "A", "alpha"},
                               {true, true, false}};
-  static const LawInfo kPowerNoOffset{"power", "L = A * x^-alpha",
+  static const LawInfo kPowerNoOffset{"power",
+                                      "L = A * x^-alpha",
                                       "pure power law (Kaplan et al. 2020)",
                                       {"A", "alpha"},
                                       {true, false}};
   static const LawInfo kChinchilla{
-      "chinchilla", "L = E + A / N^alpha + B / D^beta",
+      "chinchilla",
+      "L = E + A / N^alpha + B / D^beta",
       "Hoffmann et al. 2022, Training Compute-Optimal LLMs, Eq. 2, approach 3",
       {"E", "A", "B", "alpha", "beta"},
       {true, true, true, false, false}};
@@ -26,7 +29,8 @@ const LawInfo& law_info(LossLaw law) {
       "Li et al. 2026, Optimal Expert-Attention Allocation in MoE, Eq. 2 (R defined by us)",
       {"a", "alpha", "b", "beta", "c", "gamma", "lambda", "d", "tau"},
       {true, false, true, false, true, false, false, false, true}};
-  static const LawInfo kWang{"wang", "L = a / (N^alpha E^gamma) + b / D^beta + tau, E = 1/(1-S)",
+  static const LawInfo kWang{"wang",
+                             "L = a / (N^alpha E^gamma) + b / D^beta + tau, E = 1/(1-S)",
                              "Wang et al. 2024, as compared by Li et al. 2026",
                              {"a", "alpha", "gamma", "b", "beta", "tau"},
                              {true, false, false, true, false, true}};

@@ -66,9 +66,9 @@ struct LossPoint {
 enum class LossLaw { kPower, kPowerNoOffset, kChinchilla, kMoe, kWang, kAbnar };
 
 struct LawInfo {
-  std::string name;     // as on the command line ("power", "chinchilla", "moe", ...)
-  std::string formula;  // one line
-  std::string source;   // citation
+  std::string name;                 // as on the command line ("power", "chinchilla", "moe", ...)
+  std::string formula;              // one line
+  std::string source;               // citation
   std::vector<std::string> params;  // reported names, in raw order
   std::vector<bool> log_params;     // raw parameter i is log(params[i])
 };

@@ -95,8 +95,7 @@ MultiStartResult solve(LossLaw law, const std::vector<LossPoint>& points, double
 
 double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
 
-std::vector<std::vector<double>> power_starts(const std::vector<LossPoint>& points,
-                                              bool offset) {
+std::vector<std::vector<double>> power_starts(const std::vector<LossPoint>& points, bool offset) {
   double log_x_mean = 0, log_y_mean = 0, y_min = kInf;
   for (const auto& p : points) {
     log_x_mean += std::log(p.n);
@@ -184,10 +183,10 @@ std::vector<std::vector<double>> extended_starts(
               for (double delta_exp : {0.0, 0.5}) {
                 for (double gamma : {0.0, 0.5}) {
                   const double log_c = log_size + lambda * log_1ms_med;
-                  const double log_d = std::log(frac_d * l_med) + delta_exp * log_1ms_med +
-                                       gamma * log_n_med;
-                  starts.push_back({log_a, alpha, log_b, beta, log_c, lambda, log_d, delta_exp,
-                                    gamma, log_e});
+                  const double log_d =
+                      std::log(frac_d * l_med) + delta_exp * log_1ms_med + gamma * log_n_med;
+                  starts.push_back(
+                      {log_a, alpha, log_b, beta, log_c, lambda, log_d, delta_exp, gamma, log_e});
                 }
               }
             }
@@ -224,8 +223,8 @@ void check_points(LossLaw law, const std::vector<LossPoint>& points, const RoleN
   std::vector<double> n, d, s, r;
   for (const auto& p : points) {
     auto bad = [&](const std::string& role, double v, const std::string& need) {
-      throw InputError(fmt::format("{}: {} = {} {}", info.name, describe_role(roles, role), v,
-                                   need));
+      throw InputError(
+          fmt::format("{}: {} = {} {}", info.name, describe_role(roles, role), v, need));
     };
     if (!(std::isfinite(p.loss) && p.loss > 0)) {
       bad("loss", p.loss, "must be a finite number > 0 (its logarithm is taken)");
@@ -377,8 +376,8 @@ nlohmann::json to_json(const LawFit& fit) {
       {"n_starts", fit.n_starts},
       {"n_solved", fit.n_solved},
       {"n_converged", fit.n_converged},
-      {"bootstrap", {{"replicates", fit.n_bootstrap}, {"ok", fit.n_bootstrap_ok},
-                     {"seed", fit.seed}}},
+      {"bootstrap",
+       {{"replicates", fit.n_bootstrap}, {"ok", fit.n_bootstrap_ok}, {"seed", fit.seed}}},
   };
 }
 

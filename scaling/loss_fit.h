@@ -18,10 +18,9 @@
 //               1.25}) has 10^5 starts per fit; nesting reaches the same optima from ~100.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "scaling/fit.h"
 #include "scaling/laws.h"

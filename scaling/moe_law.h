@@ -13,11 +13,10 @@
 // al. held out every run of their highest sparsity; hold_out_highest_sparsity does the same.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "scaling/loss_fit.h"
 

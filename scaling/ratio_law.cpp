@@ -80,7 +80,8 @@ MultiStartResult solve(const std::vector<RatioOptimum>& optima,
   auto objective = [&](const double* law) {
     double sum = 0;
     for (size_t i = 0; i < lc.size(); ++i) {
-      const double log_hat = law[0] + law[1] * l1ms[i] + law[2] * std::exp(law[3] * l1ms[i]) * lc[i];
+      const double log_hat =
+          law[0] + law[1] * l1ms[i] + law[2] * std::exp(law[3] * l1ms[i]) * lc[i];
       const double u = (log_hat - lr[i]) * w[i];
       sum += u * u;
     }
@@ -153,9 +154,9 @@ namespace {
 
 // r*(C) per sparsity by isoflop (x = r), one seeded stream per sparsity.
 struct PerSparsity {
-  std::vector<double> sparsities;     // ascending
-  std::vector<IsoflopFit> fits;       // one per sparsity
-  std::vector<RatioOptimum> optima;   // every (C, S), sparsity-major
+  std::vector<double> sparsities;    // ascending
+  std::vector<IsoflopFit> fits;      // one per sparsity
+  std::vector<RatioOptimum> optima;  // every (C, S), sparsity-major
 };
 
 PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOptions& options) {
@@ -307,8 +308,9 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
           pooled.push_back(o);
         }
       } catch (const InputError&) {
-        fold.note = "the other sparsities cannot determine the law (need >= 4 r* over >= 2 "
-                    "sparsities and >= 2 budgets)";
+        fold.note =
+            "the other sparsities cannot determine the law (need >= 4 r* over >= 2 "
+            "sparsities and >= 2 budgets)";
       }
     }
     fit.folds.push_back(fold);

@@ -23,10 +23,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "scaling/fit.h"
 #include "scaling/isoflop.h"
@@ -79,9 +78,9 @@ struct RatioFold {
 
 struct RatioLawFit {
   Estimate alpha0, p, beta0, q;
-  double objective = kNaN;  // SUM ((ln rhat - ln r*) / sigma)^2
-  int n_points = 0;         // r* estimates used
-  bool weighted = false;    // sigma from bootstrap CIs
+  double objective = kNaN;           // SUM ((ln rhat - ln r*) / sigma)^2
+  int n_points = 0;                  // r* estimates used
+  bool weighted = false;             // sigma from bootstrap CIs
   std::vector<RatioOptimum> optima;  // every (C, S), used or not
   RatioErrors in_sample;
   std::vector<RatioFold> folds;  // leave one sparsity out
@@ -110,7 +109,8 @@ std::vector<RatioOptimum> ratio_optima(const std::vector<RatioRun>& runs,
 RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptions& options = {});
 
 // Fits the law to given r* estimates (sigma used as given). Throws moe::InputError as above.
-RatioLawParams fit_ratio_law_to(const std::vector<RatioOptimum>& optima, double* objective = nullptr);
+RatioLawParams fit_ratio_law_to(const std::vector<RatioOptimum>& optima,
+                                double* objective = nullptr);
 
 RatioErrors ratio_errors(const RatioLawParams& law, const std::vector<RatioOptimum>& optima);
 

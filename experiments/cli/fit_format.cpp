@@ -37,8 +37,7 @@ std::string errors_cell(const sc::ErrorFigures& e) {
 
 std::string ratio_errors_cell(const sc::RatioErrors& e) {
   if (e.n_points == 0) return "-";
-  return fmt::format("RMSE(ln r*) {:.4f}, MAPE {:.1f}% over {} r*", e.rmse_log, e.mape,
-                     e.n_points);
+  return fmt::format("RMSE(ln r*) {:.4f}, MAPE {:.1f}% over {} r*", e.rmse_log, e.mape, e.n_points);
 }
 
 }  // namespace
@@ -52,8 +51,8 @@ std::string format_law_fit(const sc::LawFit& fit) {
       "  fit        SUM Huber(delta {}) of log residuals; best of {} starts ({} solved to the "
       "end, {} converged)\n",
       num(fit.huber_delta), fit.n_starts, fit.n_solved, fit.n_converged);
-  s += fmt::format("  intervals  {}\n\n", bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok,
-                                                          fit.seed));
+  s += fmt::format("  intervals  {}\n\n",
+                   bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok, fit.seed));
   s += fmt::format("  {:<10} {:>12}   {}\n", "parameter", "estimate", "95% CI");
   for (size_t i = 0; i < info.params.size(); ++i) {
     s += fmt::format("  {:<10} {:>12}   {}\n", info.params[i], num(fit.params[i].value, 5),
@@ -67,6 +66,10 @@ std::string format_law_fit(const sc::LawFit& fit) {
 std::string format_chinchilla(const sc::ChinchillaFit& fit) {
   std::string s = format_law_fit(fit.law);
   s += "\n  compute-optimal allocation (C = 6 N D): N_opt = G (C/6)^a, D_opt = (C/6)^b / G\n";
+  if (std::isnan(fit.a.value)) {
+    s += "  (none at the estimate: it needs A, B, alpha and beta > 0; intervals from the\n"
+         "  replicates that have one)\n";
+  }
   s += fmt::format("  {:<10} {:>12}   {}\n", "a", num(fit.a.value), interval(fit.a));
   s += fmt::format("  {:<10} {:>12}   {}\n", "b", num(fit.b.value), interval(fit.b));
   s += fmt::format("  {:<10} {:>12}   {}\n\n", "G", num(fit.G.value), interval(fit.G));
@@ -112,9 +115,10 @@ std::string format_isoflop(const sc::IsoflopFit& fit, const std::string& x_name)
 std::string format_ratio_law(const sc::RatioLawFit& fit) {
   std::string s;
   s += "  law        r*(C, S) = alpha0 (1-S)^p C^(beta0 (1-S)^q)   (Li et al. 2026)\n";
-  s += fmt::format("  fit        r* per (C, S) from isoflop (x = r), {} in ln r*; {} r* "
-                   "estimates\n",
-                   fit.weighted ? "weighted by 1/CI width" : "unweighted", fit.n_points);
+  s += fmt::format(
+      "  fit        r* per (C, S) from isoflop (x = r), {} in ln r*; {} r* "
+      "estimates\n",
+      fit.weighted ? "weighted by 1/CI width" : "unweighted", fit.n_points);
   s += fmt::format("  intervals  {}\n\n",
                    bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok, fit.seed));
   s += fmt::format("  {:<8} {:<10} {:>6} {:>9}  {:<20} {:>10}  {}\n", "S", "C", "points", "r*",

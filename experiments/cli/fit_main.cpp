@@ -4,10 +4,11 @@
 // columns of each role -> fit the law (scaling/) -> print a table -> write the JSON (--out).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "experiments/cli/cli.h"
 #include "experiments/cli/fit_format.h"
@@ -74,7 +75,7 @@ po::options_description fit_options() {
       ("huber-delta", po::value<double>()->default_value(sc::kChinchillaHuberDelta),
        "power, chinchilla, moe-law: delta of the Huber loss on log residuals")
       ("exhaustive", po::bool_switch(),
-       "solve every start to convergence (default: every start gets 10 iterations, the best 100 "
+       "solve every start to convergence (default: every start gets 5 iterations, the best 2% "
        "are solved to convergence)")
       ("no-offset", po::bool_switch(), "power: fit L = A x^-alpha (no irreducible term E)")
       ("budget", po::value<std::vector<double>>()->composing(),
@@ -330,8 +331,8 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
   } else if (holdout != "none") {
     const auto [column, value] = sc::split_assignment(holdout, "--holdout");
     if (!in.table.has_column(column)) {
-      throw moe::InputError(fmt::format("--holdout {}: {} has no column {}", holdout, in.path,
-                                        column));
+      throw moe::InputError(
+          fmt::format("--holdout {}: {} has no column {}", holdout, in.path, column));
     }
     held = in.table.where(column, value);
     train = in.table.where(column, value, true);
@@ -339,8 +340,8 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
       throw moe::InputError(fmt::format("--holdout {}: no row matches", holdout));
     }
     if (train.n_rows() == 0) {
-      throw moe::InputError(fmt::format("--holdout {}: every row matches; nothing is left to fit",
-                                        holdout));
+      throw moe::InputError(
+          fmt::format("--holdout {}: every row matches; nothing is left to fit", holdout));
     }
     description = column + " = " + value;
   }
@@ -374,22 +375,23 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     if (!moe::cli::parse(argc, argv, kUsage, kDescription, options, vm, &positional)) return 0;
 
-    moe::cli::require(vm, "law", "name the law first, e.g. 'moescale fit chinchilla --input results.csv'");
+    moe::cli::require(vm, "law",
+                      "name the law first, e.g. 'moescale fit chinchilla --input results.csv'");
     const std::string law = vm["law"].as<std::string>();
     if (std::find(kLaws.begin(), kLaws.end(), law) == kLaws.end()) {
-      throw moe::InputError(fmt::format(
-          "unknown law '{}': use power, chinchilla, isoflop, ratio or moe-law", law));
+      throw moe::InputError(
+          fmt::format("unknown law '{}': use power, chinchilla, isoflop, ratio or moe-law", law));
     }
     moe::cli::require(vm, "input", "give the loss grid, e.g. --input results.csv");
     const int bootstrap = vm["bootstrap"].as<int>();
     if (bootstrap < 0) {
-      throw moe::InputError(fmt::format("--bootstrap {} must be >= 0 (0 disables intervals)",
-                                        bootstrap));
+      throw moe::InputError(
+          fmt::format("--bootstrap {} must be >= 0 (0 disables intervals)", bootstrap));
     }
     const uint64_t seed = parse_seed(vm["seed"].as<std::string>());
     if (!(vm["huber-delta"].as<double>() > 0)) {
-      throw moe::InputError(fmt::format("--huber-delta {} must be > 0",
-                                        vm["huber-delta"].as<double>()));
+      throw moe::InputError(
+          fmt::format("--huber-delta {} must be > 0", vm["huber-delta"].as<double>()));
     }
     if (vm["no-offset"].as<bool>() && law != "power") {
       throw moe::InputError("--no-offset applies to the power law only");
@@ -404,8 +406,7 @@ int main(int argc, char** argv) {
       throw moe::InputError("--budget applies to chinchilla only");
     }
     const auto column_flags = strings(vm, "column");
-    const sc::RoleNames roles =
-        sc::resolve_roles(column_flags, law == "power" ? "power" : "");
+    const sc::RoleNames roles = sc::resolve_roles(column_flags, law == "power" ? "power" : "");
     const Input in = load(vm);
 
     json j;
@@ -419,8 +420,8 @@ int main(int argc, char** argv) {
         named_c = named_c || c.rfind("C=", 0) == 0;
       }
       const bool d_from_compute =
-          !named_d && (named_c || (!in.table.has_column(roles.at("D")) &&
-                                   in.table.has_column(roles.at("C"))));
+          !named_d &&
+          (named_c || (!in.table.has_column(roles.at("D")) && in.table.has_column(roles.at("C"))));
       j = run_chinchilla(vm, in, roles, d_from_compute, bootstrap, seed);
     } else if (law == "isoflop") {
       j = run_isoflop(in, roles, bootstrap, seed);

@@ -31,8 +31,7 @@ TEST_CASE("quoted fields keep commas, quotes and line breaks; CRLF and a BOM are
 
 TEST_CASE("numeric access names file, line, column and value", "[csv]") {
   const Table t = Table::parse("N,L\n10,2.5\n20,abc\n30,nan\n0,1\n,2\n", "grid.csv");
-  CHECK_THROWS_WITH(t.numbers("L"),
-                    "grid.csv: line 3, column L: 'abc' is not a finite number");
+  CHECK_THROWS_WITH(t.numbers("L"), "grid.csv: line 3, column L: 'abc' is not a finite number");
   const Table nan_rows = t.select({2});
   CHECK_THROWS_WITH(nan_rows.numbers("L"),
                     "grid.csv: line 4, column L: 'nan' is not a finite number");
@@ -71,7 +70,7 @@ TEST_CASE("files: missing, empty and directories are input errors naming the pat
   CHECK(Table::read(good.string()).numbers("y") == std::vector<double>{2});
 }
 
-TEST_CASE("--where matches text exactly and numbers within 0.1%", "[csv]") {
+TEST_CASE("where filters match text exactly and numbers within 0.1%", "[csv]") {
   const Table t = Table::parse(
       "label,sparsity,compute\n1M,0.909091,1e15\n2M,0.823529,1e15\n1M,0.909091,3e15\n", "w.csv");
   CHECK(moe::scaling::apply_where(t, {"sparsity=0.9091"}).n_rows() == 2);

@@ -37,9 +37,7 @@ TEST_CASE("derived r* matches the closed form of a law that depends on r alone",
   // d / c = e^0.25: R* = 0.25, r* = 3.
   const auto raw3 = sc::to_raw(sc::LossLaw::kMoe,
                                {1e-30, 0.3, 1e-30, 0.3, 0.1, 0.0, 0.0, 0.1 * std::exp(0.25), 1.0});
-  const auto law3 = [&](const sc::LossPoint& p) {
-    return sc::predict(sc::LossLaw::kMoe, raw3, p);
-  };
+  const auto law3 = [&](const sc::LossPoint& p) { return sc::predict(sc::LossLaw::kMoe, raw3, p); };
   CHECK(sc::derive_ratio(law3, target(1e19, 0.9091, "10M")).r_opt == Approx(3.0).epsilon(0.03));
 }
 
@@ -85,8 +83,8 @@ TEST_CASE("derived r* is the minimiser of the law through the planner's N(r) and
 }
 
 TEST_CASE("a law falling monotonically in r gives a bound, not an optimum", "[derive]") {
-  const auto raw = sc::to_raw(sc::LossLaw::kMoe,
-                              {1e-30, 0.3, 1e-30, 0.3, 0.1, 0.0, 0.0, -0.05, 1.0});
+  const auto raw =
+      sc::to_raw(sc::LossLaw::kMoe, {1e-30, 0.3, 1e-30, 0.3, 0.1, 0.0, 0.0, -0.05, 1.0});
   const auto law = [&](const sc::LossPoint& p) { return sc::predict(sc::LossLaw::kMoe, raw, p); };
   sc::DeriveSettings settings;
   settings.r_min = 0.2;

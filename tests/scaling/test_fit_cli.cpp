@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "scaling/derive_ratio.h"
 #include "scaling/fit.h"
 #include "scaling/laws.h"
 #include "tests/scaling/synthetic.h"
@@ -76,6 +78,36 @@ std::string good_csv() {
 
 const std::string kHeader = "run_id,params_active,tokens,val_loss\n";
 
+// A sweep built by the planner (label 55M, 3 sparsities x 3 budgets x 8 ratios) with losses
+// from the MoE law, whose valley in r sits near r = 1.3: what `moescale sweep` writes, for
+// moe-law, ratio and --derive-ratio.
+const std::vector<double> kSweepLaw = {400, 0.34, 400, 0.28, 0.2, -0.3, 0.1, 0.5, 1.7};
+
+std::string sweep_csv() {
+  const auto raw = sc::to_raw(sc::LossLaw::kMoe, kSweepLaw);
+  sc::Rng rng(6);
+  std::ostringstream s;
+  s << std::setprecision(12);
+  s << "run_id,label,compute,sparsity,ratio,ratio_achieved,top_k,n_shared_experts,"
+       "params_active,tokens,val_loss,status\n";
+  int id = 0;
+  for (double sparsity : {0.8235, 0.9091, 0.9538}) {
+    for (double compute : {3e19, 1e20, 3e20}) {
+      for (double ratio : {0.15, 0.25, 0.4, 0.6, 0.9, 1.4, 2.0, 3.0}) {
+        sc::DeriveTarget t;
+        t.compute = compute;
+        t.sparsity = sparsity;
+        t.label = "55M";
+        sc::LossPoint p = sc::planned_point(t, ratio, {});
+        p.loss = sc::predict(sc::LossLaw::kMoe, raw, p) * std::exp(0.001 * rng.normal());
+        s << "r" << id++ << ",55M," << compute << "," << sparsity << "," << ratio << "," << p.r
+          << ",2,1," << p.n << "," << p.d << "," << p.loss << ",done\n";
+      }
+    }
+  }
+  return s.str();
+}
+
 }  // namespace
 
 TEST_CASE("fit chinchilla on a good table exits 0 and writes the documented JSON", "[cli]") {
@@ -129,9 +161,9 @@ TEST_CASE("bad input exits 2 with one line naming the column or the problem", "[
       {"chinchilla --input " +
            write("few.csv", kHeader + "a,1e6,1e9,3\nb,2e6,2e9,2.9\nc,4e6,4e9,2.8\n"),
        "chinchilla: 3 points but the law has 5 parameters; give at least 5"},
-      {"chinchilla --input " + write("oned.csv", kHeader +
-                                                     "a,1e6,1e9,3\nb,2e6,1e9,2.9\nc,4e6,1e9,2.8\n"
-                                                     "d,8e6,1e9,2.7\ne,16e6,1e9,2.6\n"),
+      {"chinchilla --input " +
+           write("oned.csv", kHeader + "a,1e6,1e9,3\nb,2e6,1e9,2.9\nc,4e6,1e9,2.8\n"
+                                       "d,8e6,1e9,2.7\ne,16e6,1e9,2.6\n"),
        "chinchilla: D (column tokens) has 1 distinct value (1e+09) but the fit needs at least 2"},
       {"chinchilla --input " + (dir() / "absent.csv").string(), "absent.csv: cannot open"},
       {"chinchilla --input " + write("empty.csv", ""), "empty.csv: the file is empty"},
@@ -160,8 +192,11 @@ TEST_CASE("bad input exits 2 with one line naming the column or the problem", "[
 TEST_CASE("fit isoflop and power run from the command line", "[cli]") {
   const std::string good = write("good.csv", good_csv());
   const std::string out = (dir() / "iso.json").string();
-  const Result r = run_fit("isoflop --input " + good + " --column x=params_active --bootstrap 20 "
-                           "--out " + out, false);
+  const Result r = run_fit("isoflop --input " + good +
+                               " --column x=params_active --bootstrap 20 "
+                               "--out " +
+                               out,
+                           false);
   INFO(r.out);
   REQUIRE(r.status == 0);
   std::ifstream in(out);
@@ -176,11 +211,52 @@ TEST_CASE("fit isoflop and power run from the command line", "[cli]") {
   // N*(C) of Chinchilla's law grows as C^0.45: the sweep brackets it at some budgets.
   if (!j["power_law"].is_null()) CHECK(j["power_law"]["a"].get<double>() > 0.2);
 
-  const Result p = run_fit("power --input " + good +
-                               " --where compute=1e19 --column x=params_active --bootstrap 0",
-                           false);
+  const Result p = run_fit(
+      "power --input " + good + " --where compute=1e19 --column x=params_active --bootstrap 0",
+      false);
   INFO(p.out);
   CHECK(p.status == 0);
   CHECK(p.out.find("7 points from") != std::string::npos);
   CHECK(p.out.find("alpha") != std::string::npos);
+}
+
+TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep", "[cli][moe]") {
+  const std::string csv = write("sweep.csv", sweep_csv());
+  const std::string out = (dir() / "moe.json").string();
+  const Result r =
+      run_fit("moe-law --input " + csv +
+                  " --holdout sparsity=0.9538 --bootstrap 0 --derive-ratio --out " + out,
+              false);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  std::ifstream in(out);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  CHECK(j["n_train"] == 48);
+  CHECK(j["n_held_out"] == 24);
+  REQUIRE(j["laws"].size() == 4);
+  CHECK(j["laws"][0]["law"] == "moe");
+  // The law the data came from predicts the held-out sparsity best.
+  const double moe_out = j["laws"][0]["held_out"]["rmse"].get<double>();
+  for (size_t i = 1; i < 4; ++i) CHECK(j["laws"][i]["held_out"]["rmse"].get<double>() > moe_out);
+  const auto& derived = j["derived_ratio"];
+  CHECK(derived["planner_max_mismatch"].get<double>() < 1e-9);  // the sweep's own planner
+  REQUIRE(derived["rows"].size() == 9);
+  // Where the data bracket r*, the moe law's derived r* lands near the observed valley.
+  int compared = 0;
+  for (const auto& row : derived["rows"]) {
+    if (!row["direct"]["bracketed"].get<bool>()) continue;
+    const double direct = row["direct"]["r_opt"].get<double>();
+    const double from_law = row["derived"]["moe"]["r_opt"].get<double>();
+    INFO("C " << row["C"] << " S " << row["S"] << ": direct " << direct << ", derived "
+              << from_law);
+    CHECK(from_law == Approx(direct).epsilon(0.25));
+    ++compared;
+  }
+  CHECK(compared >= 6);
+
+  const Result ratio = run_fit("ratio --input " + csv + " --bootstrap 20", false);
+  INFO(ratio.out);
+  CHECK(ratio.status == 0);
+  CHECK(ratio.out.find("leave one sparsity out") != std::string::npos);
+  CHECK(ratio.out.find("published coefficients") != std::string::npos);
 }

@@ -15,7 +15,8 @@ std::vector<sc::IsoflopPoint> valley(double compute, double x0, double noise, sc
   for (int i = 0; i < n; ++i) {
     const double x = 0.2 * std::pow(1.5 / 0.2, i / (n - 1.0));
     const double u = std::log(x) - std::log(x0);
-    out.push_back({compute, x, 3 - 0.1 * std::log10(compute) + 0.08 * u * u + noise * rng.normal()});
+    out.push_back(
+        {compute, x, 3 - 0.1 * std::log10(compute) + 0.08 * u * u + noise * rng.normal()});
   }
   return out;
 }
@@ -80,7 +81,7 @@ TEST_CASE("a budget whose minimum is outside the sweep is reported and excluded"
   std::vector<sc::IsoflopPoint> points;
   for (const auto& p : valley(1e18, 0.6, 0.001, rng)) points.push_back(p);
   for (const auto& p : valley(1e19, 0.8, 0.001, rng)) points.push_back(p);
-  for (const auto& p : valley(1e20, 4.0, 0.001, rng)) points.push_back(p);  // above 1.5
+  for (const auto& p : valley(1e20, 4.0, 0.001, rng)) points.push_back(p);   // above 1.5
   for (const auto& p : valley(1e21, 0.05, 0.001, rng)) points.push_back(p);  // below 0.2
   points.push_back({1e22, 0.5, 2.0});  // one point: no parabola
   points.push_back({1e22, 0.7, 1.9});

@@ -105,8 +105,9 @@ TEST_CASE("check_points rejects designs that cannot determine the law", "[laws]"
   auto single_d = four;
   single_d.push_back({16e6, 1e9, 0, 0, 2.6});
   for (auto& p : single_d) p.d = 1e9;
-  CHECK_THROWS_WITH(sc::check_points(LossLaw::kChinchilla, single_d, roles),
-                    Catch::StartsWith("chinchilla: D (column tokens) has 1 distinct value (1e+09)"));
+  CHECK_THROWS_WITH(
+      sc::check_points(LossLaw::kChinchilla, single_d, roles),
+      Catch::StartsWith("chinchilla: D (column tokens) has 1 distinct value (1e+09)"));
   auto bad_loss = single_d;
   bad_loss[2].loss = 0;
   CHECK_THROWS_WITH(sc::check_points(LossLaw::kChinchilla, bad_loss, roles),

@@ -73,7 +73,8 @@ TEST_CASE("the ratio law recovers alpha0, p, beta0, q from r* valleys", "[ratio]
 TEST_CASE("data drawn from the published law is described by it", "[ratio]") {
   sc::RatioLawOptions options;
   options.bootstrap = 0;
-  const sc::RatioLawFit fit = sc::fit_ratio_law(runs_from(sc::kPublishedRatioLaw, 0.0005, 2), options);
+  const sc::RatioLawFit fit =
+      sc::fit_ratio_law(runs_from(sc::kPublishedRatioLaw, 0.0005, 2), options);
   CHECK_FALSE(fit.weighted);
   CHECK(fit.published_errors.n_points == 20);
   CHECK(fit.published_errors.mape < 3.0);
