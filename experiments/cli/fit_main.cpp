@@ -95,7 +95,7 @@ po::options_description fit_options() {
        "--derive-ratio: routed experts per token when the table has no top_k column")
       ("shared", po::value<int64_t>()->default_value(1),
        "--derive-ratio: shared experts when the table has no n_shared_experts column")
-      ("r-min", po::value<double>()->default_value(0.05), "--derive-ratio: smallest r searched")
+      ("r-min", po::value<double>()->default_value(0.05, "0.05"), "--derive-ratio: smallest r searched")
       ("r-max", po::value<double>()->default_value(20.0), "--derive-ratio: largest r searched");
   // clang-format on
   return o;
