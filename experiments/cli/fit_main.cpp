@@ -1,0 +1,444 @@
+// moescale fit: scaling-law fits of a loss grid (our results.csv, or any CSV with a header).
+//
+// Recipe: parse flags -> read the table, leave out unfinished runs, apply --where -> pick the
+// columns of each role -> fit the law (scaling/) -> print a table -> write the JSON (--out).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "experiments/cli/cli.h"
+#include "experiments/cli/fit_format.h"
+#include "moe/errors.h"
+#include "moe/io.h"
+#include "scaling/chinchilla.h"
+#include "scaling/csv.h"
+#include "scaling/dataset.h"
+#include "scaling/derive_ratio.h"
+#include "scaling/isoflop.h"
+#include "scaling/moe_law.h"
+#include "scaling/ratio_law.h"
+
+namespace {
+
+namespace po = boost::program_options;
+namespace sc = moe::scaling;
+using nlohmann::json;
+
+constexpr const char* kUsage =
+    "moescale fit LAW --input CSV [--column ROLE=NAME ...] [--where COL=VALUE ...]\n"
+    "                 [--bootstrap N] [--seed S] [--out FILE.json] [law options]";
+
+constexpr const char* kDescription =
+    "Fits a scaling law to a loss grid, prints the estimates with bootstrap 95% intervals and\n"
+    "writes every number as JSON (--out, written atomically). Rows whose status column is not\n"
+    "'done' are left out and counted. Bad input exits with status 2 and a one-line message.\n"
+    "\n"
+    "laws:\n"
+    "  power       L = E + A x^-alpha (--no-offset: L = A x^-alpha); roles x, loss\n"
+    "  chinchilla  L = E + A/N^alpha + B/D^beta, Hoffmann et al. 2022 approach 3: log-sum-exp,\n"
+    "              SUM Huber(1e-3) of log residuals, 4500 starts; N_opt(C), D_opt(C) with\n"
+    "              C = 6ND; roles N, D, loss (or C instead of D: D = C / (6N))\n"
+    "  isoflop     per budget C a parabola of loss in ln x, x*(C) at its vertex, then\n"
+    "              x* = k C^a; roles C, x, loss (x = r gives r*(C), x = N gives N*(C))\n"
+    "  ratio       r*(C, S) = alpha0 (1-S)^p C^(beta0 (1-S)^q) (Li et al. 2026) from isoflop r*\n"
+    "              per (C, S), leave-one-sparsity-out errors, the published coefficients\n"
+    "              (6.7e-5, -1.23, 0.24, 0.21) scored on the same r*; roles C, S, r, loss\n"
+    "  moe-law     L = a/N^alpha + b/D^beta + c e^R (1-S)^gamma/N^lambda + d r/(r+1) + tau,\n"
+    "              R = 1/(1+r) (Li et al. 2026, Eq. 2), beside Wang et al. 2024\n"
+    "              (a/(N^alpha E^gamma) + b/D^beta + tau, E = 1/(1-S)), Abnar et al. 2025\n"
+    "              (a/N^alpha + b/D^beta + c/(1-S)^lambda + d/((1-S)^delta N^gamma) + tau) and\n"
+    "              Chinchilla; RMSE and MAPE in-sample and held out; roles N, D, S, r, loss\n"
+    "\n"
+    "roles and their default columns (results.csv): loss=val_loss C=compute x=ratio_achieved\n"
+    "(power: compute) S=sparsity N=params_active D=tokens r=ratio_achieved label=label";
+
+const std::vector<std::string> kLaws = {"power", "chinchilla", "isoflop", "ratio", "moe-law"};
+
+po::options_description fit_options() {
+  po::options_description o("fit");
+  // clang-format off
+  o.add_options()
+      ("law", po::value<std::string>(), "LAW (positional): power, chinchilla, isoflop, ratio or moe-law")
+      ("input", po::value<std::string>(), "the loss grid, a CSV with a header row (e.g. results.csv)")
+      ("column", po::value<std::vector<std::string>>()->composing(),
+       "ROLE=NAME: read role ROLE (loss, C, x, S, N, D, r, label) from column NAME; repeatable")
+      ("where", po::value<std::vector<std::string>>()->composing(),
+       "COL=VALUE: keep rows whose COL equals VALUE (numbers within 0.1%); repeatable, all apply")
+      ("bootstrap", po::value<int>()->default_value(sc::kDefaultBootstrap),
+       "bootstrap replicates for the 95% intervals; 0 disables them")
+      ("seed", po::value<std::string>()->default_value("0"), "bootstrap seed (same seed, same intervals)")
+      ("out", po::value<std::string>(), "write the results as JSON to this file (atomically)")
+      ("huber-delta", po::value<double>()->default_value(sc::kChinchillaHuberDelta),
+       "power, chinchilla, moe-law: delta of the Huber loss on log residuals")
+      ("exhaustive", po::bool_switch(),
+       "solve every start to convergence (default: every start gets 5 iterations, the best 2% "
+       "are solved to convergence)")
+      ("no-offset", po::bool_switch(), "power: fit L = A x^-alpha (no irreducible term E)")
+      ("budget", po::value<std::vector<double>>()->composing(),
+       "chinchilla: report N_opt, D_opt at this compute (repeatable; default: decades of 6ND)")
+      ("holdout", po::value<std::string>()->default_value("auto"),
+       "moe-law: COL=VALUE holds those rows out; 'none'; 'auto' holds out the highest sparsity "
+       "when the data has >= 3 (the paper's protocol)")
+      ("derive-ratio", po::bool_switch(),
+       "chinchilla, moe-law: r*(C, S) minimising each fitted law through the planner, beside the "
+       "direct isoflop r*")
+      ("vocab", po::value<int64_t>()->default_value(8192), "--derive-ratio: the sweep's vocabulary")
+      ("context", po::value<int64_t>(), "--derive-ratio: the sweep's context (default: the label's)")
+      ("hold", po::value<std::string>()->default_value("flops"), "--derive-ratio: flops or active")
+      ("convention", po::value<std::string>()->default_value("full"),
+       "--derive-ratio: attention context FLOPs, full or causal")
+      ("top-k", po::value<int64_t>()->default_value(2),
+       "--derive-ratio: routed experts per token when the table has no top_k column")
+      ("shared", po::value<int64_t>()->default_value(1),
+       "--derive-ratio: shared experts when the table has no n_shared_experts column")
+      ("r-min", po::value<double>()->default_value(0.05, "0.05"), "--derive-ratio: smallest r searched")
+      ("r-max", po::value<double>()->default_value(20.0), "--derive-ratio: largest r searched");
+  // clang-format on
+  return o;
+}
+
+std::vector<std::string> strings(const po::variables_map& vm, const std::string& flag) {
+  return vm.count(flag) ? vm[flag].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+uint64_t parse_seed(const std::string& text) {
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 19) {
+    throw moe::InputError("--seed " + text + " must be a non-negative integer below 1e19");
+  }
+  return std::stoull(text);
+}
+
+// The table as read: finished runs only, filtered.
+struct Input {
+  sc::Table table;
+  std::string path;
+  std::string left_out;  // "3 diverged runs left out", or empty
+  std::vector<std::string> where;
+};
+
+Input load(const po::variables_map& vm) {
+  Input in;
+  in.path = vm["input"].as<std::string>();
+  in.where = strings(vm, "where");
+  const sc::Table raw = sc::Table::read(in.path);
+  if (raw.n_rows() == 0) {
+    throw moe::InputError(in.path + ": has a header but no data rows");
+  }
+  const sc::Table done = sc::drop_unfinished(raw, &in.left_out);
+  if (done.n_rows() == 0) {
+    throw moe::InputError(in.path + ": no finished runs (" + in.left_out + ")");
+  }
+  in.table = sc::apply_where(done, in.where);
+  return in;
+}
+
+std::string header(const std::string& law, const Input& in, size_t n_points) {
+  std::string extra;
+  if (!in.where.empty()) {
+    extra += "where";
+    for (const auto& w : in.where) extra += " " + w;
+  }
+  if (!in.left_out.empty()) extra += (extra.empty() ? "" : "; ") + in.left_out;
+  return fmt::format("moescale fit {}: {} points from {}{}\n", law, n_points, in.path,
+                     extra.empty() ? "" : " (" + extra + ")");
+}
+
+json roles_json(const sc::RoleNames& roles, const std::vector<std::string>& used) {
+  json j = json::object();
+  for (const auto& r : used) j[r] = roles.at(r);
+  return j;
+}
+
+sc::LawFitOptions law_options(const po::variables_map& vm, const sc::RoleNames& roles,
+                              int bootstrap, uint64_t seed) {
+  sc::LawFitOptions o;
+  o.huber_delta = vm["huber-delta"].as<double>();
+  o.bootstrap = bootstrap;
+  o.seed = seed;
+  o.roles = roles;
+  o.solve.exhaustive = vm["exhaustive"].as<bool>();
+  return o;
+}
+
+// --derive-ratio: each law's r*(C, S) through the planner, beside the direct isoflop r*.
+json derive(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
+            const std::vector<std::pair<std::string, sc::LossPredictor>>& laws, int bootstrap,
+            uint64_t seed) {
+  sc::DeriveSettings settings;
+  settings.base.vocab_size = vm["vocab"].as<int64_t>();
+  if (vm.count("context")) settings.base.context = vm["context"].as<int64_t>();
+  settings.base.hold = moe::parse_hold(vm["hold"].as<std::string>());
+  settings.base.convention = moe::parse_convention(vm["convention"].as<std::string>());
+  settings.r_min = vm["r-min"].as<double>();
+  settings.r_max = vm["r-max"].as<double>();
+  const int64_t top_k = vm["top-k"].as<int64_t>();
+  const int64_t shared = vm["shared"].as<int64_t>();
+
+  const auto targets = sc::derive_targets(in.table, roles, top_k, shared);
+  const double mismatch =
+      sc::planner_mismatch(sc::planned_runs(in.table, roles, top_k, shared), settings);
+  std::vector<sc::RatioOptimum> direct;
+  std::string direct_note;
+  try {
+    sc::RatioLawOptions o;
+    o.bootstrap = bootstrap;
+    o.seed = seed;
+    o.roles = roles;
+    direct = sc::ratio_optima(sc::ratio_runs(in.table, roles), o);
+  } catch (const moe::InputError& e) {
+    direct_note = e.what();
+  }
+
+  std::vector<moe::cli::DerivedRow> rows;
+  json out = json::array();
+  for (const auto& t : targets) {
+    moe::cli::DerivedRow row;
+    row.target = t;
+    for (const auto& o : direct) {
+      if (std::fabs(o.compute - t.compute) <= 1e-3 * t.compute &&
+          std::fabs(o.sparsity - t.sparsity) <= 1e-3 * std::max(t.sparsity, 1e-9)) {
+        row.direct = o;
+      }
+    }
+    json derived = json::object();
+    for (const auto& [name, predict] : laws) {
+      const sc::DerivedRatio d = sc::derive_ratio(predict, t, settings);
+      row.derived.emplace_back(name, d);
+      derived[name] = sc::to_json(d);
+    }
+    out.push_back({{"C", t.compute},
+                   {"S", t.sparsity},
+                   {"label", t.label},
+                   {"direct",
+                    {{"r_opt", row.direct.r_opt},
+                     {"ci_low", row.direct.ci_low},
+                     {"ci_high", row.direct.ci_high},
+                     {"bracketed", row.direct.bracketed},
+                     {"note", row.direct.note}}},
+                   {"derived", derived}});
+    rows.push_back(std::move(row));
+  }
+  std::cout << "\nderived r*(C, S):\n" << moe::cli::format_derived(rows, mismatch);
+  if (!direct_note.empty()) std::cout << "  direct r* unavailable: " << direct_note << "\n";
+  return {{"rows", out},
+          {"planner_max_mismatch", mismatch},
+          {"direct_note", direct_note},
+          {"r_range", {settings.r_min, settings.r_max}}};
+}
+
+json run_power(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
+               int bootstrap, uint64_t seed) {
+  const auto points = sc::power_points(in.table, roles);
+  const sc::LossLaw law =
+      vm["no-offset"].as<bool>() ? sc::LossLaw::kPowerNoOffset : sc::LossLaw::kPower;
+  std::cout << header("power", in, points.size());
+  const sc::LawFit fit = sc::fit_loss_law(law, points, law_options(vm, roles, bootstrap, seed));
+  std::cout << moe::cli::format_law_fit(fit);
+  json j = sc::to_json(fit);
+  j["columns"] = roles_json(roles, {"x", "loss"});
+  return j;
+}
+
+json run_chinchilla(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
+                    bool d_from_compute, int bootstrap, uint64_t seed) {
+  const auto points = sc::chinchilla_points(in.table, roles, d_from_compute);
+  std::cout << header("chinchilla", in, points.size());
+  if (d_from_compute) std::cout << "  D = C / (6 N) from column " << roles.at("C") << "\n";
+  const auto budgets =
+      vm.count("budget") ? vm["budget"].as<std::vector<double>>() : std::vector<double>{};
+  for (double c : budgets) {
+    if (!(c > 0)) throw moe::InputError(fmt::format("--budget {} must be > 0", c));
+  }
+  const sc::ChinchillaFit fit =
+      sc::fit_chinchilla(points, law_options(vm, roles, bootstrap, seed), budgets);
+  std::cout << moe::cli::format_chinchilla(fit);
+  json j = sc::to_json(fit);
+  j["columns"] = roles_json(roles, {"N", d_from_compute ? "C" : "D", "loss"});
+  if (vm["derive-ratio"].as<bool>()) {
+    const sc::LawFit law = fit.law;
+    j["derived_ratio"] = derive(
+        vm, in, roles, {{"chinchilla", [law](const sc::LossPoint& p) { return law.predict(p); }}},
+        bootstrap, seed);
+  }
+  return j;
+}
+
+json run_isoflop(const Input& in, const sc::RoleNames& roles, int bootstrap, uint64_t seed) {
+  const auto points = sc::isoflop_points(in.table, roles);
+  std::cout << header("isoflop", in, points.size());
+  if (in.table.has_column(roles.at("S"))) {
+    const auto s = in.table.distinct(roles.at("S"));
+    if (s.size() > 1) {
+      std::cout << fmt::format(
+          "  note: the points span {} values of {}; budgets mix them (use --where {}=VALUE to "
+          "fit one, or the ratio law)\n",
+          s.size(), roles.at("S"), roles.at("S"));
+    }
+  }
+  sc::IsoflopOptions o;
+  o.bootstrap = bootstrap;
+  o.seed = seed;
+  o.roles = roles;
+  const sc::IsoflopFit fit = sc::fit_isoflop(points, o);
+  std::cout << moe::cli::format_isoflop(fit, roles.at("x"));
+  json j = sc::to_json(fit);
+  j["columns"] = roles_json(roles, {"C", "x", "loss"});
+  return j;
+}
+
+json run_ratio(const Input& in, const sc::RoleNames& roles, int bootstrap, uint64_t seed) {
+  const auto runs = sc::ratio_runs(in.table, roles);
+  std::cout << header("ratio", in, runs.size());
+  sc::RatioLawOptions o;
+  o.bootstrap = bootstrap;
+  o.seed = seed;
+  o.roles = roles;
+  const sc::RatioLawFit fit = sc::fit_ratio_law(runs, o);
+  std::cout << moe::cli::format_ratio_law(fit);
+  json j = sc::to_json(fit);
+  j["columns"] = roles_json(roles, {"C", "S", "r", "loss"});
+  return j;
+}
+
+json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
+                 int bootstrap, uint64_t seed) {
+  const std::string holdout = vm["holdout"].as<std::string>();
+  sc::Table train = in.table, held = in.table.select({});
+  std::string description;
+  if (holdout == "auto") {
+    const auto points = sc::moe_points(in.table, roles);
+    std::vector<double> sparsities;
+    for (const auto& p : points) {
+      bool seen = false;
+      for (double s : sparsities) seen = seen || std::fabs(s - p.s) <= 1e-3 * s;
+      if (!seen) sparsities.push_back(p.s);
+    }
+    if (sparsities.size() >= 3) {
+      const double highest = *std::max_element(sparsities.begin(), sparsities.end());
+      const std::string column = roles.at("S");
+      const std::string value = fmt::format("{}", highest);
+      train = in.table.where(column, value, true);
+      held = in.table.where(column, value);
+      description = fmt::format("{} = {} (auto: the highest sparsity)", column, value);
+    } else {
+      description = "";
+    }
+  } else if (holdout != "none") {
+    const auto [column, value] = sc::split_assignment(holdout, "--holdout");
+    if (!in.table.has_column(column)) {
+      throw moe::InputError(
+          fmt::format("--holdout {}: {} has no column {}", holdout, in.path, column));
+    }
+    held = in.table.where(column, value);
+    train = in.table.where(column, value, true);
+    if (held.n_rows() == 0) {
+      throw moe::InputError(fmt::format("--holdout {}: no row matches", holdout));
+    }
+    if (train.n_rows() == 0) {
+      throw moe::InputError(
+          fmt::format("--holdout {}: every row matches; nothing is left to fit", holdout));
+    }
+    description = column + " = " + value;
+  }
+  const auto train_points = sc::moe_points(train, roles);
+  const auto held_points = sc::moe_points(held, roles);
+  std::cout << header("moe-law", in, train_points.size() + held_points.size());
+  const sc::MoeLawComparison comparison = sc::fit_moe_laws(
+      train_points, held_points, law_options(vm, roles, bootstrap, seed), description);
+  std::cout << moe::cli::format_moe_laws(comparison);
+  json j = sc::to_json(comparison);
+  j["columns"] = roles_json(roles, {"N", "D", "S", "r", "loss"});
+  if (vm["derive-ratio"].as<bool>()) {
+    std::vector<std::pair<std::string, sc::LossPredictor>> laws;
+    for (const auto& c : comparison.laws) {
+      const sc::LawFit fit = c.fit;
+      laws.emplace_back(sc::law_info(fit.law).name,
+                        [fit](const sc::LossPoint& p) { return fit.predict(p); });
+    }
+    j["derived_ratio"] = derive(vm, in, roles, laws, bootstrap, seed);
+  }
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return moe::cli::run_main("fit", [&] {
+    const po::options_description options = fit_options();
+    po::positional_options_description positional;
+    positional.add("law", 1);
+    po::variables_map vm;
+    if (!moe::cli::parse(argc, argv, kUsage, kDescription, options, vm, &positional)) return 0;
+
+    moe::cli::require(vm, "law",
+                      "name the law first, e.g. 'moescale fit chinchilla --input results.csv'");
+    const std::string law = vm["law"].as<std::string>();
+    if (std::find(kLaws.begin(), kLaws.end(), law) == kLaws.end()) {
+      throw moe::InputError(
+          fmt::format("unknown law '{}': use power, chinchilla, isoflop, ratio or moe-law", law));
+    }
+    moe::cli::require(vm, "input", "give the loss grid, e.g. --input results.csv");
+    const int bootstrap = vm["bootstrap"].as<int>();
+    if (bootstrap < 0) {
+      throw moe::InputError(
+          fmt::format("--bootstrap {} must be >= 0 (0 disables intervals)", bootstrap));
+    }
+    const uint64_t seed = parse_seed(vm["seed"].as<std::string>());
+    if (!(vm["huber-delta"].as<double>() > 0)) {
+      throw moe::InputError(
+          fmt::format("--huber-delta {} must be > 0", vm["huber-delta"].as<double>()));
+    }
+    if (vm["no-offset"].as<bool>() && law != "power") {
+      throw moe::InputError("--no-offset applies to the power law only");
+    }
+    if (vm["derive-ratio"].as<bool>() && law != "chinchilla" && law != "moe-law") {
+      throw moe::InputError("--derive-ratio applies to chinchilla and moe-law");
+    }
+    if (!vm["holdout"].defaulted() && law != "moe-law") {
+      throw moe::InputError("--holdout applies to moe-law only");
+    }
+    if (vm.count("budget") && law != "chinchilla") {
+      throw moe::InputError("--budget applies to chinchilla only");
+    }
+    const auto column_flags = strings(vm, "column");
+    const sc::RoleNames roles = sc::resolve_roles(column_flags, law == "power" ? "power" : "");
+    const Input in = load(vm);
+
+    json j;
+    if (law == "power") {
+      j = run_power(vm, in, roles, bootstrap, seed);
+    } else if (law == "chinchilla") {
+      // D from role D unless C was named and D was not, or the table has C but not D.
+      bool named_d = false, named_c = false;
+      for (const auto& c : column_flags) {
+        named_d = named_d || c.rfind("D=", 0) == 0;
+        named_c = named_c || c.rfind("C=", 0) == 0;
+      }
+      const bool d_from_compute =
+          !named_d &&
+          (named_c || (!in.table.has_column(roles.at("D")) && in.table.has_column(roles.at("C"))));
+      j = run_chinchilla(vm, in, roles, d_from_compute, bootstrap, seed);
+    } else if (law == "isoflop") {
+      j = run_isoflop(in, roles, bootstrap, seed);
+    } else if (law == "ratio") {
+      j = run_ratio(in, roles, bootstrap, seed);
+    } else {
+      j = run_moe_law(vm, in, roles, bootstrap, seed);
+    }
+    j["command"] = "fit " + law;
+    j["input"] = in.path;
+    j["where"] = in.where;
+    j["left_out"] = in.left_out;
+    if (vm.count("out")) {
+      const std::string out = vm["out"].as<std::string>();
+      moe::write_json_atomic(out, j);
+      std::cout << "\nwrote " << out << "\n";
+    }
+    return 0;
+  });
+}

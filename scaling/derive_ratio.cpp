@@ -1,0 +1,176 @@
+#include "scaling/derive_ratio.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "moe/errors.h"
+#include "scaling/isoflop.h"
+
+namespace moe::scaling {
+
+namespace {
+
+PlanRequest request_for(const DeriveTarget& target, double ratio, const DeriveSettings& settings) {
+  PlanRequest req = settings.base;
+  req.compute = target.compute;
+  req.sparsity = target.sparsity;
+  req.n_experts.reset();
+  req.label = target.label;
+  req.top_k = target.top_k;
+  req.n_shared_experts = target.n_shared_experts;
+  req.ratio = ratio;
+  return req;
+}
+
+LossPoint point_of(const Plan& plan) {
+  LossPoint p;
+  p.n = static_cast<double>(plan.params.active_nonembedding());
+  p.d = plan.tokens;
+  p.s = plan.model.sparsity();
+  p.r = plan.flops.ratio();
+  return p;
+}
+
+}  // namespace
+
+LossPoint planned_point(const DeriveTarget& target, double ratio, const DeriveSettings& settings) {
+  return point_of(make_plan(request_for(target, ratio, settings)));
+}
+
+std::optional<LossPoint> faithful_point(const DeriveTarget& target, double ratio,
+                                        const DeriveSettings& settings) {
+  try {
+    const Plan plan = make_plan(request_for(target, ratio, settings));
+    const double held = plan.request.hold == Hold::kFlops
+                            ? plan.flops.forward() / plan.target_forward_flops
+                            : static_cast<double>(plan.params.active_nonembedding()) /
+                                  static_cast<double>(plan.target_active_params);
+    if (std::fabs(plan.flops.ratio() / ratio - 1) > 0.03 || std::fabs(held - 1) > 0.03) {
+      return std::nullopt;
+    }
+    return point_of(plan);
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+}
+
+DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& target,
+                          const DeriveSettings& settings) {
+  if (!(settings.r_min > 0 && settings.r_max > settings.r_min && settings.grid >= 8)) {
+    throw InputError(fmt::format("--r-min {} and --r-max {} must satisfy 0 < r-min < r-max",
+                                 settings.r_min, settings.r_max));
+  }
+  // The buildable grid: requested ln r and the planner's point.
+  std::vector<double> log_request;
+  std::vector<LossPoint> planned;
+  const double step = std::log(settings.r_max / settings.r_min) / (settings.grid - 1);
+  for (int i = 0; i < settings.grid; ++i) {
+    const double r = settings.r_min * std::exp(step * i);
+    const std::optional<LossPoint> p = faithful_point(target, r, settings);
+    if (!p) continue;
+    log_request.push_back(std::log(r));
+    planned.push_back(*p);
+  }
+  if (planned.empty()) {
+    std::string why = "every request misses r or its budget by more than 3%";
+    try {
+      planned_point(target, std::sqrt(settings.r_min * settings.r_max), settings);
+    } catch (const std::invalid_argument& e) {
+      why = e.what();
+    }
+    throw InputError(fmt::format(
+        "--derive-ratio: the planner builds no ratio in [{}, {}] for label {} at C = {:.3g}, "
+        "S = {:.4f}: {}",
+        settings.r_min, settings.r_max, target.label, target.compute, target.sparsity, why));
+  }
+
+  // Smoothed mapping: local quadratic regression of ln N, ln D and ln r (achieved) on the
+  // requested ln r within +-kWindow, evaluated at each grid point.
+  constexpr double kWindow = 0.3;
+  const size_t n = planned.size();
+  std::vector<LossPoint> smooth = planned;
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<double> x, log_n, log_d, log_r;
+    for (size_t j = 0; j < n; ++j) {
+      if (std::fabs(log_request[j] - log_request[i]) > kWindow) continue;
+      x.push_back(log_request[j]);
+      log_n.push_back(std::log(planned[j].n));
+      log_d.push_back(std::log(planned[j].d));
+      log_r.push_back(std::log(planned[j].r));
+    }
+    const Parabola pn = fit_parabola(x, log_n), pd = fit_parabola(x, log_d),
+                   pr = fit_parabola(x, log_r);
+    if (!pn.ok || !pd.ok || !pr.ok) continue;  // too few neighbours: keep the planner's values
+    smooth[i].n = std::exp(pn.value(log_request[i]));
+    smooth[i].d = std::exp(pd.value(log_request[i]));
+    smooth[i].r = std::exp(pr.value(log_request[i]));
+  }
+  std::vector<double> loss(n);
+  for (size_t i = 0; i < n; ++i) loss[i] = predict(smooth[i]);
+
+  DerivedRatio out;
+  out.target = target;
+  out.n_buildable = static_cast<int>(n);
+  size_t best = n;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isfinite(loss[i]) && (best == n || loss[i] < loss[best])) best = i;
+  }
+  if (best == n) {
+    throw InputError(fmt::format("--derive-ratio: the law is not finite anywhere on r in [{}, {}]",
+                                 settings.r_min, settings.r_max));
+  }
+  out.r_opt = smooth[best].r;
+  out.loss_opt = loss[best];
+  out.n_opt = smooth[best].n;
+  out.d_opt = smooth[best].d;
+  if (best == 0 || best + 1 == n) {
+    out.note = fmt::format("the law's minimum lies {} the buildable range of r; r_opt is a bound",
+                           best == 0 ? "at or below" : "at or above");
+    return out;
+  }
+  out.bracketed = true;
+  // Between grid points: the vertex of a parabola in ln r through the 7 around the minimum.
+  const size_t lo = best >= 3 ? best - 3 : 0;
+  const size_t hi = std::min(n - 1, best + 3);
+  std::vector<double> log_r, near_loss;
+  for (size_t i = lo; i <= hi; ++i) {
+    log_r.push_back(std::log(smooth[i].r));
+    near_loss.push_back(loss[i]);
+  }
+  const Parabola p = fit_parabola(log_r, near_loss);
+  if (p.ok && p.c[2] > 0) {
+    const double v = p.vertex_log_x();
+    if (v > log_r.front() && v < log_r.back()) {
+      out.r_opt = std::exp(v);
+      out.loss_opt = std::min(out.loss_opt, p.value(v));
+    }
+  }
+  return out;
+}
+
+double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSettings& settings) {
+  double worst = kNaN;
+  for (const auto& run : runs) {
+    try {
+      const LossPoint p = planned_point(run.target, run.ratio, settings);
+      const double m = std::max(std::fabs(p.n / run.n - 1), std::fabs(p.d / run.d - 1));
+      if (!(worst >= m)) worst = m;
+    } catch (const std::invalid_argument&) {
+      // A run the planner cannot rebuild does not count towards the check.
+    }
+  }
+  return worst;
+}
+
+nlohmann::json to_json(const DerivedRatio& d) {
+  return {{"C", d.target.compute}, {"S", d.target.sparsity},   {"label", d.target.label},
+          {"r_opt", d.r_opt},      {"loss_opt", d.loss_opt},   {"N_opt", d.n_opt},
+          {"D_opt", d.d_opt},      {"bracketed", d.bracketed}, {"n_buildable", d.n_buildable},
+          {"note", d.note}};
+}
+
+}  // namespace moe::scaling

@@ -1,0 +1,253 @@
+#include "scaling/isoflop.h"
+
+#include <fmt/format.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "moe/errors.h"
+
+namespace moe::scaling {
+
+namespace {
+
+bool same_budget(double a, double b) {
+  return std::fabs(a - b) <= 1e-3 * std::max(std::fabs(a), std::fabs(b));
+}
+
+struct Line {
+  double intercept = kNaN, slope = kNaN;
+};
+
+Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+  Line l;
+  const double n = static_cast<double>(x.size());
+  if (x.size() < 2) return l;
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    mx += x[i] / n;
+    my += y[i] / n;
+  }
+  double sxx = 0, sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+  }
+  if (!(sxx > 0)) return l;
+  l.slope = sxy / sxx;
+  l.intercept = my - l.slope * mx;
+  return l;
+}
+
+// The vertex of a budget's parabola in ln x, NaN when it has none (not fitted or c2 <= 0).
+double vertex_or_nan(const Parabola& p) {
+  if (!p.ok || !(p.c[2] > 0)) return kNaN;
+  return p.vertex_log_x();
+}
+
+}  // namespace
+
+Parabola fit_parabola(const std::vector<double>& log_x, const std::vector<double>& loss) {
+  Parabola p;
+  if (std::set<double>(log_x.begin(), log_x.end()).size() < 3) return p;
+  const size_t n = log_x.size();
+  double center = 0;
+  for (double v : log_x) center += v / static_cast<double>(n);
+  // Centring u keeps the 3 columns of the design well conditioned whatever the scale of x.
+  Eigen::MatrixXd design(n, 3);
+  Eigen::VectorXd y(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double u = log_x[i] - center;
+    design(static_cast<Eigen::Index>(i), 0) = 1;
+    design(static_cast<Eigen::Index>(i), 1) = u;
+    design(static_cast<Eigen::Index>(i), 2) = u * u;
+    y(static_cast<Eigen::Index>(i)) = loss[i];
+  }
+  const Eigen::Vector3d c = design.colPivHouseholderQr().solve(y);
+  p.c = {c(0), c(1), c(2)};
+  p.center = center;
+  p.ok = std::isfinite(c(0)) && std::isfinite(c(1)) && std::isfinite(c(2));
+  return p;
+}
+
+double IsoflopFit::x_opt_at(double compute) const {
+  if (!power_law.fitted) return kNaN;
+  return power_law.k.value * std::pow(compute, power_law.a.value);
+}
+
+IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options) {
+  if (options.bootstrap < 0) {
+    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
+  }
+  for (const auto& p : points) {
+    if (!(std::isfinite(p.compute) && p.compute > 0)) {
+      throw InputError(fmt::format("isoflop: {} = {} must be a finite number > 0",
+                                   describe_role(options.roles, "C"), p.compute));
+    }
+    if (!(std::isfinite(p.x) && p.x > 0)) {
+      throw InputError(fmt::format("isoflop: {} = {} must be > 0 (its logarithm is taken)",
+                                   describe_role(options.roles, "x"), p.x));
+    }
+    if (!std::isfinite(p.loss)) {
+      throw InputError(fmt::format("isoflop: {} = {} must be a finite number",
+                                   describe_role(options.roles, "loss"), p.loss));
+    }
+  }
+
+  // Group by budget, ascending.
+  std::vector<IsoflopPoint> sorted = points;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const IsoflopPoint& a, const IsoflopPoint& b) {
+    return a.compute < b.compute;
+  });
+  std::vector<std::vector<IsoflopPoint>> budgets;
+  for (const auto& p : sorted) {
+    if (budgets.empty() || !same_budget(budgets.back().front().compute, p.compute)) {
+      budgets.emplace_back();
+    }
+    budgets.back().push_back(p);
+  }
+
+  IsoflopFit fit;
+  fit.n_points = static_cast<int>(points.size());
+  fit.n_bootstrap = options.bootstrap;
+  fit.seed = options.seed;
+  bool any_parabola = false;
+  for (const auto& group : budgets) {
+    BudgetOptimum o;
+    o.compute = group.front().compute;
+    o.n_points = static_cast<int>(group.size());
+    std::vector<double> log_x, loss;
+    o.x_min = INFINITY;
+    o.x_max = 0;
+    for (const auto& p : group) {
+      log_x.push_back(std::log(p.x));
+      loss.push_back(p.loss);
+      o.x_min = std::min(o.x_min, p.x);
+      o.x_max = std::max(o.x_max, p.x);
+    }
+    o.parabola = fit_parabola(log_x, loss);
+    if (!o.parabola.ok) {
+      o.note = fmt::format("fewer than 3 distinct {} values: no parabola",
+                           describe_role(options.roles, "x"));
+    } else {
+      any_parabola = true;
+      const double v = vertex_or_nan(o.parabola);
+      if (std::isnan(v)) {
+        o.note = "no minimum: the fitted parabola opens downward";
+      } else if (!(v > std::log(o.x_min) && v < std::log(o.x_max))) {
+        o.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
+                             v <= std::log(o.x_min) ? "below" : "above", o.x_min, o.x_max);
+      } else {
+        o.bracketed = true;
+        o.x_opt = std::exp(v);
+        o.loss_opt = o.parabola.value(v);
+      }
+    }
+    fit.optima.push_back(o);
+  }
+  if (!any_parabola) {
+    throw InputError(fmt::format(
+        "isoflop: no compute budget ({}) has 3 distinct values of {}: a parabola needs 3",
+        describe_role(options.roles, "C"), describe_role(options.roles, "x")));
+  }
+
+  // Stratified bootstrap: one replicate resamples every budget.
+  Rng rng(options.seed);
+  std::vector<std::vector<double>> samples(budgets.size());
+  for (int b = 0; b < options.bootstrap; ++b) {
+    std::vector<double> rep(budgets.size(), kNaN);
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      const auto& group = budgets[i];
+      const auto idx = resample_indices(group.size(), rng);
+      std::vector<double> log_x, loss;
+      for (size_t k : idx) {
+        log_x.push_back(std::log(group[k].x));
+        loss.push_back(group[k].loss);
+      }
+      const double v = vertex_or_nan(fit_parabola(log_x, loss));
+      if (std::isnan(v)) continue;
+      rep[i] = std::exp(v);
+      samples[i].push_back(rep[i]);
+    }
+    fit.replicate_x_opt.push_back(rep);
+  }
+  for (size_t i = 0; i < budgets.size(); ++i) {
+    BudgetOptimum& o = fit.optima[i];
+    o.n_bootstrap_ok = static_cast<int>(samples[i].size());
+    if (o.bracketed && !samples[i].empty()) {
+      std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
+    }
+  }
+
+  // x* = k C^a across bracketed budgets.
+  std::vector<size_t> used;
+  for (size_t i = 0; i < fit.optima.size(); ++i) {
+    if (fit.optima[i].bracketed) used.push_back(i);
+  }
+  IsoflopPowerLaw& law = fit.power_law;
+  law.n_budgets = static_cast<int>(used.size());
+  if (used.size() >= 2) {
+    std::vector<double> log_c, log_x;
+    for (size_t i : used) {
+      log_c.push_back(std::log(fit.optima[i].compute));
+      log_x.push_back(std::log(fit.optima[i].x_opt));
+    }
+    const Line line = fit_line(log_c, log_x);
+    law.fitted = std::isfinite(line.slope);
+    law.a.value = line.slope;
+    law.k.value = std::exp(line.intercept);
+    std::vector<double> a_samples, k_samples;
+    for (const auto& rep : fit.replicate_x_opt) {
+      std::vector<double> lc, lx;
+      for (size_t i : used) {
+        if (std::isnan(rep[i])) continue;
+        lc.push_back(std::log(fit.optima[i].compute));
+        lx.push_back(std::log(rep[i]));
+      }
+      const Line l = fit_line(lc, lx);
+      if (!std::isfinite(l.slope)) continue;
+      a_samples.push_back(l.slope);
+      k_samples.push_back(std::exp(l.intercept));
+    }
+    law.n_bootstrap_ok = static_cast<int>(a_samples.size());
+    if (!a_samples.empty()) {
+      std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(a_samples);
+      std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(k_samples);
+    }
+  }
+  return fit;
+}
+
+nlohmann::json to_json(const IsoflopFit& fit) {
+  nlohmann::json optima = nlohmann::json::array();
+  for (const auto& o : fit.optima) {
+    optima.push_back({{"C", o.compute},
+                      {"x_opt", o.x_opt},
+                      {"ci_low", o.ci_low},
+                      {"ci_high", o.ci_high},
+                      {"bracketed", o.bracketed},
+                      {"n_points", o.n_points},
+                      {"x_min", o.x_min},
+                      {"x_max", o.x_max},
+                      {"loss_opt", o.loss_opt},
+                      {"bootstrap_ok", o.n_bootstrap_ok},
+                      {"note", o.note}});
+  }
+  nlohmann::json law = nullptr;
+  if (fit.power_law.fitted) {
+    const auto& p = fit.power_law;
+    law = {{"k", p.k.value},           {"a", p.a.value},
+           {"a_ci_low", p.a.ci_low},   {"a_ci_high", p.a.ci_high},
+           {"k_ci_low", p.k.ci_low},   {"k_ci_high", p.k.ci_high},
+           {"n_budgets", p.n_budgets}, {"bootstrap_ok", p.n_bootstrap_ok}};
+  }
+  return {{"optima", optima},
+          {"power_law", law},
+          {"n_points", fit.n_points},
+          {"bootstrap", {{"replicates", fit.n_bootstrap}, {"seed", fit.seed}}}};
+}
+
+}  // namespace moe::scaling

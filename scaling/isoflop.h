@@ -1,0 +1,108 @@
+// IsoFLOP analysis: per compute budget, the x that minimises the loss; then x*(C) = k C^a.
+//
+// Hoffmann et al. 2022 ("Training Compute-Optimal Large Language Models", approach 2) fit a
+// parabola to loss against log N on each isoFLOP profile and read N*(C) off its vertex; Li et
+// al. 2026 do the same with x = r = C_E / C_A to get r*(C) (they took the argmin of the observed
+// losses instead; the vertex uses every point of the valley and is not tied to the grid).
+//
+// Per budget C (points whose C agree within a relative 1e-3):
+//   loss = c0 + c1 u + c2 u^2,  u = ln x,   least squares;
+//   x*(C) = exp(-c1 / (2 c2)),  the vertex.
+// A budget is bracketed when c2 > 0 and the vertex lies strictly inside the swept range
+// [min x, max x]; otherwise it is reported (with the side its minimum lies on) and excluded:
+// x* is not extrapolated. A budget with fewer than 3 distinct x cannot give a parabola and is
+// reported and excluded too.
+//
+// Bootstrap: points are resampled with replacement within each budget (stratified), the
+// parabola refitted, and the CI of x* is the 2.5/97.5 percentiles of the replicate vertices
+// (replicates with fewer than 3 distinct x or c2 <= 0 have no vertex and are left out; their
+// count is reported).
+//
+// Across budgets: ln x* = ln k + a ln C by least squares over the bracketed budgets (at least
+// 2). The CI of a (and of k) comes from refitting the line to each bootstrap replicate's
+// vertices, budgets without a vertex in that replicate left out (a replicate keeping fewer than
+// 2 budgets is skipped).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "scaling/fit.h"
+
+namespace moe::scaling {
+
+struct IsoflopPoint {
+  double compute = 0;  // C, training FLOPs of the run
+  double x = 0;        // the swept variable (> 0)
+  double loss = 0;
+};
+
+struct IsoflopOptions {
+  int bootstrap = kDefaultBootstrap;
+  uint64_t seed = 0;
+  RoleNames roles;  // for error messages
+};
+
+struct Parabola {
+  // loss = c[0] + c[1] u + c[2] u^2 with u = ln x - center
+  std::array<double, 3> c = {kNaN, kNaN, kNaN};
+  double center = 0;
+  bool ok = false;  // fitted (>= 3 distinct x)
+  double vertex_log_x() const { return center - c[1] / (2 * c[2]); }
+  double value(double log_x) const {
+    const double u = log_x - center;
+    return c[0] + c[1] * u + c[2] * u * u;
+  }
+};
+
+// Least-squares parabola in ln x; ok = false with fewer than 3 distinct x.
+Parabola fit_parabola(const std::vector<double>& log_x, const std::vector<double>& loss);
+
+struct BudgetOptimum {
+  double compute = 0;
+  int n_points = 0;
+  double x_min = 0, x_max = 0;  // swept range
+  Parabola parabola;
+  bool bracketed = false;
+  double x_opt = kNaN;  // the vertex; NaN when not bracketed
+  double ci_low = kNaN, ci_high = kNaN;
+  double loss_opt = kNaN;  // the parabola at the vertex
+  int n_bootstrap_ok = 0;  // replicates with a vertex
+  std::string note;        // why excluded, empty when bracketed
+};
+
+struct IsoflopPowerLaw {
+  bool fitted = false;  // at least 2 bracketed budgets
+  int n_budgets = 0;
+  Estimate k;
+  Estimate a;
+  int n_bootstrap_ok = 0;
+};
+
+struct IsoflopFit {
+  std::vector<BudgetOptimum> optima;  // ascending C
+  IsoflopPowerLaw power_law;
+  int n_points = 0;
+  int n_bootstrap = 0;
+  uint64_t seed = 0;
+  // replicate_x_opt[b][i]: the vertex of budget i in replicate b (NaN without one). Callers
+  // that fit laws to the optima (ratio_law.h) propagate the uncertainty through these.
+  std::vector<std::vector<double>> replicate_x_opt;
+
+  // x*(C) = k C^a; NaN when the power law was not fitted.
+  double x_opt_at(double compute) const;
+};
+
+// Throws moe::InputError for points with non-positive or non-finite x or C, a non-finite
+// loss, or when no budget has 3 distinct x.
+IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options = {});
+
+// {"optima": [{"C", "x_opt", "ci_low", "ci_high", "bracketed", "n_points", "x_min", "x_max",
+//   "loss_opt", "note"}], "power_law": {"k", "a", "a_ci_low", "a_ci_high", "k_ci_low",
+//   "k_ci_high", "n_budgets"} or null, "n_points", "bootstrap": {"replicates", "seed"}}
+nlohmann::json to_json(const IsoflopFit& fit);
+
+}  // namespace moe::scaling
