@@ -231,19 +231,21 @@ void Sweep::check_inputs() {
 
   fs::create_directories(fs::path(opt_.out) / "runs");
   const std::string manifest = (fs::path(opt_.out) / "sweep.json").string();
-  const nlohmann::json data = {{"data", fs::absolute(opt_.data).string()},
-                               {"val_data", opt_.val_data.empty()
-                                                ? std::string()
-                                                : fs::absolute(opt_.val_data).string()}};
+  nlohmann::json data = {{"data", fs::absolute(opt_.data).string()},
+                         {"val_data", opt_.val_data.empty()
+                                          ? std::string()
+                                          : fs::absolute(opt_.val_data).string()}};
   if (fs::exists(manifest)) {
     const nlohmann::json old = read_json(manifest);
     if (old.value("data", "") != data["data"] || old.value("val_data", "") != data["val_data"]) {
       throw InputError(fmt::format("{} was swept on --data {}; use the same data or another --out",
                                    opt_.out, old.value("data", "?")));
     }
-  } else {
-    write_json_atomic(manifest, data);
   }
+  // The latest grid, for the report's "how to redo this" commands.
+  data["grid"] = fs::absolute(opt_.grid_path).string();
+  data["devices"] = opt_.devices;
+  write_json_atomic(manifest, data);
 }
 
 std::string Sweep::launch(size_t i, const std::string& device, int threads) {

@@ -1,7 +1,8 @@
 // Sweeps: run every entry of a grid (experiments/grid.h), resumably, in parallel, once.
 //
 // SWEEPDIR/
-//   sweep.json        the data the sweep trains on (a later call must use the same data)
+//   sweep.json        the data the sweep trains on (a later call must use the same data), the
+//                     latest grid file and devices (for the report's "how to redo this")
 //   results.csv       one row per run of the current grid, rebuilt atomically (under a lock)
 //                     after every finished run; columns in kResultColumns
 //   runs/<id>/        one trainer run directory (moe/trainer.h) per run, named by the run id

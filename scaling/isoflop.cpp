@@ -162,6 +162,9 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
     for (size_t i = 0; i < budgets.size(); ++i) {
       const auto& group = budgets[i];
       const auto idx = resample_indices(group.size(), rng);
+      // Three points fit a parabola exactly: every resample with a vertex has the same one, a
+      // zero-width interval that would claim certainty the data do not hold.
+      if (group.size() <= 3) continue;
       std::vector<double> log_x, loss;
       for (size_t k : idx) {
         log_x.push_back(std::log(group[k].x));
@@ -179,6 +182,8 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
     o.n_bootstrap_ok = static_cast<int>(samples[i].size());
     if (o.bracketed && !samples[i].empty()) {
       std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
+    } else if (o.bracketed && options.bootstrap > 0 && budgets[i].size() <= 3) {
+      o.note = "3 points fit the parabola exactly: no residual to bootstrap a CI from";
     }
   }
 

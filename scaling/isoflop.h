@@ -16,7 +16,8 @@
 // Bootstrap: points are resampled with replacement within each budget (stratified), the
 // parabola refitted, and the CI of x* is the 2.5/97.5 percentiles of the replicate vertices
 // (replicates with fewer than 3 distinct x or c2 <= 0 have no vertex and are left out; their
-// count is reported).
+// count is reported). A budget of only 3 points has no CI: the parabola passes through them
+// exactly, so every resample that has a vertex has the same one.
 //
 // Across budgets: ln x* = ln k + a ln C by least squares over the bracketed budgets (at least
 // 2). The CI of a (and of k) comes from refitting the line to each bootstrap replicate's

@@ -21,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 
 def read_results(path):
@@ -89,6 +90,10 @@ def plot_ratio_curves(rows, fit, out_dir):
                             xerr=[[v["x_opt"] - v["ci_low"]], [v["ci_high"] - v["x_opt"]]],
                             fmt="*", color=color, ms=12, mec="black", capsize=3)
         ax.set_xscale("log")
+        ratios = sorted({round(as_float(r, "ratio_achieved"), 3) for r in pts})
+        ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("r = expert FLOPs / attention FLOPs")
         ax.set_ylabel("validation loss (nats/token)")
         ax.set_title(sparsity_label(s) + "   (star: r* with 95% CI)")

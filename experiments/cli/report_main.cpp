@@ -1,0 +1,44 @@
+// moescale report: fits, tables and figures for a sweep directory (see experiments/report.h).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "experiments/cli/cli.h"
+#include "experiments/report.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  return moe::cli::run_main("report", [&] {
+    po::options_description o("report");
+    o.add_options()
+        ("sweep", po::value<std::string>(), "the sweep directory (positional)")
+        ("bootstrap", po::value<int>()->default_value(200), "bootstrap replicates for the CIs")
+        ("seed", po::value<uint64_t>()->default_value(0), "bootstrap seed")
+        ("no-figures", po::bool_switch(), "write fit.json and report.md only");
+    po::positional_options_description pos;
+    pos.add("sweep", 1);
+    po::variables_map vm;
+    if (!moe::cli::parse(argc, argv, "moescale report SWEEPDIR [--bootstrap N] [--seed S]",
+                         "Writes SWEEPDIR/report/: fit.json (r* per budget and sparsity with "
+                         "bootstrap CIs, r*(C) power laws,\nthe joint r*(C, S) law beside the "
+                         "paper's), report.md, and the figures (PNG and SVG): ratio_curves,\n"
+                         "rstar_vs_compute, frontier, load_balance.",
+                         o, vm, &pos)) {
+      return 0;
+    }
+    moe::cli::require(vm, "sweep", "give the sweep directory, e.g. moescale report runs/cpu-tiny/sweep");
+    moe::experiments::ReportOptions opt;
+    opt.sweep_dir = vm["sweep"].as<std::string>();
+    opt.bootstrap = vm["bootstrap"].as<int>();
+    if (opt.bootstrap < 0) throw std::invalid_argument("--bootstrap must be >= 0");
+    opt.seed = vm["seed"].as<uint64_t>();
+    opt.figures = !vm["no-figures"].as<bool>();
+    const char* scripts = std::getenv("MOESCALE_SCRIPTS");
+    opt.plot_script = std::string(scripts && *scripts ? scripts : MOESCALE_SOURCE_DIR "/scripts") +
+                      "/plot_report.py";
+    moe::experiments::write_report(opt);
+    std::printf("report: %s/report/report.md\n", opt.sweep_dir.c_str());
+    return 0;
+  });
+}

@@ -1,0 +1,385 @@
+#include "experiments/report.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "experiments/cli/cli.h"
+#include "moe/errors.h"
+#include "moe/io.h"
+#include "scaling/csv.h"
+#include "scaling/dataset.h"
+#include "scaling/isoflop.h"
+#include "scaling/ratio_law.h"
+
+namespace moe::experiments {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string report_number(double v) {
+  if (!std::isfinite(v)) return "n/a";
+  return fmt::format("{:.4g}", v);
+}
+
+namespace {
+
+bool same(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(std::fabs(a), 1e-12); }
+
+json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+double num(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+}
+
+// The paper's selection (Li et al. 2026): the argmin of the observed losses per budget; where it
+// would fall as C rises, a neighbour within 0.001 loss that does not. Budgets ascending.
+json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<double>& budgets) {
+  json picks = json::array();
+  double previous = 0;
+  for (double c : budgets) {
+    std::vector<const scaling::RatioRun*> pts;
+    for (const auto& r : runs) {
+      if (same(r.compute, c)) pts.push_back(&r);
+    }
+    if (pts.empty()) continue;
+    const auto best = *std::min_element(pts.begin(), pts.end(), [](auto a, auto b) {
+      return a->loss < b->loss;
+    });
+    double pick = best->r;
+    std::string note;
+    if (best->r < previous) {
+      const scaling::RatioRun* alt = nullptr;
+      for (const auto* p : pts) {
+        if (p->r >= previous && p->loss <= best->loss + 0.001 && (!alt || p->loss < alt->loss)) {
+          alt = p;
+        }
+      }
+      if (alt) {
+        pick = alt->r;
+        note = "replaced: the argmin fell below the previous budget's pick";
+      } else {
+        note = "no neighbour within 0.001 keeps r* monotone";
+      }
+    }
+    previous = std::max(previous, pick);
+    picks.push_back({{"C", c}, {"r_argmin", best->r}, {"loss_argmin", best->loss},
+                     {"r_paper_rule", pick}, {"note", note}});
+  }
+  return picks;
+}
+
+std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed) {
+  if (!law.fitted) {
+    return fmt::format("cannot tell: {} budget(s) have a bracketed minimum, a trend needs 2",
+                       n_bracketed);
+  }
+  const auto& a = law.a;
+  const std::string fit = fmt::format("r* = {} C^{}", report_number(law.k.value),
+                                      report_number(a.value));
+  if (!a.has_ci()) return fmt::format("{} (no bootstrap CI): sign not established", fit);
+  const std::string ci = fmt::format("a = {}, 95% CI [{}, {}]", report_number(a.value),
+                                     report_number(a.ci_low), report_number(a.ci_high));
+  if (a.ci_low > 0) return "r* rises with compute at this scale: " + ci;
+  if (a.ci_high < 0) return "r* falls with compute at this scale: " + ci;
+  return "no clear trend at this scale (the CI of the exponent includes 0): " + ci;
+}
+
+json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
+                      const ReportOptions& opt) {
+  std::vector<scaling::IsoflopPoint> pts;
+  std::vector<double> budgets;
+  for (const auto& r : runs) {
+    pts.push_back({r.compute, r.r, r.loss});
+    if (std::none_of(budgets.begin(), budgets.end(), [&](double c) { return same(c, r.compute); })) {
+      budgets.push_back(r.compute);
+    }
+  }
+  std::sort(budgets.begin(), budgets.end());
+  json out = {{"S", s}, {"n_runs", runs.size()}, {"valleys", json::array()},
+              {"power_law", nullptr}, {"paper_rule", paper_rule(runs, budgets)}};
+  scaling::IsoflopOptions io;
+  io.bootstrap = opt.bootstrap;
+  io.seed = opt.seed;
+  scaling::IsoflopFit fit;
+  try {
+    fit = scaling::fit_isoflop(pts, io);
+  } catch (const InputError& e) {
+    out["note"] = e.what();
+    out["trend"] = std::string("cannot tell: ") + e.what();
+    return out;
+  }
+  int bracketed = 0;
+  for (const auto& o : fit.optima) {
+    // The parabola in plain coefficients of u = ln r: loss = a u^2 + b u + k.
+    const auto& c = o.parabola.c;
+    const double m = o.parabola.center;
+    const json coef = o.parabola.ok ? json::array({c[2], c[1] - 2 * c[2] * m,
+                                                   c[0] - c[1] * m + c[2] * m * m})
+                                    : json(nullptr);
+    out["valleys"].push_back({{"C", o.compute},
+                              {"x_opt", nullable(o.x_opt)},
+                              {"ci_low", nullable(o.ci_low)},
+                              {"ci_high", nullable(o.ci_high)},
+                              {"bracketed", o.bracketed},
+                              {"n_points", o.n_points},
+                              {"x_min", o.x_min},
+                              {"x_max", o.x_max},
+                              {"loss_opt", nullable(o.loss_opt)},
+                              {"coef", coef},
+                              {"note", o.note}});
+    bracketed += o.bracketed ? 1 : 0;
+  }
+  if (fit.power_law.fitted) {
+    const auto& law = fit.power_law;
+    out["power_law"] = {{"k", law.k.value},        {"a", law.a.value},
+                        {"a_ci_low", nullable(law.a.ci_low)},
+                        {"a_ci_high", nullable(law.a.ci_high)},
+                        {"k_ci_low", nullable(law.k.ci_low)},
+                        {"k_ci_high", nullable(law.k.ci_high)},
+                        {"n_budgets", law.n_budgets}};
+  }
+  out["trend"] = trend_verdict(fit.power_law, bracketed);
+  return out;
+}
+
+std::string redo_commands(const std::string& sweep_dir, const json& fit) {
+  std::string s = "```sh\n";
+  const fs::path parent = fs::path(sweep_dir).parent_path();
+  if (fs::exists(parent / "reproduce.json")) {
+    try {
+      s += "# everything, from the corpus on (as it was run)\n" +
+           read_json((parent / "reproduce.json").string()).value("command", "") + "\n";
+    } catch (const std::exception&) {
+    }
+  }
+  const fs::path manifest = fs::path(sweep_dir) / "sweep.json";
+  if (fs::exists(manifest)) {
+    const json m = read_json(manifest.string());
+    s += "# the sweep (skips finished runs)\n";
+    s += fmt::format("build/bin/moescale sweep --grid {} --data {}{} --out {} --devices {}\n",
+                     m.value("grid", "GRID"), m.value("data", "DATA"),
+                     m.value("val_data", "").empty() ? "" : " --val-data " + m.value("val_data", ""),
+                     sweep_dir,
+                     m.contains("devices") ? fmt::format("{}", fmt::join(m["devices"].get<std::vector<std::string>>(), ","))
+                                           : std::string("cpu"));
+  }
+  s += "# this report\n";
+  s += fmt::format("build/bin/moescale report {}\n", sweep_dir);
+  s += "# the fits on their own\n";
+  for (const auto& g : fit["sparsities"]) {
+    s += fmt::format("build/bin/moescale fit isoflop --input {}/results.csv --where sparsity={}\n",
+                     sweep_dir, g["S"].get<double>());
+  }
+  if (fit["sparsities"].size() >= 2) {
+    s += fmt::format("build/bin/moescale fit ratio --input {}/results.csv\n", sweep_dir);
+  }
+  s += "```\n";
+  return s;
+}
+
+std::string markdown(const ReportOptions& opt, const json& fit, const scaling::Table& all) {
+  const std::string& dir = opt.sweep_dir;
+  std::string md = fmt::format("# moescale report: {}\n\n", dir);
+  md += "How does the loss at a fixed compute budget depend on r = expert FLOPs / attention "
+        "FLOPs, and where is its minimum r*? Each budget's valley is fitted by a parabola in "
+        "ln r (its vertex is r*, with a bootstrap 95% CI); no monotonicity is imposed on r*. "
+        "Generated by `moescale report` from `results.csv`; every number is in `fit.json`.\n\n";
+
+  md += "## Runs\n\n| status | runs |\n|---|---|\n";
+  for (const auto& [status, n] : fit["counts"].items()) md += fmt::format("| {} | {} |\n", status, n.get<int>());
+  if (!fit.value("left_out", "").empty()) md += "\nLeft out of the fits: " + fit.value("left_out", "") + ".\n";
+  bool header = false;
+  for (size_t i = 0; i < all.n_rows(); ++i) {
+    const std::string status = all.has_column("status") ? all.cell(i, "status") : "done";
+    if (status == "done") continue;
+    if (!header) {
+      md += "\nNot finished:\n\n| run | compute | S | r | status | reason |\n|---|---|---|---|---|---|\n";
+      header = true;
+    }
+    std::string reason;
+    const std::string id = all.has_column("run_id") ? all.cell(i, "run_id") : "";
+    const fs::path result = fs::path(dir) / "runs" / id / "result.json";
+    if (!id.empty() && fs::exists(result)) {
+      try {
+        reason = read_json(result.string()).value("reason", "");
+      } catch (const std::exception&) {
+        reason = "unreadable result.json";
+      }
+    }
+    md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", id, all.cell(i, "compute"),
+                      all.cell(i, "sparsity"), all.cell(i, "ratio"), status,
+                      reason.empty() ? "-" : reason);
+  }
+
+  md += "\n## Does r* rise with compute?\n\n";
+  for (const auto& g : fit["sparsities"]) {
+    md += fmt::format("- S = {}: {}\n", report_number(g["S"].get<double>()),
+                      g.value("trend", std::string("?")));
+  }
+
+  md += "\n## r* per budget and sparsity\n\n";
+  md += "| S | C | r* | 95% CI | bracketed | points | argmin of losses | paper's rule |\n";
+  md += "|---|---|---|---|---|---|---|---|\n";
+  for (const auto& g : fit["sparsities"]) {
+    for (const auto& v : g["valleys"]) {
+      std::string argmin = "-", rule = "-";
+      for (const auto& p : g["paper_rule"]) {
+        if (same(p["C"].get<double>(), v["C"].get<double>())) {
+          argmin = report_number(p["r_argmin"].get<double>());
+          rule = report_number(p["r_paper_rule"].get<double>());
+        }
+      }
+      md += fmt::format("| {} | {} | {} | [{}, {}] | {} | {} | {} | {} |\n",
+                        report_number(g["S"].get<double>()), report_number(v["C"].get<double>()),
+                        report_number(num(v, "x_opt")), report_number(num(v, "ci_low")),
+                        report_number(num(v, "ci_high")),
+                        v["bracketed"].get<bool>()
+                            ? (v.value("note", "").empty() ? "yes" : "yes; " + v.value("note", ""))
+                            : "no: " + v.value("note", ""),
+                        v["n_points"].get<int>(), argmin, rule);
+    }
+  }
+
+  md += "\n## r*(C) = k C^a per sparsity\n\n| S | k | a | a 95% CI | budgets |\n|---|---|---|---|---|\n";
+  for (const auto& g : fit["sparsities"]) {
+    const json& law = g["power_law"];
+    if (law.is_null()) {
+      md += fmt::format("| {} | - | - | - | fewer than 2 bracketed |\n",
+                        report_number(g["S"].get<double>()));
+      continue;
+    }
+    md += fmt::format("| {} | {} | {} | [{}, {}] | {} |\n", report_number(g["S"].get<double>()),
+                      report_number(law["k"].get<double>()), report_number(law["a"].get<double>()),
+                      report_number(num(law, "a_ci_low")), report_number(num(law, "a_ci_high")),
+                      law["n_budgets"].get<int>());
+  }
+
+  md += "\n## The joint law r*(C, S) = alpha0 (1-S)^p C^(beta0 (1-S)^q)\n\n";
+  if (fit.contains("ratio_law") && !fit["ratio_law"].is_null()) {
+    const json& law = fit["ratio_law"];
+    md += "| parameter | fitted | 95% CI | published (paper) |\n|---|---|---|---|\n";
+    for (const char* p : {"alpha0", "p", "beta0", "q"}) {
+      const json& ci = law["ci"][p];
+      md += fmt::format("| {} | {} | [{}, {}] | {} |\n", p, report_number(law["params"][p].get<double>()),
+                        ci.is_array() && ci[0].is_number() ? report_number(ci[0].get<double>()) : "n/a",
+                        ci.is_array() && ci[1].is_number() ? report_number(ci[1].get<double>()) : "n/a",
+                        report_number(fit["paper_law"][p].get<double>()));
+    }
+    const json& in = law["in_sample"];
+    const json& loso = law["leave_one_sparsity_out"]["pooled"];
+    const json& pub = law["published"];
+    md += fmt::format(
+        "\nError on r* (RMSE of ln r*, MAPE of r*): in sample {} / {}%; leave one sparsity out "
+        "{} / {}%; the paper's published coefficients on the same r*: {} / {}%.\n",
+        report_number(num(in, "rmse_log")), report_number(num(in, "mape_percent")),
+        report_number(num(loso, "rmse_log")), report_number(num(loso, "mape_percent")),
+        report_number(num(pub, "rmse_log")), report_number(num(pub, "mape_percent")));
+  } else {
+    md += fit.value("ratio_law_note", std::string("not fitted")) + "\n";
+  }
+
+  md += "\n## Figures\n\n";
+  for (const auto& [name, caption] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"ratio_curves", "Loss vs r per compute budget; curves: fitted valleys; stars: r* with 95% CI"},
+           {"rstar_vs_compute", "r* vs compute with the fitted power law; dashed: the paper's law"},
+           {"frontier", "Best loss over r vs compute"},
+           {"load_balance", "Expert load (max/mean tokens per expert) over training"}}) {
+    md += fmt::format("![{}]({}.png)\n\n*{}* ({}.svg)\n\n", name, name, caption, name);
+  }
+  md += "## Redo everything\n\n" + redo_commands(dir, fit);
+  return md;
+}
+
+}  // namespace
+
+json write_report(const ReportOptions& opt) {
+  const std::string results = (fs::path(opt.sweep_dir) / "results.csv").string();
+  if (!fs::exists(results)) {
+    throw InputError(results + " does not exist: run `moescale sweep --out " + opt.sweep_dir +
+                     "` first, or give a sweep directory");
+  }
+  const scaling::Table all = scaling::Table::read(results);
+  json counts = json::object();
+  if (all.has_column("status")) {
+    for (size_t i = 0; i < all.n_rows(); ++i) {
+      const std::string& s = all.cell(i, "status");
+      counts[s] = counts.value(s, 0) + 1;
+    }
+  } else {
+    counts["done"] = static_cast<int>(all.n_rows());
+  }
+  std::string left_out;
+  const scaling::Table done = scaling::drop_unfinished(all, &left_out);
+  if (done.n_rows() < 3) {
+    throw InputError(fmt::format("{}: {} finished run(s); a valley needs at least 3 ratios at one "
+                                 "budget: let the sweep finish",
+                                 results, done.n_rows()));
+  }
+  const scaling::RoleNames roles = scaling::default_columns();
+  const std::vector<scaling::RatioRun> runs = scaling::ratio_runs(done, roles);
+
+  std::vector<double> sparsities;
+  for (const auto& r : runs) {
+    if (std::none_of(sparsities.begin(), sparsities.end(), [&](double s) { return same(s, r.sparsity); })) {
+      sparsities.push_back(r.sparsity);
+    }
+  }
+  std::sort(sparsities.begin(), sparsities.end());
+  json fit = {{"sweep", opt.sweep_dir},
+              {"counts", counts},
+              {"left_out", left_out},
+              {"bootstrap", opt.bootstrap},
+              {"seed", opt.seed},
+              {"sparsities", json::array()},
+              {"ratio_law", nullptr},
+              {"paper_law",
+               {{"alpha0", scaling::kPublishedRatioLaw.alpha0},
+                {"p", scaling::kPublishedRatioLaw.p},
+                {"beta0", scaling::kPublishedRatioLaw.beta0},
+                {"q", scaling::kPublishedRatioLaw.q}}}};
+  for (double s : sparsities) {
+    std::vector<scaling::RatioRun> sub;
+    for (const auto& r : runs) {
+      if (same(r.sparsity, s)) sub.push_back(r);
+    }
+    fit["sparsities"].push_back(sparsity_section(sub, s, opt));
+  }
+  if (sparsities.size() >= 2) {
+    try {
+      scaling::RatioLawOptions ro;
+      ro.bootstrap = opt.bootstrap;
+      ro.seed = opt.seed;
+      fit["ratio_law"] = scaling::to_json(scaling::fit_ratio_law(runs, ro));
+    } catch (const InputError& e) {
+      fit["ratio_law_note"] = std::string("Not fitted: ") + e.what();
+    }
+  } else {
+    fit["ratio_law_note"] =
+        "Not fitted: the sweep has one sparsity; the joint law needs at least two.";
+  }
+
+  const fs::path out = fs::path(opt.sweep_dir) / "report";
+  fs::create_directories(out);
+  write_json_atomic((out / "fit.json").string(), fit);
+  write_file_atomic((out / "report.md").string(), markdown(opt, fit, all));
+  if (opt.figures) {
+    if (!fs::exists(opt.plot_script)) {
+      throw InputError(opt.plot_script + " is missing: the figures are drawn by scripts/plot_report.py");
+    }
+    const int status = cli::run_program({opt.python, opt.plot_script, opt.sweep_dir});
+    if (status != 0) {
+      throw std::runtime_error(fmt::format(
+          "drawing the figures failed ({} {} exited with {}); is python3-matplotlib installed? "
+          "run ./scripts/setup.sh",
+          opt.python, opt.plot_script, status));
+    }
+  }
+  return fit;
+}
+
+}  // namespace moe::experiments
