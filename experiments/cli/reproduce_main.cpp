@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
                                   " costs the GPU-hours above; rerun with --yes to start");
     }
     fs::create_directories(out);
-    std::string command = "build/bin/moescale";
+    std::string command = "build/bin/moescale reproduce";
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
     moe::write_json_atomic((fs::path(out) / "reproduce.json").string(),
                            {{"command", command}, {"preset", preset.name}});
