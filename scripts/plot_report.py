@@ -52,6 +52,14 @@ def panel_grid(n):
     return fig, list(axes.flat[:n])
 
 
+def ci_err(v, key):
+    """Error-bar extents of v[key] from its CI; zero where there is no CI (drawn as a bare point)."""
+    lo, hi = v.get("ci_low"), v.get("ci_high")
+    if lo is None or hi is None:
+        return [[0.0], [0.0]]
+    return [[v[key] - lo], [hi - v[key]]]
+
+
 def sparsity_label(s):
     return f"S = {100 * s:.2f}%"
 
@@ -86,11 +94,10 @@ def plot_ratio_curves(rows, fit, out_dir):
             if v["bracketed"]:
                 u = math.log(v["x_opt"])
                 y = a * u * u + b * u + k
-                ax.errorbar([v["x_opt"]], [y],
-                            xerr=[[v["x_opt"] - v["ci_low"]], [v["ci_high"] - v["x_opt"]]],
-                            fmt="*", color=color, ms=12, mec="black", capsize=3)
+                ax.errorbar([v["x_opt"]], [y], xerr=ci_err(v, "x_opt"), fmt="*", color=color,
+                            ms=12, mec="black", capsize=3)
         ax.set_xscale("log")
-        ratios = sorted({round(as_float(r, "ratio_achieved"), 3) for r in pts})
+        ratios = sorted({as_float(r, "ratio") for r in pts})  # the targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))
         ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
@@ -115,9 +122,9 @@ def plot_rstar(fit, out_dir):
         s = group["S"]
         ok = [v for v in group["valleys"] if v["bracketed"]]
         if ok:
+            err = [ci_err(v, "x_opt") for v in ok]
             ax.errorbar([v["C"] for v in ok], [v["x_opt"] for v in ok],
-                        yerr=[[v["x_opt"] - v["ci_low"] for v in ok],
-                              [v["ci_high"] - v["x_opt"] for v in ok]],
+                        yerr=[[e[0][0] for e in err], [e[1][0] for e in err]],
                         fmt="o", color=color, capsize=3, label=f"r* measured, {sparsity_label(s)}")
         law = group.get("power_law")
         if law:
