@@ -239,14 +239,14 @@ at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Te
   // separate selects would each fill and add a whole (E, D, F) gradient.
   const std::vector<at::Tensor> w_gate = w_gate_EDF.unbind(0), w_up = w_up_EDF.unbind(0),
                                 w_down = w_down_EFD.unbind(0);
+  // Likewise split_with_sizes, not narrow: one backward concatenation instead of E zero-filled
+  // (P, D) gradients.
+  const std::vector<at::Tensor> x_E =
+      x_sorted_PD.split_with_sizes(std::vector<int64_t>(counts, counts + config_.n_experts), 0);
   std::vector<at::Tensor> outs;
   outs.reserve(static_cast<size_t>(config_.n_experts));
-  int64_t offset = 0;
   for (int64_t e = 0; e < config_.n_experts; ++e) {
-    if (counts[e] == 0) continue;
-    const at::Tensor x_e = x_sorted_PD.narrow(0, offset, counts[e]);
-    outs.push_back(swiglu(x_e, w_gate[e], w_up[e], w_down[e]));
-    offset += counts[e];
+    if (counts[e] > 0) outs.push_back(swiglu(x_E[e], w_gate[e], w_up[e], w_down[e]));
   }
   if (outs.empty()) return at::zeros_like(x_sorted_PD);
   return at::cat(outs, 0);
