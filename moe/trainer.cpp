@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <sstream>
 
 #include "moe/accounting.h"
@@ -524,12 +525,23 @@ TrainResult Trainer::run(bool resume) {
           {"aux_loss", window_.aux.item<double>() / steps_d},
           {"z_loss", window_.z.item<double>() / steps_d},
           {"grad_norm", window_.grad_norm.item<double>() / steps_d}};
-      nlohmann::json loads = nlohmann::json::array();
+      // Routing per MoE layer over the window: pairs routed to each expert, max/mean load, and
+      // the pairs no expert processed (dropless dispatch: 0).
+      nlohmann::json loads = nlohmann::json::array(), counts = nlohmann::json::array();
+      int64_t dropped = 0;
+      const int64_t pairs = window_.steps * tokens_per_step * cfg_.model.top_k;
       for (const auto& c : window_.load) {
-        const at::Tensor cf = c.to(at::kDouble);
-        loads.push_back((cf.max() / cf.mean()).item<double>());
+        const at::Tensor cpu = c.to(at::kCPU).contiguous();
+        const std::vector<int64_t> v(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
+        const double mean = static_cast<double>(std::accumulate(v.begin(), v.end(), int64_t{0})) /
+                            static_cast<double>(v.size());
+        loads.push_back(static_cast<double>(*std::max_element(v.begin(), v.end())) / mean);
+        counts.push_back(v);
+        dropped += pairs - std::accumulate(v.begin(), v.end(), int64_t{0});
       }
       line["expert_load_max_over_mean"] = loads;
+      line["tokens_per_expert"] = counts;
+      line["dropped_tokens"] = dropped;
       if (step_ % eval_every == 0 || step_ == total_steps) {
         last_val = evaluate();
         line["val_loss"] = last_val;

@@ -110,6 +110,13 @@ TEST_CASE("training lowers the loss and leaves a complete run directory", "[trai
     CHECK(m.back().contains(key));
   }
   CHECK(m.back()["expert_load_max_over_mean"].size() == 2);
+  // Every (token, expert) pair of the window is counted once: 5 steps x 8 x 32 tokens x top-2.
+  for (const auto& layer : m.back()["tokens_per_expert"]) {
+    int64_t pairs = 0;
+    for (const auto& n : layer) pairs += n.get<int64_t>();
+    CHECK(pairs == 5 * 8 * 32 * 2);
+  }
+  CHECK(m.back()["dropped_tokens"] == 0);
   const nlohmann::json result = moe::read_json(run + "/result.json");
   CHECK(result["status"] == "done");
   CHECK(result["val_loss"].get<double>() == r.val_loss);
