@@ -4,8 +4,9 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <stdexcept>
+
+#include "moe/json_fields.h"
 
 namespace moe {
 
@@ -23,7 +24,8 @@ namespace {
 
 void require(bool ok, const char* field, const std::string& value, const std::string& fix) {
   if (!ok) {
-    throw std::invalid_argument(fmt::format("model config: {} = {} is invalid: {}", field, value, fix));
+    throw std::invalid_argument(
+        fmt::format("model config: {} = {} is invalid: {}", field, value, fix));
   }
 }
 
@@ -69,9 +71,12 @@ void ModelConfig::validate() const {
 
 std::string to_string(PositionEncoding p) {
   switch (p) {
-    case PositionEncoding::kRotary: return "rotary";
-    case PositionEncoding::kLearned: return "learned";
-    case PositionEncoding::kNone: return "none";
+    case PositionEncoding::kRotary:
+      return "rotary";
+    case PositionEncoding::kLearned:
+      return "learned";
+    case PositionEncoding::kNone:
+      return "none";
   }
   return "?";
 }
@@ -121,28 +126,8 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
-  if (!j.is_object()) throw std::invalid_argument("model config: expected a JSON object");
-  static const std::set<std::string> known = {
-      "vocab_size", "context",        "d_model",           "n_layers",      "n_heads",
-      "n_kv_heads", "head_dim",       "d_expert",          "n_experts",     "top_k",
-      "n_shared_experts", "n_dense_layers", "positions",   "rope_theta",    "norm",
-      "norm_eps",   "tie_embeddings", "router_score",      "renormalize_gates",
-      "aux_loss_coef", "z_loss_coef", "init_std"};
-  for (const auto& item : j.items()) {
-    if (!known.count(item.key())) {
-      throw std::invalid_argument("model config: unknown key '" + item.key() +
-                                  "': remove it or check its spelling");
-    }
-  }
-  auto get = [&](const char* key, auto& field) {
-    if (!j.contains(key)) return;
-    try {
-      j.at(key).get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      throw std::invalid_argument(fmt::format("model config: '{}' has the wrong type ({})", key,
-                                              j.at(key).dump()));
-    }
-  };
+  const JsonFields f = JsonFields::of<ModelConfig>(j, "model config");
+  const auto get = [&f](const char* key, auto& field) { f.get(key, field); };
   get("vocab_size", c.vocab_size);
   get("context", c.context);
   get("d_model", c.d_model);
@@ -163,15 +148,15 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   get("z_loss_coef", c.z_loss_coef);
   get("init_std", c.init_std);
   std::string s;
-  if (j.contains("positions")) {
+  if (f.has("positions")) {
     get("positions", s);
     c.positions = parse_position_encoding(s);
   }
-  if (j.contains("norm")) {
+  if (f.has("norm")) {
     get("norm", s);
     c.norm = parse_norm_kind(s);
   }
-  if (j.contains("router_score")) {
+  if (f.has("router_score")) {
     get("router_score", s);
     c.router_score = parse_router_score(s);
   }

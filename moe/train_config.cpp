@@ -3,18 +3,21 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <set>
 #include <stdexcept>
 
 #include "moe/io.h"
+#include "moe/json_fields.h"
 
 namespace moe {
 
 std::string to_string(Schedule s) {
   switch (s) {
-    case Schedule::kCosine: return "cosine";
-    case Schedule::kWsd: return "wsd";
-    case Schedule::kConstant: return "constant";
+    case Schedule::kCosine:
+      return "cosine";
+    case Schedule::kWsd:
+      return "wsd";
+    case Schedule::kConstant:
+      return "constant";
   }
   return "?";
 }
@@ -44,7 +47,8 @@ double TrainConfig::lr_at(int64_t step) const {
   if (step < warmup) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup);
   const double floor = lr * min_lr_ratio;
   switch (schedule) {
-    case Schedule::kConstant: return lr;
+    case Schedule::kConstant:
+      return lr;
     case Schedule::kCosine: {
       const double span = std::max<double>(1.0, static_cast<double>(total - warmup));
       const double progress = std::min(1.0, static_cast<double>(step - warmup) / span);
@@ -135,31 +139,10 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
-  if (!j.is_object()) throw std::invalid_argument("train config: expected a JSON object");
-  static const std::set<std::string> known = {
-      "model",        "plan",          "data",       "val_data",      "device",
-      "dtype",        "threads",       "batch_size", "micro_batch_size", "tokens",
-      "steps",        "lr",            "min_lr_ratio", "warmup_steps", "schedule",
-      "decay_fraction", "weight_decay", "beta1",     "beta2",         "adam_eps",
-      "clip",         "eval_every",    "eval_tokens", "seed",         "log_every",
-      "checkpoint_minutes", "checkpoint_every", "stop_at_step", "inject_nan_at_step"};
-  for (const auto& item : j.items()) {
-    if (!known.count(item.key())) {
-      throw std::invalid_argument("train config: unknown key '" + item.key() +
-                                  "': remove it or check its spelling");
-    }
-  }
-  auto get = [&](const char* key, auto& field) {
-    if (!j.contains(key)) return;
-    try {
-      j.at(key).get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      throw std::invalid_argument(
-          fmt::format("train config: '{}' has the wrong type ({})", key, j.at(key).dump()));
-    }
-  };
-  if (j.contains("model")) from_json(j.at("model"), c.model);
-  if (j.contains("plan")) c.plan = j.at("plan");
+  const JsonFields f = JsonFields::of<TrainConfig>(j, "train config");
+  const auto get = [&f](const char* key, auto& field) { f.get(key, field); };
+  if (f.has("model")) from_json(f.at("model"), c.model);
+  if (f.has("plan")) c.plan = f.at("plan");
   get("data", c.data);
   get("val_data", c.val_data);
   get("device", c.device);
@@ -185,7 +168,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   get("checkpoint_every", c.checkpoint_every);
   get("stop_at_step", c.stop_at_step);
   get("inject_nan_at_step", c.inject_nan_at_step);
-  if (j.contains("schedule")) {
+  if (f.has("schedule")) {
     std::string s;
     get("schedule", s);
     c.schedule = parse_schedule(s);
@@ -194,9 +177,9 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
 
 nlohmann::json run_identity(const TrainConfig& c) {
   nlohmann::json j = c;
-  for (const char* key : {"plan", "data", "val_data", "device", "dtype", "threads", "log_every",
-                          "checkpoint_minutes", "checkpoint_every", "stop_at_step",
-                          "inject_nan_at_step", "micro_batch_size"}) {
+  for (const char* key :
+       {"plan", "data", "val_data", "device", "dtype", "threads", "log_every", "checkpoint_minutes",
+        "checkpoint_every", "stop_at_step", "inject_nan_at_step", "micro_batch_size"}) {
     j.erase(key);
   }
   // bf16 changes the numbers a run computes, so it is part of the identity after all.

@@ -1,7 +1,4 @@
 // LibTorch's headers bring glog's CHECK macro: include them before Catch so Catch's wins.
-#include "moe/model.h"
-#include "moe/trainer.h"
-
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -10,28 +7,15 @@
 
 #include "moe/errors.h"
 #include "moe/io.h"
+#include "moe/model.h"
 #include "moe/shards.h"
+#include "moe/trainer.h"
+#include "tests/markov.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// A first-order Markov source over 48 symbols, each followed by one of 3 successors: entropy
-// well under its unigram entropy, so a model that learns shows it.
-std::vector<uint32_t> markov_tokens(size_t n, uint32_t seed) {
-  std::mt19937 table_rng(1234);  // the same source for train and val
-  std::vector<uint32_t> next(48 * 3);
-  for (auto& v : next) v = table_rng() % 48;
-  std::mt19937 rng(seed);
-  std::vector<uint32_t> out(n);
-  uint32_t s = 0;
-  for (auto& t : out) {
-    t = s;
-    s = next[s * 3 + rng() % 3];
-  }
-  return out;
-}
 
 moe::TrainConfig tiny_run(const std::string& data_dir) {
   moe::TrainConfig c;
@@ -63,8 +47,10 @@ struct Fixture {
   Fixture() {
     data = tmp / "data";
     fs::create_directories(data);
-    moe::write_shard(data + "/train.bin", markov_tokens(200000, 1), moe::kShardVersionU16);
-    moe::write_shard(data + "/val.bin", markov_tokens(20000, 2), moe::kShardVersionU16);
+    moe::write_shard(data + "/train.bin", moe::testing::markov_tokens(200000, 1),
+                     moe::kShardVersionU16);
+    moe::write_shard(data + "/val.bin", moe::testing::markov_tokens(20000, 2),
+                     moe::kShardVersionU16);
   }
 };
 
@@ -82,8 +68,8 @@ void check_same_curve(const std::string& a, const std::string& b) {
   REQUIRE(ma.size() == mb.size());
   for (size_t i = 0; i < ma.size(); ++i) {
     INFO("metrics line " << i << " step " << ma[i]["step"]);
-    for (const char* key : {"step", "tokens", "train_loss", "aux_loss", "z_loss", "grad_norm",
-                            "lr", "expert_load_max_over_mean"}) {
+    for (const char* key : {"step", "tokens", "train_loss", "aux_loss", "z_loss", "grad_norm", "lr",
+                            "expert_load_max_over_mean"}) {
       CHECK(ma[i][key] == mb[i][key]);
     }
     CHECK(ma[i].value("val_loss", -1.0) == mb[i].value("val_loss", -1.0));
@@ -182,8 +168,7 @@ TEST_CASE("a NaN loss stops the run with status diverged and the step", "[traine
   CHECK(result["reason"].get<std::string>().find("step 17") != std::string::npos);
 }
 
-TEST_CASE("a run directory holding another config is refused, naming the difference",
-          "[trainer]") {
+TEST_CASE("a run directory holding another config is refused, naming the difference", "[trainer]") {
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   c.stop_at_step = 5;

@@ -6,32 +6,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "moe/io.h"
 #include "moe/shards.h"
-
-namespace {
-
-std::vector<uint32_t> markov(size_t n, uint32_t seed) {
-  std::mt19937 table_rng(1234);
-  std::vector<uint32_t> next(48 * 3);
-  for (auto& v : next) v = table_rng() % 48;
-  std::mt19937 rng(seed);
-  std::vector<uint32_t> out(n);
-  uint32_t s = 0;
-  for (auto& t : out) {
-    t = s;
-    s = next[s * 3 + rng() % 3];
-  }
-  return out;
-}
-
-}  // namespace
+#include "tests/markov.h"
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -42,8 +24,9 @@ int main(int argc, char** argv) {
   const size_t n_train = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 200000;
   const size_t n_val = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 20000;
   std::filesystem::create_directories(out);
-  moe::write_shard(out + "/train.bin", markov(n_train, 1), moe::kShardVersionU16);
-  moe::write_shard(out + "/val.bin", markov(n_val, 2), moe::kShardVersionU16);
+  moe::write_shard(out + "/train.bin", moe::testing::markov_tokens(n_train, 1),
+                   moe::kShardVersionU16);
+  moe::write_shard(out + "/val.bin", moe::testing::markov_tokens(n_val, 2), moe::kShardVersionU16);
   moe::write_json_atomic(out + "/meta.json", {{"vocab_size", 64}, {"tokenizer", "markov-test"}});
   return 0;
 }
