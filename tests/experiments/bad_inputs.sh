@@ -2,8 +2,9 @@
 # The bad-input catalogue: every subcommand, given input it cannot use, exits with status 2 and
 # exactly one line on stderr, "moescale <cmd>: error: ...", that names the input (file, flag,
 # column, key) and says what to change. No case may crash (exit status >= 128), dump core or
-# run past its timeout. Then the one corrupt input that is not an error: a corrupt checkpoint,
-# which train --resume reports and falls back from.
+# run past its timeout. Then: a train that stopped at bad input does not block the corrected
+# command, and the one corrupt input that is not an error, a corrupt checkpoint, which
+# train --resume reports and falls back from (to an older checkpoint, or to step 0).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 M=$BIN/moescale
 cd "$TMP"
@@ -15,6 +16,7 @@ FAILED=()
 bad() {
   local name=$1 what=$2 fix=$3 status=0 why=
   shift 3
+  [[ -n $what && -n $fix ]] || fail "$name: an empty fragment would match any message"
   CASES=$((CASES + 1))
   timeout -k 5 60 "$@" </dev/null >"out/$name" 2>"err/$name" || status=$?
   local text lines
@@ -85,8 +87,9 @@ i=0
 for c in 1e15 3e15 1e16; do
   for r in 0.25 0.5 1 2 4; do
     i=$((i + 1))
+    n=$(awk -v c="$c" 'BEGIN { printf "%.0f", (c / 6)^0.5 }')
     loss=$(awk -v c="$c" -v r="$r" 'BEGIN { l = log(r / 1.2); printf "%.4f", 3 + 20 * c^-0.1 + 0.05 * l * l }')
-    rows+=("r$i,$c,0.8235,$r,$(awk -v c="$c" 'BEGIN { printf "%.0f", (c / 6)^0.5 }'),$(awk -v c="$c" 'BEGIN { printf "%.0f", (c / 6)^0.5 }'),$loss,done")
+    rows+=("r$i,$c,0.8235,$r,$n,$n,$loss,done")
   done
 done
 csv good.csv "${rows[@]}"
@@ -114,6 +117,7 @@ printf '%s\ncompute = 4e9\nratio = 0.5 -1\n' "$base" >impossible.grid
 printf '%s\ncompute = 1e3\nratio = 1\n' "$base" >tiny.grid
 sed 's/vocab = 64/vocab = 32/' good.grid >small-vocab.grid
 
+# A tiny run: 20 steps of 4 x 32 tokens; the vocabulary (64) comes from data/meta.json.
 T=(--label 100K --context 32 --batch-size 4 --tokens 2560 --eval-tokens 256 --threads 1)
 printf '{"model": {}, "tokens": 1000, "learning_rate": 0.1}\n' >unknown-key.json
 printf '{"model": {"d_model": \n' >garbage.json
