@@ -71,8 +71,11 @@ unreadable() {  # unreadable PATH: makes PATH unreadable
     chmod 000 "$1"
   fi
 }
-# What the message for an unreadable file (or that directory) must say, for `bad`.
-if [[ $(id -u) == 0 ]]; then UNREADABLE="is a directory"; else UNREADABLE="Permission denied"; fi
+# What the message for an unreadable file must say to do: for a mode-000 file, the same for
+# every program; for the directory, $1.
+unreadable_fix() {
+  if [[ $(id -u) == 0 ]]; then echo "$1"; else echo "Permission denied); check the path and its permissions"; fi
+}
 
 csv() {  # csv FILE ROW... : results.csv-like columns
   local file=$1
@@ -160,11 +163,7 @@ bad data-no-input "--input is required" "text to tokenize" "$M" data --out d1
 bad data-missing "nope.txt" "--input takes" "$M" data --input nope.txt --out d1
 bad data-empty "empty.txt" "nothing to tokenize" "$M" data --input empty.txt --out d1
 bad data-no-text "notext" "no *.txt" "$M" data --input notext --out d1
-if [[ $(id -u) == 0 ]]; then
-  bad data-unreadable "unreadable.txt" "no *.txt file" "$M" data --input unreadable.txt --out d1
-else
-  bad data-unreadable "unreadable.txt" "Permission denied" "$M" data --input unreadable.txt --out d1
-fi
+bad data-unreadable "unreadable.txt" "$(unreadable_fix "holds no *.txt file")" "$M" data --input unreadable.txt --out d1
 bad data-not-utf8 "latin1.txt" "UTF-8" "$M" data --input latin1.txt --out d1 --tokenizer byte
 bad data-tokenizer "--tokenizer wordpiece" "bpe or byte" "$M" data --input good.txt --out d1 --tokenizer wordpiece
 bad data-byte-vocab "--vocab-size" "257" "$M" data --input good.txt --out d1 --tokenizer byte --vocab-size 300
@@ -180,7 +179,7 @@ bad train-no-compute "--compute is required" "--tokens" "$M" train --data data -
 bad train-not-number "--lr" "moescale train --help" "$M" train "${T[@]}" --data data --out t1 --lr fast
 bad train-config-missing "nope.json" "check the path" "$M" train --config nope.json --data data --out t1
 bad train-config-empty "empty.json" "restore or delete" "$M" train --config empty.json --data data --out t1
-bad train-config-unreadable "unreadable.json" "$UNREADABLE" "$M" train --config unreadable.json --data data --out t1
+bad train-config-unreadable "unreadable.json" "$(unreadable_fix "is a directory, not a file; give the path of the file itself")" "$M" train --config unreadable.json --data data --out t1
 bad train-config-garbage "garbage.json" "restore or delete" "$M" train --config garbage.json --data data --out t1
 bad train-config-key "'learning_rate'" "remove it" "$M" train --config unknown-key.json --data data --out t1
 bad train-data-missing "nope" "--data takes" "$M" train "${T[@]}" --data nope --out t1
@@ -214,7 +213,7 @@ bad fit-no-input "--input is required" "e.g. --input" "$M" fit power
 bad fit-missing "nope.csv" "check the path" "$M" fit power --input nope.csv
 bad fit-empty "empty.csv" "expected a CSV header" "$M" fit power --input empty.csv
 bad fit-directory "sweep-none" "give the CSV file" "$M" fit power --input sweep-none
-bad fit-unreadable "unreadable.csv" "$UNREADABLE" "$M" fit power --input unreadable.csv
+bad fit-unreadable "unreadable.csv" "$(unreadable_fix "is a directory; give the CSV file inside it")" "$M" fit power --input unreadable.csv
 bad fit-not-number "nonnumeric.csv: line 6, column ratio_achieved" "correct the cell or delete the row" "$M" fit isoflop --input nonnumeric.csv
 bad fit-nan "nan.csv: line 6, column val_loss" "correct the cell or delete the row" "$M" fit isoflop --input nan.csv
 bad fit-no-column "no column val_loss" "--column loss=NAME" "$M" fit power --input nolosscol.csv
@@ -232,7 +231,7 @@ bad report-no-dir "--sweep is required" "moescale report" "$M" report
 bad report-missing-dir "nope/results.csv" "moescale sweep --out nope" "$M" report nope
 bad report-no-results "sweep-none/results.csv" "moescale sweep --out sweep-none" "$M" report sweep-none
 bad report-empty "sweep-empty/results.csv" "expected a CSV header" "$M" report sweep-empty --no-figures
-bad report-unreadable "sweep-unreadable/results.csv" "$UNREADABLE" "$M" report sweep-unreadable --no-figures
+bad report-unreadable "sweep-unreadable/results.csv" "$(unreadable_fix "is a directory; give the CSV file inside it")" "$M" report sweep-unreadable --no-figures
 bad report-nan "sweep-nan/results.csv: line 6, column val_loss" "correct the cell or delete the row" "$M" report sweep-nan --no-figures
 bad report-no-column "sweep-nocol/results.csv: no column val_loss" "rerun the sweep" "$M" report sweep-nocol --no-figures
 bad report-few-runs "sweep-few/results.csv" "let the sweep finish" "$M" report sweep-few --no-figures
