@@ -304,6 +304,15 @@ json write_report(const ReportOptions& opt) {
                      "` first, or give a sweep directory");
   }
   const scaling::Table all = scaling::Table::read(results);
+  // The report takes no --column flags: a table with other columns is one for moescale fit.
+  for (const char* column : {"compute", "sparsity", "ratio_achieved", "val_loss"}) {
+    if (!all.has_column(column)) {
+      throw InputError(fmt::format(
+          "{}: no column {}, which moescale sweep writes; rerun the sweep to rebuild the file, "
+          "or fit this table with 'moescale fit --column'",
+          results, column));
+    }
+  }
   json counts = json::object();
   if (all.has_column("status")) {
     for (size_t i = 0; i < all.n_rows(); ++i) {

@@ -223,10 +223,12 @@ void Sweep::check_inputs() {
   int64_t vocab = 0;
   for (const auto& r : runs_) vocab = std::max(vocab, r.config.model.vocab_size);
   const std::string val = opt_.val_data.empty() ? opt_.data : opt_.val_data;
-  if (opt_.val_data.empty() && !fs::is_directory(opt_.data)) {
-    throw InputError("--val-data is required when --data is a file or a glob (" + opt_.data + ")");
-  }
+  // The training shards first: a --data that does not exist is reported as such.
   TokenDataset(resolve_shards(opt_.data, "train")).check_vocab(vocab);
+  if (opt_.val_data.empty() && !fs::is_directory(opt_.data)) {
+    throw InputError("--val-data is required when --data is a file or a glob (" + opt_.data +
+                     "): give the held-out shards");
+  }
   TokenDataset(resolve_shards(val, "val")).check_vocab(vocab);
 
   fs::create_directories(fs::path(opt_.out) / "runs");

@@ -72,6 +72,11 @@ void write_json_atomic(const std::string& path, const nlohmann::json& j) {
 }
 
 std::string read_file(const std::string& path) {
+  // A directory opens as a stream that reads nothing, which would pass for an empty file.
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw InputError(path + ": is a directory, not a file; give the path of the file itself");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw InputError(path + ": cannot open (" + std::strerror(errno) +

@@ -120,7 +120,10 @@ class Trainer {
 void Trainer::prepare_directory(bool resume) {
   fs::create_directories(dir_);
   const fs::path config_path = fs::path(dir_) / "config.json";
-  if (fs::exists(config_path)) {
+  const bool started = fs::exists(checkpoints_dir()) ||
+                       fs::exists(fs::path(dir_) / "result.json") || fs::exists(metrics_path());
+  // A config.json alone is left by an attempt that stopped at bad input: it is replaced.
+  if (started && fs::exists(config_path)) {
     TrainConfig existing;
     try {
       from_json(read_json(config_path.string()), existing);
@@ -135,8 +138,7 @@ void Trainer::prepare_directory(bool resume) {
           "{} holds a run of a different config ({} differs); use another --out or delete it",
           dir_, diff));
     }
-    const bool started = fs::exists(checkpoints_dir()) || fs::exists(fs::path(dir_) / "result.json");
-    if (!resume && started) {
+    if (!resume) {
       throw InputError(fmt::format(
           "{} already holds this run; pass --resume to continue it or use another --out", dir_));
     }
@@ -145,16 +147,16 @@ void Trainer::prepare_directory(bool resume) {
 }
 
 void Trainer::load_data() {
-  const bool data_is_dir = fs::is_directory(cfg_.data);
+  // The training shards first: a --data that does not exist is reported as such.
+  train_data_ = std::make_unique<TokenDataset>(resolve_shards(cfg_.data, "train"));
   std::string val_spec = cfg_.val_data;
   if (val_spec.empty()) {
-    if (!data_is_dir) {
+    if (!fs::is_directory(cfg_.data)) {
       throw InputError("--val-data is required when --data is a file or a glob (" + cfg_.data +
                        "): give the held-out shards");
     }
     val_spec = cfg_.data;
   }
-  train_data_ = std::make_unique<TokenDataset>(resolve_shards(cfg_.data, "train"));
   val_data_ = std::make_unique<TokenDataset>(resolve_shards(val_spec, "val"));
   train_data_->check_vocab(cfg_.model.vocab_size);
   val_data_->check_vocab(cfg_.model.vocab_size);

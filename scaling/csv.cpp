@@ -174,7 +174,8 @@ std::vector<double> Table::numbers(const std::string& column, bool positive,
     if (!parse_number(text, &v)) {
       const std::string what =
           trim(text).empty() ? "is empty" : "'" + text + "' is not a finite number";
-      throw InputError(fmt::format("{}: line {}, column {}: {}", source_, lines_[r], column, what));
+      throw InputError(fmt::format("{}: line {}, column {}: {}; correct the cell or delete the row",
+                                   source_, lines_[r], column, what));
     }
     if (positive && !(v > 0)) {
       throw InputError(fmt::format("{}: line {}, column {}: value {} must be > 0 ({})", source_,

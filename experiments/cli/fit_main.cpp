@@ -137,6 +137,19 @@ Input load(const po::variables_map& vm) {
   return in;
 }
 
+// Runs a fit. The fits see points, not files: their input errors ("2 points but the law has 3
+// parameters") are prefixed with the table and the filters the points came from.
+template <typename F>
+auto fitting(const Input& in, F&& fit) -> decltype(fit()) {
+  try {
+    return fit();
+  } catch (const moe::InputError& e) {
+    std::string source = in.path;
+    for (const auto& w : in.where) source += (source == in.path ? " where " : ", ") + w;
+    throw moe::InputError(source + ": " + e.what());
+  }
+}
+
 std::string header(const std::string& law, const Input& in, size_t n_points) {
   std::string extra;
   if (!in.where.empty()) {
@@ -237,7 +250,8 @@ json run_power(const po::variables_map& vm, const Input& in, const sc::RoleNames
   const sc::LossLaw law =
       vm["no-offset"].as<bool>() ? sc::LossLaw::kPowerNoOffset : sc::LossLaw::kPower;
   std::cout << header("power", in, points.size());
-  const sc::LawFit fit = sc::fit_loss_law(law, points, law_options(vm, roles, bootstrap, seed));
+  const sc::LawFit fit = fitting(
+      in, [&] { return sc::fit_loss_law(law, points, law_options(vm, roles, bootstrap, seed)); });
   std::cout << moe::cli::format_law_fit(fit);
   json j = sc::to_json(fit);
   j["columns"] = roles_json(roles, {"x", "loss"});
@@ -254,8 +268,9 @@ json run_chinchilla(const po::variables_map& vm, const Input& in, const sc::Role
   for (double c : budgets) {
     if (!(c > 0)) throw moe::InputError(fmt::format("--budget {} must be > 0", c));
   }
-  const sc::ChinchillaFit fit =
-      sc::fit_chinchilla(points, law_options(vm, roles, bootstrap, seed), budgets);
+  const sc::ChinchillaFit fit = fitting(in, [&] {
+    return sc::fit_chinchilla(points, law_options(vm, roles, bootstrap, seed), budgets);
+  });
   std::cout << moe::cli::format_chinchilla(fit);
   json j = sc::to_json(fit);
   j["columns"] = roles_json(roles, {"N", d_from_compute ? "C" : "D", "loss"});
@@ -284,7 +299,7 @@ json run_isoflop(const Input& in, const sc::RoleNames& roles, int bootstrap, uin
   o.bootstrap = bootstrap;
   o.seed = seed;
   o.roles = roles;
-  const sc::IsoflopFit fit = sc::fit_isoflop(points, o);
+  const sc::IsoflopFit fit = fitting(in, [&] { return sc::fit_isoflop(points, o); });
   std::cout << moe::cli::format_isoflop(fit, roles.at("x"));
   json j = sc::to_json(fit);
   j["columns"] = roles_json(roles, {"C", "x", "loss"});
@@ -298,7 +313,7 @@ json run_ratio(const Input& in, const sc::RoleNames& roles, int bootstrap, uint6
   o.bootstrap = bootstrap;
   o.seed = seed;
   o.roles = roles;
-  const sc::RatioLawFit fit = sc::fit_ratio_law(runs, o);
+  const sc::RatioLawFit fit = fitting(in, [&] { return sc::fit_ratio_law(runs, o); });
   std::cout << moe::cli::format_ratio_law(fit);
   json j = sc::to_json(fit);
   j["columns"] = roles_json(roles, {"C", "S", "r", "loss"});
@@ -348,8 +363,10 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
   const auto train_points = sc::moe_points(train, roles);
   const auto held_points = sc::moe_points(held, roles);
   std::cout << header("moe-law", in, train_points.size() + held_points.size());
-  const sc::MoeLawComparison comparison = sc::fit_moe_laws(
-      train_points, held_points, law_options(vm, roles, bootstrap, seed), description);
+  const sc::MoeLawComparison comparison = fitting(in, [&] {
+    return sc::fit_moe_laws(train_points, held_points, law_options(vm, roles, bootstrap, seed),
+                            description);
+  });
   std::cout << moe::cli::format_moe_laws(comparison);
   json j = sc::to_json(comparison);
   j["columns"] = roles_json(roles, {"N", "D", "S", "r", "loss"});

@@ -32,24 +32,30 @@ const std::vector<Command> kCommands = {
     {"reproduce", "corpus -> tokenizer -> grid -> sweep -> fit -> report in one command", ""},
 };
 
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: moescale <command> [options]\n\n"
-               "Study how a Mixture-of-Experts language model should split its compute between\n"
-               "attention and experts: r = expert FLOPs / attention FLOPs.\n\ncommands:\n");
-  for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out,
-               "\n'moescale <command> --help' documents every flag of a command.\n"
-               "Start with: moescale reproduce   (the CPU demo grid, ~15 minutes)\n");
+void usage() {
+  std::printf(
+      "usage: moescale <command> [options]\n\n"
+      "Study how a Mixture-of-Experts language model should split its compute between\n"
+      "attention and experts: r = expert FLOPs / attention FLOPs.\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf(
+      "\n'moescale <command> --help' documents every flag of a command.\n"
+      "Start with: moescale reproduce   (the CPU demo grid, ~15 minutes)\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "moescale: error: no command given; name one (plan, data, train, sweep, fit, "
+                 "report, reproduce), see 'moescale --help'\n");
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+    usage();
+    return 0;
   }
   if (!std::strcmp(argv[1], "--version")) {
     std::printf("moescale %s\n", MOESCALE_VERSION);

@@ -20,18 +20,23 @@ namespace ex = moe::experiments;
 
 namespace {
 
-void step(const std::string& what) { std::fprintf(stderr, "\n==> %s\n", what.c_str()); }
+// Progress goes to stdout: stderr carries only the one line of an error.
+void step(const std::string& what) {
+  std::printf("\n==> %s\n", what.c_str());
+  std::fflush(stdout);
+}
 
-void run_or_throw(const std::vector<std::string>& args, const std::string& what) {
+// Runs one step. Returns false when the step rejected its input (exit status 2): the step has
+// printed the one error line naming the input, so reproduce exits with status 2 and adds none.
+bool run_step(const std::vector<std::string>& args, const std::string& what) {
   const int status = moe::cli::run_program(args);
-  if (status == 2) {
-    throw moe::InputError(what + " failed on its input (see the message above)");
-  }
+  if (status == 2) return false;
   if (status != 0) {
     throw std::runtime_error(fmt::format("{} failed (exit status {}); rerun the same command to "
                                          "continue where it stopped",
                                          what, status));
   }
+  return true;
 }
 
 std::string scripts_dir() {
@@ -92,18 +97,19 @@ int main(int argc, char** argv) {
     const std::vector<ex::RunSpec> runs = ex::expand(ex::parse_grid(grid_text, preset.name));
     double compute = 0;
     for (const auto& r : runs) compute += r.plan.request.compute;
-    std::fprintf(stderr, "moescale reproduce --preset %s: %s\n  %zu runs, %s training FLOPs in all",
-                 preset.name.c_str(), preset.summary.c_str(), runs.size(),
-                 moe::cli::sci(compute).c_str());
-    if (preset.gpu) {
-      // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
-      std::fprintf(stderr, ", about %.0f GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
-    }
-    std::fprintf(stderr, "\n  output: %s\n", out.c_str());
+    // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
+    const std::string cost =
+        fmt::format("{} runs, {} training FLOPs in all", runs.size(), moe::cli::sci(compute));
+    const std::string gpu_hours =
+        fmt::format("about {:.0f} GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
     if (preset.needs_confirmation && !vm["yes"].as<bool>()) {
-      throw std::invalid_argument("--preset " + preset.name +
-                                  " costs the GPU-hours above; rerun with --yes to start");
+      throw std::invalid_argument("--preset " + preset.name + " costs " + gpu_hours + " (" + cost +
+                                  "); rerun with --yes to start");
     }
+    const std::string gpu_note = preset.gpu ? ", " + gpu_hours : "";
+    std::printf("moescale reproduce --preset %s: %s\n  %s%s\n  output: %s\n", preset.name.c_str(),
+                preset.summary.c_str(), cost.c_str(), gpu_note.c_str(), out.c_str());
+    std::fflush(stdout);
     fs::create_directories(out);
     std::string command = "build/bin/moescale reproduce";
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
@@ -119,8 +125,10 @@ int main(int argc, char** argv) {
         corpus = vm["corpus"].as<std::string>();
       } else {
         step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " + corpus);
-        run_or_throw({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
-                     "preparing the default corpus");
+        if (!run_step({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
+                      "preparing the default corpus")) {
+          return 2;
+        }
       }
       step("2/4 tokenizer and token shards -> " + data);
       std::vector<std::string> args = {bin + "/moescale-data", "--input", corpus, "--out", data,
@@ -128,7 +136,7 @@ int main(int argc, char** argv) {
       if (preset.tokenizer == "bpe") {
         args.insert(args.end(), {"--vocab-size", std::to_string(preset.vocab_size)});
       }
-      run_or_throw(args, "moescale data");
+      if (!run_step(args, "moescale data")) return 2;
     }
     const nlohmann::json meta = moe::read_json((fs::path(data) / "meta.json").string());
     if (meta.at("vocab_size").get<int64_t>() != vocab) {
@@ -144,12 +152,14 @@ int main(int argc, char** argv) {
     if (workers == 0 && device == "cpu") {
       workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     }
-    run_or_throw({bin + "/moescale-sweep", "--grid", grid, "--data", data, "--out", sweep,
-                  "--devices", device, "--workers", std::to_string(workers)},
-                 "moescale sweep");
+    if (!run_step({bin + "/moescale-sweep", "--grid", grid, "--data", data, "--out", sweep,
+                   "--devices", device, "--workers", std::to_string(workers)},
+                  "moescale sweep")) {
+      return 2;
+    }
 
     step("4/4 fits and report");
-    run_or_throw({bin + "/moescale-report", sweep}, "moescale report");
+    if (!run_step({bin + "/moescale-report", sweep}, "moescale report")) return 2;
     std::printf("report: %s/report/report.md (figures: %s/report/*.png)\n", sweep.c_str(),
                 sweep.c_str());
     return 0;

@@ -95,27 +95,28 @@ moe::TrainConfig config_from_plan(const po::variables_map& vm) {
   return c;
 }
 
+// To stdout: stderr carries only progress and, for bad input, the one error line.
 void print_header(const moe::TrainConfig& c, const std::string& out) {
   const moe::FlopsPerToken f = moe::flops_per_token(c.model);
   const moe::ParamCounts p = moe::count_params(c.model);
   const moe::ModelConfig& m = c.model;
-  std::fprintf(stderr,
-               "moescale train -> %s  [run id %s]\n"
-               "  model   %lld layers, d_model %lld, %lld heads x %lld (kv %lld), d_expert %lld, "
-               "%lld routed + %lld shared experts, top-%lld\n"
-               "  shape   r = C_E/C_A = %.3f, S = %.2f%%, N_a = %s, N = %s, params = %s\n"
-               "  run     %lld steps x %lld seqs x %lld tokens = %s tokens, %s FLOPs, lr %g, "
-               "%s on %s (%s)\n",
-               out.c_str(), moe::run_id(c).c_str(), (long long)m.n_layers, (long long)m.d_model,
-               (long long)m.n_heads, (long long)m.head_dim, (long long)m.n_kv_heads,
-               (long long)m.d_expert, (long long)m.n_experts, (long long)m.n_shared_experts,
-               (long long)m.top_k, f.ratio(), 100 * m.sparsity(),
-               moe::cli::sci(double(p.active_nonembedding())).c_str(),
-               moe::cli::sci(double(p.total_nonembedding())).c_str(),
-               moe::cli::sci(double(p.total())).c_str(), (long long)c.steps(),
-               (long long)c.batch_size, (long long)m.context, moe::cli::sci(double(c.tokens)).c_str(),
-               moe::cli::sci(double(c.tokens) * f.training()).c_str(), c.lr,
-               moe::to_string(c.schedule).c_str(), c.device.c_str(), c.dtype.c_str());
+  std::printf(
+      "moescale train -> %s  [run id %s]\n"
+      "  model   %lld layers, d_model %lld, %lld heads x %lld (kv %lld), d_expert %lld, "
+      "%lld routed + %lld shared experts, top-%lld\n"
+      "  shape   r = C_E/C_A = %.3f, S = %.2f%%, N_a = %s, N = %s, params = %s\n"
+      "  run     %lld steps x %lld seqs x %lld tokens = %s tokens, %s FLOPs, lr %g, "
+      "%s on %s (%s)\n",
+      out.c_str(), moe::run_id(c).c_str(), (long long)m.n_layers, (long long)m.d_model,
+      (long long)m.n_heads, (long long)m.head_dim, (long long)m.n_kv_heads, (long long)m.d_expert,
+      (long long)m.n_experts, (long long)m.n_shared_experts, (long long)m.top_k, f.ratio(),
+      100 * m.sparsity(), moe::cli::sci(double(p.active_nonembedding())).c_str(),
+      moe::cli::sci(double(p.total_nonembedding())).c_str(),
+      moe::cli::sci(double(p.total())).c_str(), (long long)c.steps(), (long long)c.batch_size,
+      (long long)m.context, moe::cli::sci(double(c.tokens)).c_str(),
+      moe::cli::sci(double(c.tokens) * f.training()).c_str(), c.lr,
+      moe::to_string(c.schedule).c_str(), c.device.c_str(), c.dtype.c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ std::vector<std::string> resolve_inputs(const std::vector<std::string>& specs) {
 TextFile::TextFile(const std::string& path) : path_(path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
+    throw InputError(path + ": cannot open (" + std::strerror(errno) +
+                     "); check the path and its permissions");
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -31,15 +31,19 @@ TEST_CASE("quoted fields keep commas, quotes and line breaks; CRLF and a BOM are
 
 TEST_CASE("numeric access names file, line, column and value", "[csv]") {
   const Table t = Table::parse("N,L\n10,2.5\n20,abc\n30,nan\n0,1\n,2\n", "grid.csv");
-  CHECK_THROWS_WITH(t.numbers("L"), "grid.csv: line 3, column L: 'abc' is not a finite number");
+  CHECK_THROWS_WITH(t.numbers("L"),
+                    "grid.csv: line 3, column L: 'abc' is not a finite number; "
+                    "correct the cell or delete the row");
   const Table nan_rows = t.select({2});
   CHECK_THROWS_WITH(nan_rows.numbers("L"),
-                    "grid.csv: line 4, column L: 'nan' is not a finite number");
+                    "grid.csv: line 4, column L: 'nan' is not a finite number; correct the cell or "
+                    "delete the row");
   const Table zero = t.select({3});
   CHECK_THROWS_WITH(zero.numbers("N", true),
                     "grid.csv: line 5, column N: value 0 must be > 0 (its logarithm is taken)");
   CHECK(zero.numbers("N", false) == std::vector<double>{0});
-  CHECK_THROWS_WITH(t.select({4}).numbers("N"), "grid.csv: line 6, column N: is empty");
+  CHECK_THROWS_WITH(t.select({4}).numbers("N"),
+                    "grid.csv: line 6, column N: is empty; correct the cell or delete the row");
   CHECK_THROWS_WITH(t.numbers("D"), Catch::Contains("grid.csv: no column D (columns: N, L)"));
 }
 
