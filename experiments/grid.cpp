@@ -217,8 +217,8 @@ std::vector<RunSpec> expand(const Grid& g) {
                         static_cast<double>(g.ratio.size()) * static_cast<double>(g.seed.size());
   if (n_runs > static_cast<double>(kMaxGridRuns)) {
     throw InputError(fmt::format(
-        "grid {}: {:.0f} runs ({} compute x {} label x {} {} x {} ratio x {} seed) exceed the limit "
-        "of {} runs in one sweep; split the grid",
+        "grid {}: {:.0f} runs ({} compute x {} label x {} {} x {} ratio x {} seed) exceed the "
+        "limit of {} runs in one sweep; split the grid",
         g.name, n_runs, g.compute.size(), g.label.size(), n_sparsity,
         g.sparsity.empty() ? "experts" : "sparsity", g.ratio.size(), g.seed.size(), kMaxGridRuns));
   }

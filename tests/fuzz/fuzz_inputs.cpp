@@ -15,6 +15,7 @@
 #include "moe/io.h"
 #include "moe/shards.h"
 #include "moe/train_config.h"
+#include "scaling/csv.h"
 
 namespace moe::fuzz {
 
@@ -383,6 +384,114 @@ Verdict check_train_config_input(const uint8_t* data, size_t size, const std::st
   require(nlohmann::json(back) == written, "train config: the written config reads back changed");
   require(run_id(back) == run_id(c), "train config: the run id changes on a round trip");
   return Verdict{};
+}
+
+// ---- loss tables ------------------------------------------------------------------------------
+
+namespace {
+
+// The table as CSV text with every field quoted: must parse back to the same cells.
+std::string quoted_csv(const scaling::Table& t) {
+  auto quote = [](const std::string& cell) {
+    std::string q = "\"";
+    for (char ch : cell) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return q + "\"";
+  };
+  std::string out;
+  auto row = [&](const std::vector<std::string>& cells) {
+    for (size_t c = 0; c < cells.size(); ++c) out += (c ? "," : "") + quote(cells[c]);
+    out += "\n";
+  };
+  row(t.columns());
+  for (size_t r = 0; r < t.n_rows(); ++r) {
+    std::vector<std::string> cells;
+    for (size_t c = 0; c < t.columns().size(); ++c) cells.push_back(t.cell(r, c));
+    row(cells);
+  }
+  return out;
+}
+
+void require_csv_rejection(const InputError& e, const std::string& path, const char* stage) {
+  const std::string m = e.what();
+  require(one_line(m), std::string(stage) + ": message is not one line: " + m);
+  require(m.find(path) != std::string::npos,
+          std::string(stage) + ": message does not name " + path + ": " + m);
+}
+
+}  // namespace
+
+Verdict check_csv_input(const uint8_t* data, size_t size, const std::string& dir) {
+  const std::string path = dir + "/results.csv";
+  write_bytes(path, data, size);
+  scaling::Table raw;
+  try {
+    raw = scaling::Table::read(path);
+  } catch (const InputError& e) {
+    require_csv_rejection(e, path, "Table::read");
+    return Verdict{Verdict::kInputError, e.what()};
+  }
+  const size_t n_columns = raw.columns().size();
+  require(n_columns >= 1, "Table::read: a table without columns");
+  for (size_t r = 0; r < raw.n_rows(); ++r) {
+    require(r == 0 || raw.line(r) > raw.line(r - 1), "Table::read: rows out of line order");
+    require(raw.line(r) >= 2, "Table::read: a data row on line 1");
+  }
+  try {
+    const scaling::Table back = scaling::Table::parse(quoted_csv(raw), path);
+    require(back.columns() == raw.columns() && back.n_rows() == raw.n_rows(),
+            "Table: the quoted copy has another shape");
+    for (size_t r = 0; r < raw.n_rows(); ++r) {
+      for (size_t c = 0; c < n_columns; ++c) {
+        require(back.cell(r, c) == raw.cell(r, c), "Table: the quoted copy changes a cell");
+      }
+    }
+  } catch (const InputError& e) {
+    throw FuzzDefect("Table: the quoted copy does not parse: " + std::string(e.what()));
+  }
+
+  Verdict verdict;
+  std::string note;
+  const scaling::Table done = scaling::drop_unfinished(raw, &note);
+  if (raw.has_column("status")) {
+    size_t n_done = 0;
+    for (size_t r = 0; r < raw.n_rows(); ++r) n_done += raw.cell(r, "status") == "done";
+    require(done.n_rows() == n_done, "drop_unfinished: wrong number of rows kept");
+    require(note.empty() == (n_done == raw.n_rows()), "drop_unfinished: wrong note: " + note);
+  } else {
+    require(done.n_rows() == raw.n_rows() && note.empty(), "drop_unfinished without status");
+  }
+  if (done.n_rows() > 0) {
+    // --where COL=VALUE with the first row's first cell: must keep at least that row.
+    const std::string filter = done.columns()[0] + "=" + done.cell(0, size_t{0});
+    try {
+      const scaling::Table kept = scaling::apply_where(done, {filter});
+      require(kept.n_rows() >= 1, "apply_where kept no row although the first matches");
+    } catch (const InputError& e) {
+      // split_assignment refuses a filter with an empty side or a column with '=' in its name.
+      const std::string m = e.what();
+      require(one_line(m), "apply_where: message is not one line: " + m);
+      record(verdict, Verdict::kInputError, m);
+    }
+  }
+  for (size_t c = 0; c < n_columns; ++c) {
+    const std::string& column = done.columns()[c];
+    for (bool positive : {false, true}) {
+      try {
+        const std::vector<double> v = done.numbers(column, positive);
+        require(v.size() == done.n_rows(), "numbers: wrong count");
+        for (double x : v) require(std::isfinite(x) && (!positive || x > 0), "numbers: bad value");
+      } catch (const InputError& e) {
+        // A text column is not numeric: checked, but not the table's verdict.
+        require_csv_rejection(e, path, "numbers");
+      }
+    }
+    require(done.distinct(column).size() <= done.n_rows(), "distinct: more values than rows");
+    if (done.n_rows() > 0) {
+      const scaling::Table kept = done.where(column, done.cell(0, c));
+      require(kept.n_rows() >= 1, "where: the first row does not match its own value");
+    }
+  }
+  return verdict;
 }
 
 }  // namespace moe::fuzz

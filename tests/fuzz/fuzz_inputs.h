@@ -61,4 +61,14 @@ Verdict check_grid_input(const uint8_t* data, size_t size);
 // trip with the same run id.
 Verdict check_train_config_input(const uint8_t* data, size_t size, const std::string& dir);
 
+// Loss table (scaling/csv.h): the bytes are written to `dir`/results.csv and read as `moescale
+// fit` does: Table::read, drop_unfinished, apply_where with a filter built from the first row,
+// then every column's numbers() (plain and positive), distinct() and where(). The verdict is
+// Table::read's or apply_where's rejection; every rejection must be a one-line moe::InputError,
+// naming the file unless it is apply_where's for a filter it cannot split (numbers() of a text
+// column is checked so, but is not the verdict). Accepted tables must have as many cells in
+// every row as the header, keep exactly the "done" rows, and read back cell for cell when
+// written out again with every field quoted.
+Verdict check_csv_input(const uint8_t* data, size_t size, const std::string& dir);
+
 }  // namespace moe::fuzz

@@ -40,6 +40,7 @@ Verdict run(const std::string& harness, const std::string& bytes, const std::str
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   if (harness == "shard") return moe::fuzz::check_shard_input(data, bytes.size(), dir);
   if (harness == "grid") return moe::fuzz::check_grid_input(data, bytes.size());
+  if (harness == "csv") return moe::fuzz::check_csv_input(data, bytes.size(), dir);
   return moe::fuzz::check_train_config_input(data, bytes.size(), dir);
 }
 
@@ -169,9 +170,16 @@ TEST_CASE("the seed corpora pass the harness checks with the verdicts their name
       {"train_config/wrong_type.json", Verdict::kInputError},
       {"train_config/unknown_key.json", Verdict::kInputError},
       {"train_config/truncated.json", Verdict::kInputError},
+      {"csv/results.csv", Verdict::kAccepted},
+      {"csv/chinchilla.csv", Verdict::kAccepted},
+      {"csv/quoted_crlf_bom.csv", Verdict::kAccepted},
+      {"csv/ragged.csv", Verdict::kInputError},
+      {"csv/unclosed_quote.csv", Verdict::kInputError},
+      {"csv/empty.csv", Verdict::kInputError},
+      {"csv/duplicate_column.csv", Verdict::kInputError},
   };
   size_t n_files = 0;
-  for (const char* harness : {"shard", "grid", "train_config"}) {
+  for (const char* harness : {"shard", "grid", "train_config", "csv"}) {
     for (const auto& file : files_in(kFuzzDir / "corpus" / harness)) {
       ++n_files;
       const std::string key = std::string(harness) + "/" + file.filename().string();
