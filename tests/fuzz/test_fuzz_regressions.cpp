@@ -134,7 +134,21 @@ TEST_CASE("kept train config inputs get the documented errors", "[fuzz]") {
       });
 }
 
-TEST_CASE("a config nested 100,000 levels deep is refused, not a stack overflow", "[fuzz]") {
+TEST_CASE("kept CSV inputs get the documented errors", "[fuzz]") {
+  check_kept(
+      "csv",
+      {
+          // A quoted cell with a line break: numbers() of its column quoted it verbatim,
+          // a two-line message. The table itself is fine.
+          {"cell_with_line_break", {Verdict::kAccepted, {}}},
+          // A --where filter built from such cells: apply_where quoted it verbatim.
+          {"where_filter_with_line_break",
+           {Verdict::kInputError, {"--where B.=", "\\x1a=\\n,(-o\\x09: ", "has no column B."}}},
+      });
+}
+
+TEST_CASE("a config nested 100000 levels deep is refused rather than overflowing the stack",
+          "[fuzz]") {
   // 200 KB: larger than the fuzzer's inputs, so it is built here rather than kept as a file.
   const std::string deep = "{\"tokens\": 1000000, \"plan\": " + std::string(100000, '[') +
                            std::string(100000, ']') + "}";
