@@ -5,15 +5,15 @@
 #
 #   bench/fuzz.sh [BUILD] [SECONDS]        defaults: build-fuzz 60
 #
-# The corpus a run grows is BUILD/corpus/<harness> (seeded from tests/fuzz/corpus/<harness>,
-# which is only read). Exit status 1 when any harness crashed. Needs clang++ and
-# libclang-rt-dev (libFuzzer, sanitizer runtimes).
+# The corpus a run grows is BUILD/corpus/<harness>, seeded from tests/fuzz/corpus/<harness> and
+# the kept inputs in tests/fuzz/regressions/<harness> (both only read). Exit status 1 when any
+# harness crashed. Needs clang++ and libclang-rt-dev (libFuzzer, sanitizer runtimes).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build-fuzz}
 seconds=${2:-60}
-harnesses=(shard grid train_config)
+harnesses=(shard grid train_config csv)
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DMOESCALE_FUZZ=ON -DMOESCALE_WITH_TORCH=OFF -DMOESCALE_WITH_CERES=OFF \
@@ -33,6 +33,7 @@ for name in "${harnesses[@]}"; do
   echo "== fuzz_$name: $seconds s"
   rc=0
   "$build/bin/fuzz_$name" "$corpus" "$root/tests/fuzz/corpus/$name" \
+    "$root/tests/fuzz/regressions/$name" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -292,7 +292,8 @@ Verdict check_shard_input(const uint8_t* data, size_t size, const std::string& d
     const std::vector<int64_t> seq = sequential_windows(*dataset, context, n_sequential);
     require(!bad_context, "sequential_windows accepted context " + std::to_string(context));
     const int64_t n = std::min(n_sequential, expected_windows);
-    const int64_t width = context + 1;
+    // n > 0 only when a shard holds a window, so context < 2^31 and context + 1 fits.
+    const int64_t width = n > 0 ? context + 1 : 0;
     require(static_cast<int64_t>(seq.size()) == n * width, "sequential_windows: wrong size");
     int64_t row = 0;
     for (const auto* f : list) {
