@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <sstream>
+#include <unordered_map>
 
 #include "moe/errors.h"
 #include "moe/io.h"
@@ -48,6 +49,11 @@ T parse_number(const std::string& grid, const std::string& key, const std::strin
   std::istringstream in(text);
   T value{};
   in >> value;
+  // An istream reads "-1" into an unsigned integer as 2^64 - 1; a seed is never negative.
+  if (std::is_unsigned_v<T> && text.find('-') != std::string::npos) {
+    throw InputError(
+        fmt::format("grid {}: {} = '{}' must be a non-negative integer", grid, key, text));
+  }
   if (in.fail() || !in.eof()) {
     throw InputError(fmt::format("grid {}: {} = '{}' is not a number", grid, key, text));
   }
@@ -200,8 +206,24 @@ std::string describe(const RunSpec& run) {
 }
 
 std::vector<RunSpec> expand(const Grid& g) {
-  std::vector<RunSpec> runs;
   const size_t n_sparsity = std::max<size_t>(1, std::max(g.sparsity.size(), g.experts.size()));
+  // A budget with its own label ("1e18@30M") runs that label only. The count in double: axes of
+  // a few million values each would overflow size_t.
+  double n_labels = 0;
+  for (const auto& own : g.compute_label) {
+    n_labels += own.empty() ? static_cast<double>(g.label.size()) : 1.0;
+  }
+  const double n_runs = n_labels * static_cast<double>(n_sparsity) *
+                        static_cast<double>(g.ratio.size()) * static_cast<double>(g.seed.size());
+  if (n_runs > static_cast<double>(kMaxGridRuns)) {
+    throw InputError(fmt::format(
+        "grid {}: {:.0f} runs ({} compute x {} label x {} {} x {} ratio x {} seed) exceed the "
+        "limit of {} runs in one sweep; split the grid",
+        g.name, n_runs, g.compute.size(), g.label.size(), n_sparsity,
+        g.sparsity.empty() ? "experts" : "sparsity", g.ratio.size(), g.seed.size(), kMaxGridRuns));
+  }
+  std::vector<RunSpec> runs;
+  std::unordered_map<std::string, size_t> index_of_id;  // finds repeated runs in linear time
   for (size_t ci = 0; ci < g.compute.size(); ++ci) {
     const double compute = g.compute[ci];
     const std::vector<std::string> labels =
@@ -240,12 +262,12 @@ std::vector<RunSpec> expand(const Grid& g) {
                                            e.what()));
             }
             run.id = run_id(run.config);
-            for (const auto& other : runs) {
-              if (other.id == run.id) {
-                throw InputError(fmt::format("grid {}: runs {} and {} are the same run; remove "
-                                             "the repeated value",
-                                             g.name, describe(other), where));
-              }
+            const auto [it, fresh] = index_of_id.emplace(run.id, runs.size());
+            if (!fresh) {
+              throw InputError(
+                  fmt::format("grid {}: runs {} and {} are the same run; remove "
+                              "the repeated value",
+                              g.name, describe(runs[it->second]), where));
             }
             runs.push_back(std::move(run));
           }

@@ -56,8 +56,13 @@ struct RunSpec {
   TrainConfig config;  // data/device left empty: the sweep fills them
 };
 
+// The most runs one grid may expand into: far more than a scaling study sweeps, few enough that
+// expanding and planning them takes seconds.
+constexpr size_t kMaxGridRuns = 100000;
+
 // The cartesian product, in file order (compute outermost, then sparsity, ratio, label, seed).
-// Throws moe::InputError naming the run ("compute=1e9 ratio=0.5 ...") whose plan is impossible.
+// Throws moe::InputError naming the run ("compute=1e9 ratio=0.5 ...") whose plan is impossible,
+// the two runs that are the same run, or the axis sizes when the product exceeds kMaxGridRuns.
 std::vector<RunSpec> expand(const Grid& grid);
 
 // "compute=1e13 sparsity=0.8235 ratio=0.5 label=1M seed=0"

@@ -70,6 +70,8 @@ struct ParamCounts {
   int64_t total() const { return embedding + lm_head + total_nonembedding(); }  // == numel
 };
 
+// Exact; throws std::invalid_argument naming the shape when a count, or a sum the accessors
+// form, does not fit in int64. Constant time (no loop over layers), like flops_per_token.
 ParamCounts count_params(const ModelConfig& c);
 
 }  // namespace moe

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "moe/accounting.h"
 #include "moe/json_fields.h"
 
 namespace moe {
@@ -59,14 +60,17 @@ void ModelConfig::validate() const {
   }
   require(n_dense_layers >= 0 && n_dense_layers <= n_layers, "n_dense_layers",
           std::to_string(n_dense_layers), fmt::format("must be in [0, n_layers = {}]", n_layers));
-  require(rope_theta > 0, "rope_theta", fmt::format("{}", rope_theta), "must be > 0");
-  require(norm_eps > 0, "norm_eps", fmt::format("{}", norm_eps), "must be > 0");
+  require(std::isfinite(rope_theta) && rope_theta > 0, "rope_theta", fmt::format("{}", rope_theta),
+          "must be > 0");
+  require(std::isfinite(norm_eps) && norm_eps > 0, "norm_eps", fmt::format("{}", norm_eps),
+          "must be > 0");
   require(std::isfinite(aux_loss_coef) && aux_loss_coef >= 0, "aux_loss_coef",
           fmt::format("{}", aux_loss_coef), "must be >= 0");
   require(std::isfinite(z_loss_coef) && z_loss_coef >= 0, "z_loss_coef",
           fmt::format("{}", z_loss_coef), "must be >= 0");
   require(std::isfinite(init_std) && init_std > 0, "init_std", fmt::format("{}", init_std),
           "must be > 0");
+  count_params(*this);  // throws when the parameter count does not fit in 64 bits
 }
 
 std::string to_string(PositionEncoding p) {

@@ -59,7 +59,9 @@ struct ModelConfig {
   int64_t dense_ffn_width() const;
   bool layer_is_moe(int64_t layer) const { return is_moe() && layer >= n_dense_layers; }
 
-  // Throws std::invalid_argument naming the field, its value and what to change.
+  // Throws std::invalid_argument naming the field, its value and what to change, or the shape
+  // when its parameter count does not fit in 64 bits (so that every count in accounting.h and
+  // experts_total(), experts_active() and dense_ffn_width() fit).
   void validate() const;
 };
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -88,13 +89,52 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+
+// Deepest nesting of arrays and objects in JSON text; brackets inside strings do not count.
+size_t json_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char ch : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch == '\\') {
+        escaped = true;
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 nlohmann::json read_json(const std::string& path) {
   const std::string text = read_file(path);
+  // nlohmann parses any depth, but copies and dumps values recursively: 100,000 nested
+  // brackets (200 KB) overflow the stack.
+  if (json_depth(text) > kMaxJsonDepth) {
+    throw InputError(path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                     " levels; the file is corrupt, restore or delete it");
+  }
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(path + ": not valid JSON at byte " + std::to_string(e.byte) +
                      "; the file is corrupt or truncated, restore or delete it");
+  } catch (const nlohmann::json::out_of_range&) {
+    // Error 406: a number that does not fit a double, such as 1e400.
+    throw InputError(path +
+                     ": a number is out of range for a double; the file is corrupt, "
+                     "restore or delete it");
   }
 }
 

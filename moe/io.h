@@ -6,6 +6,7 @@
 // target, so a reader sees either the old file or the new one, never half of one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,7 +21,9 @@ void write_json_atomic(const std::string& path, const nlohmann::json& j);
 
 // Throws moe::InputError naming the path when it cannot be read.
 std::string read_file(const std::string& path);
-// Throws moe::InputError naming the path and the parse position when it is not valid JSON.
+// Throws moe::InputError naming the path and the parse position when it is not valid JSON, when
+// a number does not fit a double, or when arrays and objects nest deeper than kMaxJsonDepth.
+constexpr size_t kMaxJsonDepth = 256;
 nlohmann::json read_json(const std::string& path);
 
 // Appends one line and flushes it to disk (metrics.jsonl). Creates the file when missing.

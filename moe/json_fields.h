@@ -2,14 +2,18 @@
 //
 // The keys a struct accepts are those its own to_json writes for a default value, so the list of
 // known keys cannot drift from the writer. Unknown keys are an error (a config from another
-// version, or a typo); absent keys keep the struct's defaults.
+// version, or a typo); absent keys keep the struct's defaults. Values are read strictly (see
+// get): a config file is input, and a value of the wrong type or range is an error.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace moe {
 
@@ -22,16 +26,46 @@ class JsonFields {
     return JsonFields(j, what, nlohmann::json(Struct{}));
   }
 
-  // Copies j[key] into field when present; throws std::invalid_argument on a type mismatch.
+  // Copies j[key] into field when present. The JSON type must match the field: an integer
+  // field takes only a JSON integer within its range (not 16.5, not 1e300, not true, not -1 for
+  // an unsigned field); a floating-point field any JSON number; a bool field only true or false;
+  // a string field only a string. (nlohmann's get_to converts between them silently, and a
+  // double outside an integer's range is undefined behaviour there.) Throws
+  // std::invalid_argument "<what>: '<key>' must be <kind> (found <value>)".
   template <typename T>
   void get(const char* key, T& field) const {
-    if (!j_.contains(key)) return;
-    try {
-      j_.at(key).get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      throw std::invalid_argument(
-          fmt::format("{}: '{}' has the wrong type ({})", what_, key, j_.at(key).dump()));
+    const auto it = j_.find(key);
+    if (it == j_.end()) return;
+    const nlohmann::json& v = *it;
+    const char* kind = "a string";
+    bool ok = false;
+    if constexpr (std::is_same_v<T, bool>) {
+      kind = "true or false";
+      ok = v.is_boolean();
+    } else if constexpr (std::is_integral_v<T>) {
+      kind = std::is_signed_v<T> ? "an integer" : "a non-negative integer";
+      using Limits = std::numeric_limits<T>;
+      if (v.is_number_unsigned()) {
+        ok = v.get<uint64_t>() <= static_cast<uint64_t>(Limits::max());
+      } else if (v.is_number_integer()) {
+        const int64_t i = v.get<int64_t>();
+        ok = std::is_signed_v<T> ? i >= static_cast<int64_t>(Limits::min()) &&
+                                       i <= static_cast<int64_t>(Limits::max())
+                                 : i >= 0;
+      }
+    } else if constexpr (std::is_floating_point_v<T>) {
+      kind = "a number";
+      ok = v.is_number();
+    } else {
+      ok = v.is_string();
     }
+    if (!ok) {
+      std::string found = v.dump();
+      if (found.size() > 60) found = found.substr(0, 57) + "...";
+      throw std::invalid_argument(
+          fmt::format("{}: '{}' must be {} (found {})", what_, key, kind, found));
+    }
+    field = v.get<T>();
   }
   bool has(const char* key) const { return j_.contains(key); }
   const nlohmann::json& at(const char* key) const { return j_.at(key); }

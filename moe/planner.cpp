@@ -49,6 +49,10 @@ ContextConvention parse_convention(const std::string& s) {
 
 namespace {
 
+void check(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
 // The rounding unit of a width: the largest power of two <= 64 that is at most x/64, never
 // below min_multiple.
 int64_t width_multiple(double x, int64_t min_multiple) {
@@ -57,9 +61,12 @@ int64_t width_multiple(double x, int64_t min_multiple) {
   return m;
 }
 
-// Rounds a width to its unit; 0 for widths under half a unit.
+// Rounds a width to its unit; 0 for widths under half a unit. The request's limits keep widths
+// below 2^31 (kMaxPlanValue); a larger one is refused rather than converted out of range.
 int64_t round_width(double x, int64_t min_multiple) {
   if (!(x >= 0.5)) return 0;
+  check(x <= static_cast<double>(kMaxPlanValue),
+        fmt::format("a width of {:.3g} is more than 2^31 - 1; use a smaller shape", x));
   const int64_t m = width_multiple(x, min_multiple);
   return std::max<int64_t>(m, std::llround(x / static_cast<double>(m)) * m);
 }
@@ -93,8 +100,11 @@ Coefficients coefficients(ModelConfig c, ContextConvention conv) {
   return k;
 }
 
-void check(bool ok, const std::string& message) {
-  if (!ok) throw std::invalid_argument(message);
+// Counts and widths given to the planner: at most kMaxPlanValue, so that sums and products of
+// two of them fit in int64.
+void check_at_most(int64_t value, const char* flag) {
+  check(value <= kMaxPlanValue,
+        fmt::format("--{} {} is too large: at most 2^31 - 1 = {}", flag, value, kMaxPlanValue));
 }
 
 // Solves d_expert for C_E = r * C_A_achieved once head_dim is fixed.
@@ -121,6 +131,13 @@ Plan make_plan(const PlanRequest& req) {
   check(req.top_k >= 1, fmt::format("--top-k {} must be >= 1", req.top_k));
   check(req.n_shared_experts >= 0, fmt::format("--shared {} must be >= 0", req.n_shared_experts));
   check(req.vocab_size > 0, fmt::format("--vocab {} must be > 0", req.vocab_size));
+  check_at_most(req.top_k, "top-k");
+  check_at_most(req.n_shared_experts, "shared");
+  check_at_most(req.vocab_size, "vocab");
+  if (req.n_experts) check_at_most(*req.n_experts, "experts");
+  if (req.context) check_at_most(*req.context, "context");
+  if (req.d_model) check_at_most(*req.d_model, "d-model");
+  if (req.n_kv_heads) check_at_most(*req.n_kv_heads, "kv-heads");
 
   Plan plan;
   plan.request = req;
@@ -134,6 +151,10 @@ Plan make_plan(const PlanRequest& req) {
     check(std::isfinite(s) && s > 0 && s < 1,
           fmt::format("--sparsity {} must lie in (0, 1), e.g. 0.8235 for 17 experts", s));
     const double active = static_cast<double>(req.top_k + req.n_shared_experts);
+    check(active / (1 - s) <= static_cast<double>(kMaxPlanValue),
+          fmt::format("--sparsity {} with {} active experts needs {:.3g} experts in all, more "
+                      "than 2^31 - 1; lower --sparsity",
+                      s, active, active / (1 - s)));
     const int64_t total = std::llround(active / (1 - s));
     const double achieved = (static_cast<double>(total) - active) / static_cast<double>(total);
     check(std::fabs(achieved - s) <= 0.005,
@@ -240,7 +261,9 @@ Plan make_plan(const PlanRequest& req) {
   plan.batch_size = req.batch_size.value_or(label.batch_size);
   check(plan.batch_size > 0, fmt::format("--batch-size {} must be > 0", plan.batch_size));
   plan.lr = label.lr;
-  const double tokens_per_step = static_cast<double>(plan.batch_size * c.context);
+  // In double: the product of two int64 flags may not fit in int64.
+  const double tokens_per_step =
+      static_cast<double>(plan.batch_size) * static_cast<double>(c.context);
   check(plan.tokens <= 1e18,
         fmt::format("--compute {:.3g} buys {:.3g} tokens, more than a run can hold (1e18); lower "
                     "--compute",

@@ -39,6 +39,11 @@
 
 namespace moe {
 
+// Every count and width the planner takes or solves for (context, vocab, d_model, kv-heads,
+// experts, top-k, shared, head_dim, d_expert) is at most 2^31 - 1, so that its integer
+// arithmetic cannot overflow; the tokens a budget buys are at most 1e18.
+constexpr int64_t kMaxPlanValue = (int64_t{1} << 31) - 1;
+
 struct SizeLabel {
   std::string name;
   int64_t n_layers;

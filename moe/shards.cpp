@@ -459,6 +459,9 @@ int64_t TokenDataset::n_tokens() const {
 }
 
 void TokenDataset::check_vocab(int64_t vocab_size) const {
+  if (vocab_size < 1) {
+    throw std::invalid_argument("vocab size " + std::to_string(vocab_size) + " must be >= 1");
+  }
   for (const auto& s : shards_) {
     const uint32_t top = s->max_token();
     if (s->size() > 0 && static_cast<int64_t>(top) >= vocab_size) {
@@ -482,20 +485,19 @@ WindowSampler::WindowSampler(const TokenDataset& data, int64_t context, uint64_t
     throw std::invalid_argument("rank " + std::to_string(rank) + " / world " +
                                 std::to_string(world) + " must satisfy 0 <= rank < world");
   }
-  int64_t longest = 0;
-  std::string longest_path;
+  // The longest shard is named when there is no window; the first one when all are empty.
+  const TokenShard* longest = data.shards().front().get();
   for (const auto& s : data.shards()) {
     first_window_.push_back(n_windows_);
     n_windows_ += std::max<int64_t>(0, (s->size() - 1) / context);
-    if (s->size() > longest) {
-      longest = s->size();
-      longest_path = s->path();
-    }
+    if (s->size() > longest->size()) longest = s.get();
   }
   if (n_windows_ == 0) {
-    throw InputError("shards shorter than context+1 = " + std::to_string(context + 1) +
-                     " tokens (the longest, " + longest_path + ", has " + std::to_string(longest) +
-                     "); use a smaller --context or more data");
+    // context + 1 in unsigned arithmetic: context may be as large as int64 allows.
+    throw InputError(
+        "shards shorter than context+1 = " + std::to_string(static_cast<uint64_t>(context) + 1) +
+        " tokens (the longest, " + longest->path() + ", has " + std::to_string(longest->size()) +
+        "); use a smaller --context or more data");
   }
 }
 
@@ -532,9 +534,10 @@ std::vector<int64_t> sequential_windows(const TokenDataset& data, int64_t contex
     throw std::invalid_argument("context " + std::to_string(context) + " must be >= 1");
   }
   std::vector<int64_t> out;
-  const int64_t width = context + 1;
   for (const auto& s : data.shards()) {
     const int64_t here = std::max<int64_t>(0, (s->size() - 1) / context);
+    // Only computed once a shard holds a window, so context < 2^31 and context + 1 fits.
+    const int64_t width = here > 0 ? context + 1 : 0;
     for (int64_t w = 0; w < here && n_windows > 0; ++w, --n_windows) {
       out.resize(out.size() + width);
       s->copy(w * context, width, out.data() + out.size() - width);

@@ -131,7 +131,8 @@ class TokenDataset {
   int64_t n_tokens() const;
   const std::vector<std::unique_ptr<TokenShard>>& shards() const { return shards_; }
   // Throws moe::InputError naming the shard, the offending id and vocab_size when any token is
-  // >= vocab_size ("use a model with --vocab >= id+1 or re-tokenize").
+  // >= vocab_size ("use a model with --vocab >= id+1 or re-tokenize"); std::invalid_argument
+  // when vocab_size < 1.
   // One pass over every token: 0.1 to 0.5 s per GB from the page cache (bench/RESULTS.md).
   void check_vocab(int64_t vocab_size) const;
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "moe/errors.h"
 #include "moe/io.h"
 #include "moe/json_fields.h"
 
@@ -29,7 +30,12 @@ Schedule parse_schedule(const std::string& s) {
   throw std::invalid_argument("--schedule " + s + " is unknown: use cosine, wsd or constant");
 }
 
-int64_t TrainConfig::steps() const { return tokens / (batch_size * model.context); }
+int64_t TrainConfig::steps() const {
+  if (batch_size <= 0 || model.context <= 0) return 0;
+  // Two divisions, not tokens / (batch_size * context): the product may not fit in int64. For
+  // positive integers floor(floor(a / b) / c) == floor(a / (b * c)).
+  return tokens / batch_size / model.context;
+}
 
 int64_t TrainConfig::resolved_warmup() const {
   if (warmup_steps >= 0) return warmup_steps;
@@ -89,19 +95,25 @@ void TrainConfig::validate() const {
                     "--tokens (or --compute) or lower --batch-size",
                     tokens, batch_size, model.context));
   check(std::isfinite(lr) && lr > 0, fmt::format("--lr {} must be > 0", lr));
+  check(warmup_steps >= -1,
+        fmt::format("--warmup {} must be >= 0 (or -1: 2% of the steps)", warmup_steps));
   check(min_lr_ratio >= 0 && min_lr_ratio <= 1,
         fmt::format("--min-lr-ratio {} must be in [0, 1]", min_lr_ratio));
   check(decay_fraction >= 0 && decay_fraction <= 1,
         fmt::format("--decay-fraction {} must be in [0, 1]", decay_fraction));
-  check(weight_decay >= 0, fmt::format("--weight-decay {} must be >= 0", weight_decay));
-  check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "AdamW betas must be in [0, 1)");
-  check(clip >= 0, fmt::format("--clip {} must be >= 0 (0 disables)", clip));
+  check(std::isfinite(weight_decay) && weight_decay >= 0,
+        fmt::format("--weight-decay {} must be >= 0", weight_decay));
+  check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
+        fmt::format("AdamW betas ({}, {}) must be in [0, 1)", beta1, beta2));
+  check(std::isfinite(adam_eps) && adam_eps > 0,
+        fmt::format("AdamW epsilon {} must be > 0 (adam_eps)", adam_eps));
+  check(std::isfinite(clip) && clip >= 0, fmt::format("--clip {} must be >= 0 (0 disables)", clip));
   check(eval_every >= 0, fmt::format("--eval-every {} must be >= 0", eval_every));
   check(eval_tokens >= model.context,
         fmt::format("--eval-tokens {} must hold at least one sequence of {} tokens", eval_tokens,
                     model.context));
   check(log_every > 0, fmt::format("--log-every {} must be > 0", log_every));
-  check(checkpoint_minutes > 0,
+  check(std::isfinite(checkpoint_minutes) && checkpoint_minutes > 0,
         fmt::format("--checkpoint-minutes {} must be > 0", checkpoint_minutes));
   check(checkpoint_every >= 0, fmt::format("--checkpoint-every {} must be >= 0", checkpoint_every));
 }
@@ -173,6 +185,17 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
     get("schedule", s);
     c.schedule = parse_schedule(s);
   }
+}
+
+TrainConfig read_train_config(const std::string& path) {
+  const nlohmann::json j = read_json(path);
+  TrainConfig c;
+  try {
+    from_json(j, c);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(path + ": " + e.what());
+  }
+  return c;
 }
 
 nlohmann::json run_identity(const TrainConfig& c) {

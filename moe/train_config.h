@@ -52,7 +52,7 @@ struct TrainConfig {
   int64_t stop_at_step = -1;         // stop after this step with a checkpoint, as on SIGINT
   int64_t inject_nan_at_step = -1;   // testing: the loss becomes NaN at this step
 
-  int64_t steps() const;
+  int64_t steps() const;  // 0 unless batch_size and model.context are positive
   int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
   int64_t resolved_warmup() const;
   int64_t resolved_eval_every() const;
@@ -63,7 +63,14 @@ struct TrainConfig {
 };
 
 void to_json(nlohmann::json& j, const TrainConfig& c);
+// Missing keys keep their defaults. Throws std::invalid_argument for an unknown key or a value of
+// the wrong JSON type or out of the field's range (see moe/json_fields.h).
 void from_json(const nlohmann::json& j, TrainConfig& c);
+
+// Reads a config file as `moescale train --config FILE` does (read_json, then from_json). Throws
+// moe::InputError naming the file when it is unreadable, not JSON, or has a bad field. The
+// result is not validated: flags may still override fields.
+TrainConfig read_train_config(const std::string& path);
 
 // The fields that define the experiment: the model, optimisation, tokens, seed, eval set size.
 // Device, threads, data paths, logging and checkpoint cadence and test hooks are excluded: they

@@ -26,12 +26,30 @@ std::string_view trim(std::string_view s) {
 // Lists at most `limit` values, for error messages that say what a column does hold.
 std::string list_some(const std::vector<std::string>& values, size_t limit = 8) {
   std::string s;
-  for (size_t i = 0; i < values.size() && i < limit; ++i) s += (i ? ", " : "") + values[i];
+  for (size_t i = 0; i < values.size() && i < limit; ++i) s += (i ? ", " : "") + shown(values[i]);
   if (values.size() > limit) s += fmt::format(", ... ({} in all)", values.size());
   return s;
 }
 
 }  // namespace
+
+std::string shown(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    if (out.size() >= 80) return out + "...";
+    const auto byte = static_cast<unsigned char>(ch);
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\r') {
+      out += "\\r";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 bool parse_number(std::string_view text, double* value) {
   const std::string s(trim(text));
@@ -120,7 +138,7 @@ Table Table::parse(std::string_view text, const std::string& source) {
     }
     if (!seen.insert(t.columns_[c]).second) {
       throw InputError(
-          fmt::format("{}: column {} appears twice in the header", source, t.columns_[c]));
+          fmt::format("{}: column {} appears twice in the header", source, shown(t.columns_[c])));
     }
   }
   for (size_t r = 1; r < records.size(); ++r) {
@@ -154,8 +172,8 @@ bool Table::has_column(const std::string& name) const {
 size_t Table::column_index(const std::string& name) const {
   const auto it = std::find(columns_.begin(), columns_.end(), name);
   if (it == columns_.end()) {
-    throw InputError(
-        fmt::format("{}: no column {} (columns: {})", source_, name, list_some(columns_, 30)));
+    throw InputError(fmt::format("{}: no column {} (columns: {})", source_, shown(name),
+                                 list_some(columns_, 30)));
   }
   return static_cast<size_t>(it - columns_.begin());
 }
@@ -173,13 +191,13 @@ std::vector<double> Table::numbers(const std::string& column, bool positive,
     double v = 0;
     if (!parse_number(text, &v)) {
       const std::string what =
-          trim(text).empty() ? "is empty" : "'" + text + "' is not a finite number";
+          trim(text).empty() ? "is empty" : "'" + shown(text) + "' is not a finite number";
       throw InputError(fmt::format("{}: line {}, column {}: {}; correct the cell or delete the row",
-                                   source_, lines_[r], column, what));
+                                   source_, lines_[r], shown(column), what));
     }
     if (positive && !(v > 0)) {
       throw InputError(fmt::format("{}: line {}, column {}: value {} must be > 0 ({})", source_,
-                                   lines_[r], column, text, why_positive));
+                                   lines_[r], shown(column), shown(text), why_positive));
     }
     out[r] = v;
   }
@@ -221,7 +239,7 @@ std::pair<std::string, std::string> split_assignment(const std::string& text,
                                                      const std::string& flag) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
-    throw InputError(fmt::format("{} {}: expected NAME=VALUE", flag, text));
+    throw InputError(fmt::format("{} {}: expected NAME=VALUE", flag, shown(text)));
   }
   return {std::string(trim(text.substr(0, eq))), std::string(trim(text.substr(eq + 1)))};
 }
@@ -231,13 +249,13 @@ Table apply_where(const Table& table, const std::vector<std::string>& filters) {
   for (const auto& f : filters) {
     const auto [column, value] = split_assignment(f, "--where");
     if (!t.has_column(column)) {
-      throw InputError(fmt::format("--where {}: {} has no column {} (columns: {})", f,
-                                   table.source(), column, list_some(table.columns(), 30)));
+      throw InputError(fmt::format("--where {}: {} has no column {} (columns: {})", shown(f),
+                                   table.source(), shown(column), list_some(table.columns(), 30)));
     }
     const Table kept = t.where(column, value);
     if (kept.n_rows() == 0) {
-      throw InputError(fmt::format("--where {}: no row of {} matches; column {} holds {}", f,
-                                   table.source(), column, list_some(t.distinct(column))));
+      throw InputError(fmt::format("--where {}: no row of {} matches; column {} holds {}", shown(f),
+                                   table.source(), shown(column), list_some(t.distinct(column))));
     }
     t = kept;
   }
@@ -263,7 +281,7 @@ Table drop_unfinished(const Table& table, std::string* note) {
     size_t i = 0;
     for (const auto& [status, n] : dropped) {
       s += (i == 0 ? "" : i + 1 == dropped.size() ? " and " : ", ");
-      s += fmt::format("{} {} run{}", n, status, n == 1 ? "" : "s");
+      s += fmt::format("{} {} run{}", n, shown(status), n == 1 ? "" : "s");
       ++i;
     }
     *note = s + " left out";

@@ -64,6 +64,12 @@ class Table {
   std::vector<size_t> lines_;
 };
 
+// Text from a table or a flag as an error message shows it: on one line (line breaks and other
+// control characters escaped as \n, \r, \xNN; a quoted cell may hold any of them) and at most
+// 80 characters, then "...". Every message of this reader that quotes a cell, a column name or
+// a flag goes through it.
+std::string shown(std::string_view text);
+
 // Parses a number the way the table does (whole cell, surrounding blanks allowed); false when
 // the text is not a finite number.
 bool parse_number(std::string_view text, double* value);

@@ -37,10 +37,10 @@ const std::string& role_column(const Table& table, const RoleNames& roles,
   const std::string& column = roles.at(role);
   if (!table.has_column(column)) {
     std::string columns;
-    for (const auto& c : table.columns()) columns += (columns.empty() ? "" : ", ") + c;
+    for (const auto& c : table.columns()) columns += (columns.empty() ? "" : ", ") + shown(c);
     throw InputError(fmt::format(
         "{}: no column {} for role {} (give the column with --column {}=NAME); columns: {}",
-        table.source(), column, role, role, columns));
+        table.source(), shown(column), role, role, columns));
   }
   return column;
 }
@@ -129,9 +129,12 @@ bool same_value(double a, double b) {
 
 int64_t integer_cell(const Table& table, size_t row, const std::string& column) {
   double v = 0;
-  if (!parse_number(table.cell(row, column), &v) || v != std::floor(v) || v < 0) {
+  // Below 2^63, or the conversion to int64 is undefined.
+  if (!parse_number(table.cell(row, column), &v) || v != std::floor(v) || v < 0 ||
+      v >= 9223372036854775808.0) {
     throw InputError(fmt::format("{}: line {}, column {}: '{}' is not a non-negative integer",
-                                 table.source(), table.line(row), column, table.cell(row, column)));
+                                 table.source(), table.line(row), column,
+                                 shown(table.cell(row, column))));
   }
   return static_cast<int64_t>(v);
 }

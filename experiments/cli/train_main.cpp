@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("--config replaces the plan flags; drop --compute/--ratio/"
                                     "--label/... or drop --config");
       }
-      moe::from_json(moe::read_json(vm["config"].as<std::string>()), c);
+      c = moe::read_train_config(vm["config"].as<std::string>());
     } else {
       if (!vm.count("compute") && !vm.count("tokens")) {
         throw std::invalid_argument(

@@ -116,3 +116,20 @@ TEST_CASE("roles map to columns; overrides and unknown roles", "[csv]") {
       moe::scaling::role_numbers(t, roles, "D", true),
       Catch::Contains("r.csv: no column tokens for role D (give the column with --column D=NAME)"));
 }
+
+TEST_CASE("messages quote cells on one line whatever the cells hold", "[csv]") {
+  const Table t = Table::parse("name,\"lo\nss\"\na,\"3\n4\"\n", "q.csv");
+  CHECK_THROWS_WITH(t.numbers("lo\nss"),
+                    "q.csv: line 3, column lo\\nss: '3\\n4' is not a finite number");
+  CHECK_THROWS_WITH(t.numbers("val_loss"), "q.csv: no column val_loss (columns: name, lo\\nss)");
+  CHECK(moe::scaling::shown(std::string(100, 'x')) == std::string(80, 'x') + "...");
+  CHECK(moe::scaling::shown("a\tb\rc\x01") == "a\\x09b\\rc\\x01");
+}
+
+TEST_CASE("an integer cell too large for int64 is refused rather than converted", "[csv]") {
+  const Table t = Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,1e300\n", "big.csv");
+  CHECK_THROWS_WITH(moe::scaling::derive_targets(t, moe::scaling::default_columns(), 2, 1),
+                    "big.csv: line 2, column top_k: '1e300' is not a non-negative integer");
+  const Table ok = Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,4\n", "ok.csv");
+  CHECK(moe::scaling::derive_targets(ok, moe::scaling::default_columns(), 2, 1).at(0).top_k == 4);
+}
