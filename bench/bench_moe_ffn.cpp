@@ -71,12 +71,12 @@ int main(int argc, char** argv) {
   });
   // Expert FLOPs, fwd + bwd (3x forward): 3 matmuls of 2*D*F per active expert per token.
   const double flops = 3.0 * n * c.top_k * 6.0 * c.d_model * c.d_expert;
-  std::printf("torch %d.%d, %lld threads | tokens %lld, d_model %lld, %lld experts x %lld, top-%lld\n",
-              TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, (long long)at::get_num_threads(),
-              (long long)n, (long long)c.d_model, (long long)c.n_experts, (long long)c.d_expert,
-              (long long)c.top_k);
-  std::printf("dense SwiGLU (width %lld): %8.2f ms  %6.1f GFLOP/s\n", (long long)(c.top_k * c.d_expert),
-              1e3 * t_dense, flops / t_dense / 1e9);
+  std::printf(
+      "torch %d.%d, %lld threads | tokens %lld, d_model %lld, %lld experts x %lld, top-%lld\n",
+      TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, (long long)at::get_num_threads(), (long long)n,
+      (long long)c.d_model, (long long)c.n_experts, (long long)c.d_expert, (long long)c.top_k);
+  std::printf("dense SwiGLU (width %lld): %8.2f ms  %6.1f GFLOP/s\n",
+              (long long)(c.top_k * c.d_expert), 1e3 * t_dense, flops / t_dense / 1e9);
   std::printf("MoE FFN (dropless)      : %8.2f ms  %6.1f GFLOP/s\n", 1e3 * t_moe,
               flops / t_moe / 1e9);
   std::printf("MoE / dense             : %8.3f  (target <= 1.3)\n", t_moe / t_dense);

@@ -19,13 +19,36 @@ namespace {
 using Strings = std::vector<std::string>;
 
 const char* const kAxisKeys[] = {"compute", "ratio", "sparsity", "experts", "label", "seed"};
-const char* const kScalarKeys[] = {
-    "top-k",     "shared",      "context",        "vocab",        "d-model",
-    "kv-heads",  "batch-size",  "hold",           "convention",   "positions",
-    "norm",      "router-score", "tie-embeddings", "aux-loss",    "z-loss",
-    "dense-layers", "lr",       "min-lr-ratio",   "warmup",       "schedule",
-    "decay-fraction", "weight-decay", "clip",     "eval-every",   "eval-tokens",
-    "log-every", "checkpoint-minutes", "checkpoint-every", "dtype", "micro-batch"};
+const char* const kScalarKeys[] = {"top-k",
+                                   "shared",
+                                   "context",
+                                   "vocab",
+                                   "d-model",
+                                   "kv-heads",
+                                   "batch-size",
+                                   "hold",
+                                   "convention",
+                                   "positions",
+                                   "norm",
+                                   "router-score",
+                                   "tie-embeddings",
+                                   "aux-loss",
+                                   "z-loss",
+                                   "dense-layers",
+                                   "lr",
+                                   "min-lr-ratio",
+                                   "warmup",
+                                   "schedule",
+                                   "decay-fraction",
+                                   "weight-decay",
+                                   "clip",
+                                   "eval-every",
+                                   "eval-tokens",
+                                   "log-every",
+                                   "checkpoint-minutes",
+                                   "checkpoint-every",
+                                   "dtype",
+                                   "micro-batch"};
 
 // Splits "1e13, 3e13 1e14" into its items.
 Strings split_items(const Strings& lines) {
@@ -89,12 +112,13 @@ Grid parse_grid(const std::string& text, const std::string& name) {
   try {
     po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
   } catch (const po::unknown_option& e) {
-    throw InputError(fmt::format("grid {}: unknown key '{}'; see the grid keys in "
-                                 "'moescale sweep --help'",
-                                 name, e.get_option_name()));
+    throw InputError(
+        fmt::format("grid {}: unknown key '{}'; see the grid keys in "
+                    "'moescale sweep --help'",
+                    name, e.get_option_name()));
   } catch (const po::multiple_occurrences& e) {
-    throw InputError(fmt::format("grid {}: key '{}' is given twice; keep one",
-                                 name, e.get_option_name()));
+    throw InputError(
+        fmt::format("grid {}: key '{}' is given twice; keep one", name, e.get_option_name()));
   } catch (const po::error& e) {
     throw InputError(fmt::format("grid {}: {}", name, e.what()));
   }
@@ -105,9 +129,10 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     if (!vm.count(key)) return {};
     Strings items = split_items(vm[key].as<Strings>());
     if (items.empty()) {
-      throw InputError(fmt::format("grid {}: {} is an empty list; give at least one value or "
-                                   "remove the key",
-                                   name, key));
+      throw InputError(
+          fmt::format("grid {}: {} is an empty list; give at least one value or "
+                      "remove the key",
+                      name, key));
     }
     return items;
   };
@@ -160,7 +185,8 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     if (auto v = scalar("tie-embeddings")) {
       p.base.tie_embeddings = parse_bool(name, "tie-embeddings", *v);
     }
-    if (auto v = scalar("aux-loss")) p.base.aux_loss_coef = parse_number<double>(name, "aux-loss", *v);
+    if (auto v = scalar("aux-loss"))
+      p.base.aux_loss_coef = parse_number<double>(name, "aux-loss", *v);
     if (auto v = scalar("z-loss")) p.base.z_loss_coef = parse_number<double>(name, "z-loss", *v);
     if (auto v = scalar("dense-layers")) {
       p.base.n_dense_layers = parse_number<int64_t>(name, "dense-layers", *v);
@@ -169,16 +195,19 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       t.lr = parse_number<double>(name, "lr", *v);
       g.lr_given = true;
     }
-    if (auto v = scalar("min-lr-ratio")) t.min_lr_ratio = parse_number<double>(name, "min-lr-ratio", *v);
+    if (auto v = scalar("min-lr-ratio"))
+      t.min_lr_ratio = parse_number<double>(name, "min-lr-ratio", *v);
     if (auto v = scalar("warmup")) t.warmup_steps = parse_number<int64_t>(name, "warmup", *v);
     if (auto v = scalar("schedule")) t.schedule = parse_schedule(*v);
     if (auto v = scalar("decay-fraction")) {
       t.decay_fraction = parse_number<double>(name, "decay-fraction", *v);
     }
-    if (auto v = scalar("weight-decay")) t.weight_decay = parse_number<double>(name, "weight-decay", *v);
+    if (auto v = scalar("weight-decay"))
+      t.weight_decay = parse_number<double>(name, "weight-decay", *v);
     if (auto v = scalar("clip")) t.clip = parse_number<double>(name, "clip", *v);
     if (auto v = scalar("eval-every")) t.eval_every = parse_number<int64_t>(name, "eval-every", *v);
-    if (auto v = scalar("eval-tokens")) t.eval_tokens = parse_number<int64_t>(name, "eval-tokens", *v);
+    if (auto v = scalar("eval-tokens"))
+      t.eval_tokens = parse_number<int64_t>(name, "eval-tokens", *v);
     if (auto v = scalar("log-every")) t.log_every = parse_number<int64_t>(name, "log-every", *v);
     if (auto v = scalar("checkpoint-minutes")) {
       t.checkpoint_minutes = parse_number<double>(name, "checkpoint-minutes", *v);
@@ -187,7 +216,8 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       t.checkpoint_every = parse_number<int64_t>(name, "checkpoint-every", *v);
     }
     if (auto v = scalar("dtype")) t.dtype = *v;
-    if (auto v = scalar("micro-batch")) t.micro_batch_size = parse_number<int64_t>(name, "micro-batch", *v);
+    if (auto v = scalar("micro-batch"))
+      t.micro_batch_size = parse_number<int64_t>(name, "micro-batch", *v);
   } catch (const std::invalid_argument& e) {
     throw InputError("grid " + name + ": " + e.what());
   }
@@ -258,8 +288,8 @@ std::vector<RunSpec> expand(const Grid& g) {
               run.config.validate();
               run.config.data.clear();
             } catch (const std::invalid_argument& e) {
-              throw InputError(fmt::format("grid {}: run {} is impossible: {}", g.name, where,
-                                           e.what()));
+              throw InputError(
+                  fmt::format("grid {}: run {} is impossible: {}", g.name, where, e.what()));
             }
             run.id = run_id(run.config);
             const auto [it, fresh] = index_of_id.emplace(run.id, runs.size());

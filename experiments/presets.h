@@ -19,10 +19,10 @@ namespace moe::experiments {
 
 struct Preset {
   std::string name;
-  std::string grid;        // grid-file text (experiments/grid.h)
-  std::string tokenizer;   // bpe | byte
-  int vocab_size;          // BPE vocabulary (ignored for byte)
-  bool gpu;                // trains on CUDA (bf16)
+  std::string grid;       // grid-file text (experiments/grid.h)
+  std::string tokenizer;  // bpe | byte
+  int vocab_size;         // BPE vocabulary (ignored for byte)
+  bool gpu;               // trains on CUDA (bf16)
   bool needs_confirmation;
   std::string summary;
 };

@@ -46,9 +46,8 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
       if (same(r.compute, c)) pts.push_back(&r);
     }
     if (pts.empty()) continue;
-    const auto best = *std::min_element(pts.begin(), pts.end(), [](auto a, auto b) {
-      return a->loss < b->loss;
-    });
+    const auto best =
+        *std::min_element(pts.begin(), pts.end(), [](auto a, auto b) { return a->loss < b->loss; });
     double pick = best->r;
     std::string note;
     if (best->r < previous) {
@@ -66,8 +65,11 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
       }
     }
     previous = std::max(previous, pick);
-    picks.push_back({{"C", c}, {"r_argmin", best->r}, {"loss_argmin", best->loss},
-                     {"r_paper_rule", pick}, {"note", note}});
+    picks.push_back({{"C", c},
+                     {"r_argmin", best->r},
+                     {"loss_argmin", best->loss},
+                     {"r_paper_rule", pick},
+                     {"note", note}});
   }
   return picks;
 }
@@ -78,8 +80,8 @@ std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed) 
                        n_bracketed);
   }
   const auto& a = law.a;
-  const std::string fit = fmt::format("r* = {} C^{}", report_number(law.k.value),
-                                      report_number(a.value));
+  const std::string fit =
+      fmt::format("r* = {} C^{}", report_number(law.k.value), report_number(a.value));
   if (!a.has_ci()) return fmt::format("{} (no bootstrap CI): sign not established", fit);
   const std::string ci = fmt::format("a = {}, 95% CI [{}, {}]", report_number(a.value),
                                      report_number(a.ci_low), report_number(a.ci_high));
@@ -94,13 +96,17 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
   std::vector<double> budgets;
   for (const auto& r : runs) {
     pts.push_back({r.compute, r.r, r.loss});
-    if (std::none_of(budgets.begin(), budgets.end(), [&](double c) { return same(c, r.compute); })) {
+    if (std::none_of(budgets.begin(), budgets.end(),
+                     [&](double c) { return same(c, r.compute); })) {
       budgets.push_back(r.compute);
     }
   }
   std::sort(budgets.begin(), budgets.end());
-  json out = {{"S", s}, {"n_runs", runs.size()}, {"valleys", json::array()},
-              {"power_law", nullptr}, {"paper_rule", paper_rule(runs, budgets)}};
+  json out = {{"S", s},
+              {"n_runs", runs.size()},
+              {"valleys", json::array()},
+              {"power_law", nullptr},
+              {"paper_rule", paper_rule(runs, budgets)}};
   scaling::IsoflopOptions io;
   io.bootstrap = opt.bootstrap;
   io.seed = opt.seed;
@@ -117,9 +123,9 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
     // The parabola in plain coefficients of u = ln r: loss = a u^2 + b u + k.
     const auto& c = o.parabola.c;
     const double m = o.parabola.center;
-    const json coef = o.parabola.ok ? json::array({c[2], c[1] - 2 * c[2] * m,
-                                                   c[0] - c[1] * m + c[2] * m * m})
-                                    : json(nullptr);
+    const json coef = o.parabola.ok
+                          ? json::array({c[2], c[1] - 2 * c[2] * m, c[0] - c[1] * m + c[2] * m * m})
+                          : json(nullptr);
     out["valleys"].push_back({{"C", o.compute},
                               {"x_opt", nullable(o.x_opt)},
                               {"ci_low", nullable(o.ci_low)},
@@ -135,7 +141,8 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
   }
   if (fit.power_law.fitted) {
     const auto& law = fit.power_law;
-    out["power_law"] = {{"k", law.k.value},        {"a", law.a.value},
+    out["power_law"] = {{"k", law.k.value},
+                        {"a", law.a.value},
                         {"a_ci_low", nullable(law.a.ci_low)},
                         {"a_ci_high", nullable(law.a.ci_high)},
                         {"k_ci_low", nullable(law.k.ci_low)},
@@ -160,12 +167,13 @@ std::string redo_commands(const std::string& sweep_dir, const json& fit) {
   if (fs::exists(manifest)) {
     const json m = read_json(manifest.string());
     s += "# the sweep (skips finished runs)\n";
-    s += fmt::format("build/bin/moescale sweep --grid {} --data {}{} --out {} --devices {}\n",
-                     m.value("grid", "GRID"), m.value("data", "DATA"),
-                     m.value("val_data", "").empty() ? "" : " --val-data " + m.value("val_data", ""),
-                     sweep_dir,
-                     m.contains("devices") ? fmt::format("{}", fmt::join(m["devices"].get<std::vector<std::string>>(), ","))
-                                           : std::string("cpu"));
+    s += fmt::format(
+        "build/bin/moescale sweep --grid {} --data {}{} --out {} --devices {}\n",
+        m.value("grid", "GRID"), m.value("data", "DATA"),
+        m.value("val_data", "").empty() ? "" : " --val-data " + m.value("val_data", ""), sweep_dir,
+        m.contains("devices")
+            ? fmt::format("{}", fmt::join(m["devices"].get<std::vector<std::string>>(), ","))
+            : std::string("cpu"));
   }
   s += "# this report\n";
   s += fmt::format("build/bin/moescale report {}\n", sweep_dir);
@@ -184,20 +192,25 @@ std::string redo_commands(const std::string& sweep_dir, const json& fit) {
 std::string markdown(const ReportOptions& opt, const json& fit, const scaling::Table& all) {
   const std::string& dir = opt.sweep_dir;
   std::string md = fmt::format("# moescale report: {}\n\n", dir);
-  md += "How does the loss at a fixed compute budget depend on r = expert FLOPs / attention "
-        "FLOPs, and where is its minimum r*? Each budget's valley is fitted by a parabola in "
-        "ln r (its vertex is r*, with a bootstrap 95% CI); no monotonicity is imposed on r*. "
-        "Generated by `moescale report` from `results.csv`; every number is in `fit.json`.\n\n";
+  md +=
+      "How does the loss at a fixed compute budget depend on r = expert FLOPs / attention "
+      "FLOPs, and where is its minimum r*? Each budget's valley is fitted by a parabola in "
+      "ln r (its vertex is r*, with a bootstrap 95% CI); no monotonicity is imposed on r*. "
+      "Generated by `moescale report` from `results.csv`; every number is in `fit.json`.\n\n";
 
   md += "## Runs\n\n| status | runs |\n|---|---|\n";
-  for (const auto& [status, n] : fit["counts"].items()) md += fmt::format("| {} | {} |\n", status, n.get<int>());
-  if (!fit.value("left_out", "").empty()) md += "\nLeft out of the fits: " + fit.value("left_out", "") + ".\n";
+  for (const auto& [status, n] : fit["counts"].items())
+    md += fmt::format("| {} | {} |\n", status, n.get<int>());
+  if (!fit.value("left_out", "").empty())
+    md += "\nLeft out of the fits: " + fit.value("left_out", "") + ".\n";
   bool header = false;
   for (size_t i = 0; i < all.n_rows(); ++i) {
     const std::string status = all.has_column("status") ? all.cell(i, "status") : "done";
     if (status == "done") continue;
     if (!header) {
-      md += "\nNot finished:\n\n| run | compute | S | r | status | reason |\n|---|---|---|---|---|---|\n";
+      md +=
+          "\nNot finished:\n\n| run | compute | S | r | status | reason "
+          "|\n|---|---|---|---|---|---|\n";
       header = true;
     }
     std::string reason;
@@ -244,7 +257,9 @@ std::string markdown(const ReportOptions& opt, const json& fit, const scaling::T
     }
   }
 
-  md += "\n## r*(C) = k C^a per sparsity\n\n| S | k | a | a 95% CI | budgets |\n|---|---|---|---|---|\n";
+  md +=
+      "\n## r*(C) = k C^a per sparsity\n\n| S | k | a | a 95% CI | budgets "
+      "|\n|---|---|---|---|---|\n";
   for (const auto& g : fit["sparsities"]) {
     const json& law = g["power_law"];
     if (law.is_null()) {
@@ -264,10 +279,11 @@ std::string markdown(const ReportOptions& opt, const json& fit, const scaling::T
     md += "| parameter | fitted | 95% CI | published (paper) |\n|---|---|---|---|\n";
     for (const char* p : {"alpha0", "p", "beta0", "q"}) {
       const json& ci = law["ci"][p];
-      md += fmt::format("| {} | {} | [{}, {}] | {} |\n", p, report_number(law["params"][p].get<double>()),
-                        ci.is_array() && ci[0].is_number() ? report_number(ci[0].get<double>()) : "n/a",
-                        ci.is_array() && ci[1].is_number() ? report_number(ci[1].get<double>()) : "n/a",
-                        report_number(fit["paper_law"][p].get<double>()));
+      md += fmt::format(
+          "| {} | {} | [{}, {}] | {} |\n", p, report_number(law["params"][p].get<double>()),
+          ci.is_array() && ci[0].is_number() ? report_number(ci[0].get<double>()) : "n/a",
+          ci.is_array() && ci[1].is_number() ? report_number(ci[1].get<double>()) : "n/a",
+          report_number(fit["paper_law"][p].get<double>()));
     }
     const json& in = law["in_sample"];
     const json& loso = law["leave_one_sparsity_out"]["pooled"];
@@ -283,9 +299,9 @@ std::string markdown(const ReportOptions& opt, const json& fit, const scaling::T
   }
 
   md += "\n## Figures\n\n";
-  for (const auto& [name, caption] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"ratio_curves", "Loss vs r per compute budget; curves: fitted valleys; stars: r* with 95% CI"},
+  for (const auto& [name, caption] : std::vector<std::pair<std::string, std::string>>{
+           {"ratio_curves",
+            "Loss vs r per compute budget; curves: fitted valleys; stars: r* with 95% CI"},
            {"rstar_vs_compute", "r* vs compute with the fitted power law; dashed: the paper's law"},
            {"frontier", "Best loss over r vs compute"},
            {"load_balance", "Expert load (max/mean tokens per expert) over training"}}) {
@@ -325,16 +341,18 @@ json write_report(const ReportOptions& opt) {
   std::string left_out;
   const scaling::Table done = scaling::drop_unfinished(all, &left_out);
   if (done.n_rows() < 3) {
-    throw InputError(fmt::format("{}: {} finished run(s); a valley needs at least 3 ratios at one "
-                                 "budget: let the sweep finish",
-                                 results, done.n_rows()));
+    throw InputError(
+        fmt::format("{}: {} finished run(s); a valley needs at least 3 ratios at one "
+                    "budget: let the sweep finish",
+                    results, done.n_rows()));
   }
   const scaling::RoleNames roles = scaling::default_columns();
   const std::vector<scaling::RatioRun> runs = scaling::ratio_runs(done, roles);
 
   std::vector<double> sparsities;
   for (const auto& r : runs) {
-    if (std::none_of(sparsities.begin(), sparsities.end(), [&](double s) { return same(s, r.sparsity); })) {
+    if (std::none_of(sparsities.begin(), sparsities.end(),
+                     [&](double s) { return same(s, r.sparsity); })) {
       sparsities.push_back(r.sparsity);
     }
   }
@@ -378,7 +396,8 @@ json write_report(const ReportOptions& opt) {
   write_file_atomic((out / "report.md").string(), markdown(opt, fit, all));
   if (opt.figures) {
     if (!fs::exists(opt.plot_script)) {
-      throw InputError(opt.plot_script + " is missing: the figures are drawn by scripts/plot_report.py");
+      throw InputError(opt.plot_script +
+                       " is missing: the figures are drawn by scripts/plot_report.py");
     }
     const int status = cli::run_program({opt.python, opt.plot_script, opt.sweep_dir});
     if (status != 0) {

@@ -15,9 +15,8 @@
 // within 0.001 loss that does not) is computed beside it for comparison only.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace moe::experiments {
 

@@ -30,11 +30,11 @@ namespace moe::experiments {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kResultColumns = {
-    "run_id",   "label",       "compute",        "sparsity",        "ratio",
-    "ratio_achieved", "n_experts", "top_k",      "n_shared_experts", "d_model",
-    "n_layers", "n_heads",     "head_dim",       "d_expert",        "params_active",
-    "params_total", "flops_per_token", "tokens", "val_loss",        "final_train_loss",
-    "status",   "wall_seconds"};
+    "run_id",         "label",           "compute",  "sparsity",         "ratio",
+    "ratio_achieved", "n_experts",       "top_k",    "n_shared_experts", "d_model",
+    "n_layers",       "n_heads",         "head_dim", "d_expert",         "params_active",
+    "params_total",   "flops_per_token", "tokens",   "val_loss",         "final_train_loss",
+    "status",         "wall_seconds"};
 
 namespace {
 
@@ -109,7 +109,7 @@ void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& r
     const ModelConfig& m = p.model;
     auto loss = [&](const char* key) {
       return result.contains(key) && result[key].is_number() ? num(result[key].get<double>())
-                                                              : std::string();
+                                                             : std::string();
     };
     const double tokens = result.contains("tokens") && result["tokens"].is_number()
                               ? result["tokens"].get<double>()
@@ -144,10 +144,11 @@ void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& r
 }
 
 std::string format_runs(const std::vector<RunSpec>& runs) {
-  std::string s = fmt::format("{:<12} {:>8} {:>7} {:>6} {:>6} {:>5} {:>9} {:>6} {:>8} {:>8} "
-                              "{:>9} {:>9} {:>7}\n",
-                              "run_id", "compute", "S", "r", "r_got", "d", "heads", "d_exp",
-                              "N_a", "N", "FLOPs/tok", "tokens", "steps");
+  std::string s = fmt::format(
+      "{:<12} {:>8} {:>7} {:>6} {:>6} {:>5} {:>9} {:>6} {:>8} {:>8} "
+      "{:>9} {:>9} {:>7}\n",
+      "run_id", "compute", "S", "r", "r_got", "d", "heads", "d_exp", "N_a", "N", "FLOPs/tok",
+      "tokens", "steps");
   double total = 0;
   for (const auto& r : runs) {
     const Plan& p = r.plan;
@@ -155,10 +156,9 @@ std::string format_runs(const std::vector<RunSpec>& runs) {
         "{:<12} {:>8.2g} {:>7.4f} {:>6.3g} {:>6.3f} {:>5} {:>9} {:>6} {:>8.3g} {:>8.3g} {:>9.3g} "
         "{:>9.3g} {:>7}\n",
         r.id, p.request.compute, p.model.sparsity(), p.request.ratio, p.flops.ratio(),
-        p.model.d_model, fmt::format("{}x{}", p.model.n_heads, p.model.head_dim),
-        p.model.d_expert, double(p.params.active_nonembedding()),
-        double(p.params.total_nonembedding()), p.flops.training(), double(r.config.tokens),
-        r.config.steps());
+        p.model.d_model, fmt::format("{}x{}", p.model.n_heads, p.model.head_dim), p.model.d_expert,
+        double(p.params.active_nonembedding()), double(p.params.total_nonembedding()),
+        p.flops.training(), double(r.config.tokens), r.config.steps());
     total += p.request.compute;
   }
   s += fmt::format("{} runs, {:.3g} training FLOPs in all\n", runs.size(), total);
@@ -193,8 +193,7 @@ class Sweep {
 };
 
 void Sweep::log(const std::string& line) {
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   std::fprintf(stderr, "[sweep %s] %s\n", ProgressLine::format_duration(s).c_str(), line.c_str());
   std::fflush(stderr);
 }
@@ -233,10 +232,9 @@ void Sweep::check_inputs() {
 
   fs::create_directories(fs::path(opt_.out) / "runs");
   const std::string manifest = (fs::path(opt_.out) / "sweep.json").string();
-  nlohmann::json data = {{"data", fs::absolute(opt_.data).string()},
-                         {"val_data", opt_.val_data.empty()
-                                          ? std::string()
-                                          : fs::absolute(opt_.val_data).string()}};
+  nlohmann::json data = {
+      {"data", fs::absolute(opt_.data).string()},
+      {"val_data", opt_.val_data.empty() ? std::string() : fs::absolute(opt_.val_data).string()}};
   if (fs::exists(manifest)) {
     const nlohmann::json old = read_json(manifest);
     if (old.value("data", "") != data["data"] || old.value("val_data", "") != data["val_data"]) {
@@ -263,9 +261,9 @@ std::string Sweep::launch(size_t i, const std::string& device, int threads) {
   // Torch's own intra-op threads stay at 1 and the worker's cores go to OpenBLAS: on these CPUs
   // two torch threads on top of a threaded BLAS ran 3x slower (bench/RESULTS.md).
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-  std::vector<std::string> args = {opt_.train_program, "--config", config_path,
-                                   "--out", dir.string(), "--resume", "--device", device,
-                                   "--threads", "1"};
+  std::vector<std::string> args = {opt_.train_program, "--config", config_path, "--out",
+                                   dir.string(),       "--resume", "--device",  device,
+                                   "--threads",        "1"};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;
@@ -391,8 +389,10 @@ void Sweep::worker(int index) {
     int finished = 0;
     {
       std::lock_guard<std::mutex> g(mu_);
-      if (state.final(opt_.max_failures)) finished = ++finished_;
-      else finished = finished_;
+      if (state.final(opt_.max_failures))
+        finished = ++finished_;
+      else
+        finished = finished_;
       if (outcome == "failed" && !state.final(opt_.max_failures)) todo_.push_back(i);  // retry
     }
     log(fmt::format("{} {} [{}/{} finished]{}", outcome, run.id, finished, runs_.size(), detail));
@@ -430,12 +430,13 @@ SweepSummary Sweep::run() {
       todo_.push_back(i);
     }
   }
-  log(fmt::format("{}: {} runs, {} finished, {} to do; {} worker(s) x {} thread(s) on {}",
-                  opt_.out, runs_.size(), finished_, todo_.size(), workers, threads_per_worker_,
+  log(fmt::format("{}: {} runs, {} finished, {} to do; {} worker(s) x {} thread(s) on {}", opt_.out,
+                  runs_.size(), finished_, todo_.size(), workers, threads_per_worker_,
                   fmt::join(opt_.devices, ",")));
   rebuild_results(opt_.out, grid_runs);
 
-  struct sigaction sa {}, old_int {}, old_term {};
+  struct sigaction sa {
+  }, old_int{}, old_term{};
   sa.sa_handler = on_sweep_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
@@ -468,10 +469,14 @@ SweepSummary Sweep::run() {
   summary.runs = static_cast<int>(runs_.size());
   for (const auto& r : runs_) {
     const RunState s = read_run_state(run_dir(opt_.out, r.id).string());
-    if (s.status == "done") ++summary.done;
-    else if (s.status == "diverged") ++summary.diverged;
-    else if (s.final(opt_.max_failures)) ++summary.failed;
-    else ++summary.pending;
+    if (s.status == "done")
+      ++summary.done;
+    else if (s.status == "diverged")
+      ++summary.diverged;
+    else if (s.final(opt_.max_failures))
+      ++summary.failed;
+    else
+      ++summary.pending;
   }
   summary.interrupted = g_stop.load() != 0;
   if (!fatal_.empty()) throw InputError(fatal_);
@@ -511,12 +516,13 @@ std::string slurm_script(const SweepOptions& sweep, const SlurmOptions& slurm,
   s += ")\n";
   // Each task uses the CPUs Slurm gave it (the BLAS thread count changes the last bits of the
   // losses, so it is pinned rather than left to the node's core count).
-  s += fmt::format("exec {} sweep --grid {} --data {}{} --out {} --devices {} --threads "
-                   "\"${{SLURM_CPUS_PER_TASK:-{}}}\" --only \"${{RUN_IDS[$SLURM_ARRAY_TASK_ID]}}\"\n",
-                   abs(moescale_program), abs(sweep.grid_path), abs(sweep.data),
-                   sweep.val_data.empty() ? "" : " --val-data " + abs(sweep.val_data), out,
-                   slurm.gpus_per_task > 0 ? "cuda:0" : "cpu",
-                   slurm.cpus_per_task > 0 ? slurm.cpus_per_task : 1);
+  s += fmt::format(
+      "exec {} sweep --grid {} --data {}{} --out {} --devices {} --threads "
+      "\"${{SLURM_CPUS_PER_TASK:-{}}}\" --only \"${{RUN_IDS[$SLURM_ARRAY_TASK_ID]}}\"\n",
+      abs(moescale_program), abs(sweep.grid_path), abs(sweep.data),
+      sweep.val_data.empty() ? "" : " --val-data " + abs(sweep.val_data), out,
+      slurm.gpus_per_task > 0 ? "cuda:0" : "cpu",
+      slurm.cpus_per_task > 0 ? slurm.cpus_per_task : 1);
   return s;
 }
 

@@ -47,9 +47,9 @@ struct FlopsPerToken {
   double attention() const { return attn_projections + attn_context; }  // C_A
   double expert() const { return router + experts; }                    // C_E
   double ratio() const { return expert() / attention(); }               // r
-  double forward() const { return attention() + expert(); }  // paper's C_token
+  double forward() const { return attention() + expert(); }             // paper's C_token
   double forward_with_logits() const { return forward() + logits; }
-  double training() const { return 3.0 * forward_with_logits(); }  // per trained token
+  double training() const { return 3.0 * forward_with_logits(); }     // per trained token
   double training_without_logits() const { return 3.0 * forward(); }  // paper 2's M
 };
 

@@ -62,8 +62,8 @@ AutocastScope::~AutocastScope() {
 }
 
 std::string cuda_device_name(int index) {
-  const std::string cmd = fmt::format(
-      "nvidia-smi --query-gpu=name --format=csv,noheader -i {} 2>/dev/null", index);
+  const std::string cmd =
+      fmt::format("nvidia-smi --query-gpu=name --format=csv,noheader -i {} 2>/dev/null", index);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
   if (!pipe) return "";
   char buf[256] = {0};
@@ -101,9 +101,9 @@ PeakFlops device_peak_flops(const c10::Device& device, bool bf16) {
     double bf16, tf32;
   };
   static const Entry table[] = {
-      {"H200", 989e12, 495e12},      {"H100 PCIe", 756e12, 378e12}, {"H100", 989e12, 495e12},
-      {"A100", 312e12, 156e12},      {"L40S", 362e12, 183e12},      {"A10", 125e12, 62.5e12},
-      {"L4", 121e12, 60e12},         {"V100", 125e12, 15.7e12},     {"RTX 4090", 165e12, 82.6e12},
+      {"H200", 989e12, 495e12},     {"H100 PCIe", 756e12, 378e12}, {"H100", 989e12, 495e12},
+      {"A100", 312e12, 156e12},     {"L40S", 362e12, 183e12},      {"A10", 125e12, 62.5e12},
+      {"L4", 121e12, 60e12},        {"V100", 125e12, 15.7e12},     {"RTX 4090", 165e12, 82.6e12},
       {"RTX 3090", 71e12, 35.6e12},
   };
   for (const auto& e : table) {

@@ -81,7 +81,8 @@ bool DirLock::try_acquire() {
       return true;
     }
     if (errno != EEXIST) {
-      throw std::runtime_error(fmt::format("cannot create lock {}: {}", path_, std::strerror(errno)));
+      throw std::runtime_error(
+          fmt::format("cannot create lock {}: {}", path_, std::strerror(errno)));
     }
     if (!stale()) return false;
     // Break the stale lock under a second lock, re-checking inside: a breaker that decided

@@ -80,8 +80,7 @@ at::Tensor NormImpl::forward(const at::Tensor& x) {
   if (kind_ == NormKind::kLayerNorm) {
     return at::layer_norm(xf, {dim_}, weight, bias, eps_).to(x.scalar_type());
   }
-  return (xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight)
-      .to(x.scalar_type());
+  return (xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight).to(x.scalar_type());
 }
 
 void NormImpl::pretty_print(std::ostream& stream) const {
@@ -187,8 +186,7 @@ at::Tensor FeedForwardImpl::forward(const at::Tensor& x_ND) {
 }
 
 void FeedForwardImpl::pretty_print(std::ostream& stream) const {
-  stream << "moe::FeedForward(SwiGLU " << d_model_ << " -> " << width_ << " -> " << d_model_
-         << ")";
+  stream << "moe::FeedForward(SwiGLU " << d_model_ << " -> " << width_ << " -> " << d_model_ << ")";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -222,8 +220,8 @@ at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Te
 #if MOESCALE_HAS_GROUPED_MM
   const bool bf16_autocast = at::autocast::is_autocast_enabled(at::kCUDA) &&
                              at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
-  if (runtime_.grouped_gemm && x_sorted_PD.is_cuda() && bf16_autocast &&
-      config_.d_model % 8 == 0 && config_.d_expert % 8 == 0) {
+  if (runtime_.grouped_gemm && x_sorted_PD.is_cuda() && bf16_autocast && config_.d_model % 8 == 0 &&
+      config_.d_expert % 8 == 0) {
     // One grouped GEMM per matrix: offs are the cumulative row ends of each expert's slice.
     const at::Tensor offs_E = counts_E.cumsum(0).to(at::kInt);
     const at::Tensor x = x_sorted_PD.to(at::kBFloat16);
@@ -277,8 +275,8 @@ at::Tensor MoELayerImpl::forward(const at::Tensor& x_ND, LayerRouting* routing) 
   // 3-4. Experts on contiguous slices, gate, scatter back.
   at::Tensor y_sorted_PD = run_experts(x_sorted_PD, counts_E);
   y_sorted_PD = y_sorted_PD * gate_P.unsqueeze(1).to(y_sorted_PD.scalar_type());
-  at::Tensor y_ND = at::zeros({n, x_ND.size(1)}, y_sorted_PD.options())
-                        .index_add(0, token_P, y_sorted_PD);
+  at::Tensor y_ND =
+      at::zeros({n, x_ND.size(1)}, y_sorted_PD.options()).index_add(0, token_P, y_sorted_PD);
   if (!shared.is_empty()) y_ND = y_ND + shared(x_ND);
 
   if (routing) {
@@ -336,12 +334,11 @@ void MoETransformerImpl::reset() {
   }
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t l = 0; l < config_.n_layers; ++l) blocks->push_back(Block(config_, runtime_, l));
-  final_norm = register_module("final_norm",
-                               Norm(config_.d_model, config_.norm, config_.norm_eps));
+  final_norm = register_module("final_norm", Norm(config_.d_model, config_.norm, config_.norm_eps));
   if (!config_.tie_embeddings) {
     lm_head = register_module(
-        "lm_head",
-        torch::nn::Linear(torch::nn::LinearOptions(config_.d_model, config_.vocab_size).bias(false)));
+        "lm_head", torch::nn::Linear(
+                       torch::nn::LinearOptions(config_.d_model, config_.vocab_size).bias(false)));
   }
   reset_parameters();
 }
@@ -398,8 +395,8 @@ LossParts compute_loss(const ModelOutput& out, const at::Tensor& targets_BT,
                        const ModelConfig& config) {
   LossParts loss;
   const int64_t v = out.logits_BTV.size(-1);
-  loss.ce = at::cross_entropy_loss(out.logits_BTV.reshape({-1, v}).to(at_least_float(out.logits_BTV)),
-                                   targets_BT.reshape({-1}));
+  loss.ce = at::cross_entropy_loss(
+      out.logits_BTV.reshape({-1, v}).to(at_least_float(out.logits_BTV)), targets_BT.reshape({-1}));
   loss.aux = out.aux_loss;
   loss.z = out.z_loss;
   loss.total = loss.ce + config.aux_loss_coef * loss.aux + config.z_loss_coef * loss.z;

@@ -90,10 +90,10 @@ class AttentionImpl : public torch::nn::Cloneable<AttentionImpl> {
   at::Tensor forward(const at::Tensor& x_BTD);
   void pretty_print(std::ostream& stream) const override;
 
-  torch::nn::Linear wq{nullptr};  // (H*Dh, D)
-  torch::nn::Linear wk{nullptr};  // (G*Dh, D)
-  torch::nn::Linear wv{nullptr};  // (G*Dh, D)
-  torch::nn::Linear wo{nullptr};  // (D, H*Dh)
+  torch::nn::Linear wq{nullptr};        // (H*Dh, D)
+  torch::nn::Linear wk{nullptr};        // (G*Dh, D)
+  torch::nn::Linear wv{nullptr};        // (G*Dh, D)
+  torch::nn::Linear wo{nullptr};        // (D, H*Dh)
   at::Tensor rope_cos_TR, rope_sin_TR;  // (T, Dh/2) buffers, rotary only
 
  private:
@@ -136,7 +136,7 @@ class MoELayerImpl : public torch::nn::Cloneable<MoELayerImpl> {
   at::Tensor forward(const at::Tensor& x_ND, LayerRouting* routing = nullptr);
   void pretty_print(std::ostream& stream) const override;
 
-  at::Tensor router_ED;  // (E, D)
+  at::Tensor router_ED;             // (E, D)
   at::Tensor w_gate_EDF, w_up_EDF;  // (E, D, F)
   at::Tensor w_down_EFD;            // (E, F, D)
   FeedForward shared{nullptr};      // width n_shared * F; empty without shared experts
@@ -157,8 +157,8 @@ class BlockImpl : public torch::nn::Cloneable<BlockImpl> {
 
   Norm attn_norm{nullptr}, ffn_norm{nullptr};
   Attention attn{nullptr};
-  MoELayer moe{nullptr};        // MoE layers
-  FeedForward dense{nullptr};   // dense layers
+  MoELayer moe{nullptr};       // MoE layers
+  FeedForward dense{nullptr};  // dense layers
 
  private:
   ModelConfig config_;
@@ -169,8 +169,8 @@ TORCH_MODULE(Block);
 
 struct ModelOutput {
   at::Tensor logits_BTV;
-  at::Tensor aux_loss;                 // mean over MoE layers (0 without MoE layers)
-  at::Tensor z_loss;                   // mean over MoE layers
+  at::Tensor aux_loss;                        // mean over MoE layers (0 without MoE layers)
+  at::Tensor z_loss;                          // mean over MoE layers
   std::vector<at::Tensor> tokens_per_expert;  // one (E) int64 tensor per MoE layer
 };
 

@@ -12,12 +12,12 @@ namespace moe {
 const std::vector<SizeLabel>& size_labels() {
   // Paper 1's table gives layers, heads, batch (sequences of 4096) and LR for 20M..200M.
   static const std::vector<SizeLabel> labels = {
-      {"tiny", 2, 4, 128, 128, 16, 3e-3},   {"100K", 2, 2, 64, 256, 16, 3e-3},
-      {"1M", 4, 4, 160, 256, 16, 2e-3},
-      {"2M", 4, 4, 224, 256, 16, 2e-3},     {"5M", 6, 6, 288, 256, 32, 1.5e-3},
-      {"10M", 8, 8, 384, 256, 32, 1.5e-3},  {"20M", 8, 8, 256, 4096, 96, 1.5e-3},
-      {"30M", 8, 8, 352, 4096, 160, 1.3e-3}, {"55M", 10, 10, 480, 4096, 224, 1.1e-3},
-      {"100M", 14, 12, 576, 4096, 320, 9e-4}, {"200M", 16, 16, 832, 4096, 512, 8e-4},
+      {"tiny", 2, 4, 128, 128, 16, 3e-3},      {"100K", 2, 2, 64, 256, 16, 3e-3},
+      {"1M", 4, 4, 160, 256, 16, 2e-3},        {"2M", 4, 4, 224, 256, 16, 2e-3},
+      {"5M", 6, 6, 288, 256, 32, 1.5e-3},      {"10M", 8, 8, 384, 256, 32, 1.5e-3},
+      {"20M", 8, 8, 256, 4096, 96, 1.5e-3},    {"30M", 8, 8, 352, 4096, 160, 1.3e-3},
+      {"55M", 10, 10, 480, 4096, 224, 1.1e-3}, {"100M", 14, 12, 576, 4096, 320, 9e-4},
+      {"200M", 16, 16, 832, 4096, 512, 8e-4},
   };
   return labels;
 }
@@ -74,9 +74,9 @@ int64_t round_width(double x, int64_t min_multiple) {
 // C_A, C_E and parameters are affine in head_dim and d_expert; these are their coefficients,
 // measured through the accounting functions themselves so the planner cannot disagree with them.
 struct Coefficients {
-  double attn_flops_per_hd;    // C_A per unit head_dim (all layers)
-  double expert_flops_fixed;   // router FLOPs
-  double expert_flops_per_f;   // C_E per unit d_expert
+  double attn_flops_per_hd;   // C_A per unit head_dim (all layers)
+  double expert_flops_fixed;  // router FLOPs
+  double expert_flops_per_f;  // C_E per unit d_expert
   double attn_params_per_hd;
   double expert_params_fixed;  // router + norms
   double expert_params_per_f;  // active expert params per unit d_expert
@@ -238,13 +238,11 @@ Plan make_plan(const PlanRequest& req) {
       trial.head_dim = hd;
       trial.d_expert = f;
       const FlopsPerToken flops = flops_per_token(trial, req.convention);
-      const double held =
-          req.hold == Hold::kFlops
-              ? flops.forward() / plan.target_forward_flops
-              : static_cast<double>(count_params(trial).active_nonembedding()) /
-                    static_cast<double>(plan.target_active_params);
-      const double error =
-          std::max(std::fabs(flops.ratio() / req.ratio - 1), std::fabs(held - 1));
+      const double held = req.hold == Hold::kFlops
+                              ? flops.forward() / plan.target_forward_flops
+                              : static_cast<double>(count_params(trial).active_nonembedding()) /
+                                    static_cast<double>(plan.target_active_params);
+      const double error = std::max(std::fabs(flops.ratio() / req.ratio - 1), std::fabs(held - 1));
       if (error < best_error) {
         best_error = error;
         c.head_dim = hd;
@@ -309,9 +307,10 @@ nlohmann::json plan_to_json(const Plan& p) {
       {"params_embedding", p.params.embedding + p.params.lm_head},
       {"params_numel", p.params.total()},
       {"target_params_active", p.target_active_params},
-      {"triad", {{"M", p.flops.training_without_logits()},
-                 {"N_a", p.params.active_nonembedding()},
-                 {"N", p.params.total_nonembedding()}}},
+      {"triad",
+       {{"M", p.flops.training_without_logits()},
+        {"N_a", p.params.active_nonembedding()},
+        {"N", p.params.total_nonembedding()}}},
       {"tokens", p.tokens},
       {"batch_size", p.batch_size},
       {"lr", p.lr},

@@ -28,11 +28,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "moe/accounting.h"
 #include "moe/config.h"
@@ -68,15 +67,15 @@ struct PlanRequest {
   double compute = 0;  // total training FLOPs C
   double ratio = 1;    // target r = C_E / C_A
   std::string label = "1M";
-  std::optional<double> sparsity;      // chooses n_experts when set
-  std::optional<int64_t> n_experts;    // routed experts; default 16 (S = 82.35% with k=2, s=1)
+  std::optional<double> sparsity;    // chooses n_experts when set
+  std::optional<int64_t> n_experts;  // routed experts; default 16 (S = 82.35% with k=2, s=1)
   int64_t top_k = 2;
   int64_t n_shared_experts = 1;
-  std::optional<int64_t> context;      // default: the label's
+  std::optional<int64_t> context;  // default: the label's
   int64_t vocab_size = 8192;
-  std::optional<int64_t> d_model;      // default: the label's
-  std::optional<int64_t> n_kv_heads;   // default: n_heads (no GQA)
-  std::optional<int64_t> batch_size;   // default: the label's
+  std::optional<int64_t> d_model;     // default: the label's
+  std::optional<int64_t> n_kv_heads;  // default: n_heads (no GQA)
+  std::optional<int64_t> batch_size;  // default: the label's
   Hold hold = Hold::kFlops;
   ContextConvention convention = ContextConvention::kFull;
   ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)
@@ -88,7 +87,7 @@ struct Plan {
   ModelConfig model;
   FlopsPerToken flops;  // achieved, under request.convention
   ParamCounts params;
-  double target_forward_flops = 0;  // F the label asks for (hold = flops)
+  double target_forward_flops = 0;   // F the label asks for (hold = flops)
   int64_t target_active_params = 0;  // N_a the label asks for (hold = active)
   double tokens = 0;                 // D = C / flops.training()
   int64_t batch_size = 0;

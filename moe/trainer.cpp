@@ -90,7 +90,7 @@ class Trainer {
   c10::Device device_;
   bool bf16_;
   double flops_per_token_ = 0;  // training FLOPs per token, logits included
-  PeakFlops peak_;                // for MFU
+  PeakFlops peak_;              // for MFU
 
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
@@ -112,8 +112,8 @@ class Trainer {
   void window_from_json(const nlohmann::json& j);
   Window window_;
 
-  int64_t step_ = 0;             // optimizer steps done
-  double wall_before_ = 0;       // wall seconds of earlier sessions of this run
+  int64_t step_ = 0;        // optimizer steps done
+  double wall_before_ = 0;  // wall seconds of earlier sessions of this run
   Clock::time_point session_start_ = Clock::now();
 };
 
@@ -128,15 +128,16 @@ void Trainer::prepare_directory(bool resume) {
     try {
       from_json(read_json(config_path.string()), existing);
     } catch (const std::exception& e) {
-      throw InputError(fmt::format("{}: unreadable run config ({}); delete the run directory or "
-                                   "use another --out",
-                                   config_path.string(), e.what()));
+      throw InputError(
+          fmt::format("{}: unreadable run config ({}); delete the run directory or "
+                      "use another --out",
+                      config_path.string(), e.what()));
     }
     const std::string diff = first_difference(run_identity(existing), run_identity(cfg_));
     if (!diff.empty()) {
       throw InputError(fmt::format(
-          "{} holds a run of a different config ({} differs); use another --out or delete it",
-          dir_, diff));
+          "{} holds a run of a different config ({} differs); use another --out or delete it", dir_,
+          diff));
     }
     if (!resume) {
       throw InputError(fmt::format(
@@ -161,8 +162,8 @@ void Trainer::load_data() {
   train_data_->check_vocab(cfg_.model.vocab_size);
   val_data_->check_vocab(cfg_.model.vocab_size);
   sampler_ = std::make_unique<WindowSampler>(*train_data_, cfg_.model.context, cfg_.seed);
-  val_windows_ = sequential_windows(*val_data_, cfg_.model.context,
-                                    cfg_.eval_tokens / cfg_.model.context);
+  val_windows_ =
+      sequential_windows(*val_data_, cfg_.model.context, cfg_.eval_tokens / cfg_.model.context);
   if (val_windows_.empty()) {
     throw InputError(fmt::format("{}: the validation shards hold no window of {} tokens", val_spec,
                                  cfg_.model.context + 1));
@@ -207,8 +208,8 @@ nlohmann::json Trainer::window_to_json() const {
   nlohmann::json load = nlohmann::json::array();
   for (const auto& c : window_.load) {
     const at::Tensor cpu = c.to(at::kCPU).contiguous();
-    load.push_back(std::vector<int64_t>(cpu.data_ptr<int64_t>(),
-                                        cpu.data_ptr<int64_t>() + cpu.numel()));
+    load.push_back(
+        std::vector<int64_t>(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel()));
   }
   return {{"ce", window_.ce.item<double>()},
           {"aux", window_.aux.item<double>()},
@@ -240,15 +241,14 @@ void Trainer::save_checkpoint() {
   torch::save(model_, (tmp / "model.pt").string());
   torch::save(*opt_, (tmp / "optimizer.pt").string());
   torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp / "rng.pt").string());
-  nlohmann::json state = {
-      {"step", step_},
-      {"position", sampler_->position()},
-      {"wall_seconds", wall_before_ + seconds_since(session_start_)},
-      {"window", window_to_json()},
-      {"checksums",
-       {{"model.pt", hex(checksum_file((tmp / "model.pt").string()))},
-        {"optimizer.pt", hex(checksum_file((tmp / "optimizer.pt").string()))},
-        {"rng.pt", hex(checksum_file((tmp / "rng.pt").string()))}}}};
+  nlohmann::json state = {{"step", step_},
+                          {"position", sampler_->position()},
+                          {"wall_seconds", wall_before_ + seconds_since(session_start_)},
+                          {"window", window_to_json()},
+                          {"checksums",
+                           {{"model.pt", hex(checksum_file((tmp / "model.pt").string()))},
+                            {"optimizer.pt", hex(checksum_file((tmp / "optimizer.pt").string()))},
+                            {"rng.pt", hex(checksum_file((tmp / "rng.pt").string()))}}}};
   state["checksum"] = hex(fnv1a64(state.dump()));
   write_json_atomic((tmp / "state.json").string(), state);
   fs::remove_all(final_dir);
@@ -349,8 +349,7 @@ double Trainer::evaluate() {
   for (int64_t start = 0; start < n; start += b) {
     const int64_t rows = std::min(b, n - start);
     const at::Tensor batch =
-        at::from_blob(val_windows_.data() + start * (t + 1), {rows, t + 1}, at::kLong)
-            .to(device_);
+        at::from_blob(val_windows_.data() + start * (t + 1), {rows, t + 1}, at::kLong).to(device_);
     AutocastScope autocast(bf16_);
     const ModelOutput out = model_->forward(batch.narrow(1, 0, t));
     const LossParts loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
@@ -361,20 +360,20 @@ double Trainer::evaluate() {
 }
 
 void Trainer::write_result(const TrainResult& r) {
-  nlohmann::json j = {{"status", r.status},
-                      {"reason", r.reason},
-                      {"val_loss", r.val_loss},
-                      {"final_train_loss", r.final_train_loss},
-                      {"steps", r.steps_done},
-                      {"steps_planned", cfg_.steps()},
-                      {"tokens", r.steps_done * cfg_.batch_size * cfg_.model.context},
-                      {"flops", static_cast<double>(r.steps_done * cfg_.batch_size *
-                                                    cfg_.model.context) *
-                                    flops_per_token_},
-                      {"wall_seconds", r.wall_seconds},
-                      {"peak_flops_per_second", peak_.flops_per_second},
-                      {"peak_source", peak_.source},
-                      {"run_id", run_id(cfg_)}};
+  nlohmann::json j = {
+      {"status", r.status},
+      {"reason", r.reason},
+      {"val_loss", r.val_loss},
+      {"final_train_loss", r.final_train_loss},
+      {"steps", r.steps_done},
+      {"steps_planned", cfg_.steps()},
+      {"tokens", r.steps_done * cfg_.batch_size * cfg_.model.context},
+      {"flops",
+       static_cast<double>(r.steps_done * cfg_.batch_size * cfg_.model.context) * flops_per_token_},
+      {"wall_seconds", r.wall_seconds},
+      {"peak_flops_per_second", peak_.flops_per_second},
+      {"peak_source", peak_.source},
+      {"run_id", run_id(cfg_)}};
   if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
   // JSON has no NaN: a diverged run's losses are written as null.
   for (const char* key : {"val_loss", "final_train_loss"}) {
@@ -388,8 +387,8 @@ TrainResult Trainer::run(bool resume) {
   fs::create_directories(dir_);
   DirLock lock((fs::path(dir_) / "lock").string());
   if (!lock.try_acquire()) {
-    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out",
-                                dir_, lock.owner()));
+    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out", dir_,
+                                lock.owner()));
   }
   prepare_directory(resume);
   if (resume && fs::exists(result_path)) {
@@ -409,10 +408,9 @@ TrainResult Trainer::run(bool resume) {
   if (cfg_.threads > 0) at::set_num_threads(cfg_.threads);
   load_data();
   const std::string convention = cfg_.plan.value("convention", std::string("full"));
-  flops_per_token_ =
-      flops_per_token(cfg_.model, convention == "causal" ? ContextConvention::kCausal
-                                                         : ContextConvention::kFull)
-          .training();
+  flops_per_token_ = flops_per_token(cfg_.model, convention == "causal" ? ContextConvention::kCausal
+                                                                        : ContextConvention::kFull)
+                         .training();
   init_state();
   if (resume) try_resume();
   fs::remove(result_path);
@@ -448,10 +446,10 @@ TrainResult Trainer::run(bool resume) {
     result.val_loss = last_val;
     result.wall_seconds = wall_before_ + seconds_since(session_start_);
     write_result(result);
-    progress.finish(fmt::format("{}: {} after {} steps{}{}", dir_, status, step_,
-                                std::isfinite(last_val) ? fmt::format(", val loss {:.4f}", last_val)
-                                                        : "",
-                                reason.empty() ? "" : " (" + reason + ")"));
+    progress.finish(
+        fmt::format("{}: {} after {} steps{}{}", dir_, status, step_,
+                    std::isfinite(last_val) ? fmt::format(", val loss {:.4f}", last_val) : "",
+                    reason.empty() ? "" : " (" + reason + ")"));
     return result;
   };
 
@@ -490,9 +488,8 @@ TrainResult Trainer::run(bool resume) {
         window_.load[l] += out.tokens_per_expert[l];
       }
     }
-    const bool log_now =
-        (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
-        step_ + 1 == total_steps;
+    const bool log_now = (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
+                         step_ + 1 == total_steps;
     if (check_every_step || log_now) {
       const double ce = step_ce.item<double>();
       if (!std::isfinite(ce)) {
@@ -512,9 +509,8 @@ TrainResult Trainer::run(bool resume) {
       const double seconds = seconds_since(window_start);
       const double steps_d = static_cast<double>(window_.steps);
       const double tokens_per_s = steps_d * static_cast<double>(tokens_per_step) / seconds;
-      const double mfu = peak.flops_per_second > 0
-                             ? tokens_per_s * flops_per_token_ / peak.flops_per_second
-                             : 0;
+      const double mfu =
+          peak.flops_per_second > 0 ? tokens_per_s * flops_per_token_ / peak.flops_per_second : 0;
       last_train_loss = window_.ce.item<double>() / steps_d;
       nlohmann::json line = {
           {"step", step_},
@@ -534,7 +530,8 @@ TrainResult Trainer::run(bool resume) {
       const int64_t pairs = window_.steps * tokens_per_step * cfg_.model.top_k;
       for (const auto& c : window_.load) {
         const at::Tensor cpu = c.to(at::kCPU).contiguous();
-        const std::vector<int64_t> v(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
+        const std::vector<int64_t> v(cpu.data_ptr<int64_t>(),
+                                     cpu.data_ptr<int64_t>() + cpu.numel());
         const double mean = static_cast<double>(std::accumulate(v.begin(), v.end(), int64_t{0})) /
                             static_cast<double>(v.size());
         loads.push_back(static_cast<double>(*std::max_element(v.begin(), v.end())) / mean);
@@ -555,8 +552,7 @@ TrainResult Trainer::run(bool resume) {
       append_line(metrics_path(), line.dump());
       detail = fmt::format("loss {:.4f}{} | {:.3g} tok/s{}", last_train_loss,
                            std::isfinite(last_val) ? fmt::format(" | val {:.4f}", last_val) : "",
-                           tokens_per_s,
-                           mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
+                           tokens_per_s, mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
       reset_window();
       window_start = Clock::now();
     }
@@ -567,9 +563,8 @@ TrainResult Trainer::run(bool resume) {
     }
 
     const bool stop = g_stop_signal.load() != 0 || step_ == cfg_.stop_at_step;
-    const bool periodic =
-        seconds_since(last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
-        (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
+    const bool periodic = seconds_since(last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
+                          (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
     if (stop || (periodic && step_ < total_steps)) {
       save_checkpoint();
       last_checkpoint = Clock::now();
@@ -590,8 +585,9 @@ TrainResult Trainer::run(bool resume) {
 TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
   config.validate();
   if (config.dtype == "bf16" && config.device == "cpu") {
-    throw InputError("--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use "
-                     "--dtype fp32 on CPU");
+    throw InputError(
+        "--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use "
+        "--dtype fp32 on CPU");
   }
   Trainer trainer(config, run_dir);
   try {

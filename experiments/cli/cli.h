@@ -8,11 +8,10 @@
 // 130/143 when interrupted by SIGINT/SIGTERM after state was saved.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 namespace moe::cli {
 

@@ -14,17 +14,19 @@ int main(int argc, char** argv) {
     o.add_options()("json", po::bool_switch(), "print JSON instead of the table")(
         "grid", po::value<std::string>(), "plan every run of a sweep grid file instead");
     po::variables_map vm;
-    if (!moe::cli::parse(argc, argv, "moescale plan --compute C [--ratio R] [--label L] [...] | moescale plan --grid FILE",
-                         "Chooses d_model, head_dim and d_expert so that the label's per-token "
-                         "FLOPs are held (or its active\nparameters, --hold active) and expert/"
-                         "attention FLOPs equal --ratio; prints the shape, FLOPs,\nparameters "
-                         "and the tokens D = C / training FLOPs per token.",
-                         o, vm)) {
+    if (!moe::cli::parse(
+            argc, argv,
+            "moescale plan --compute C [--ratio R] [--label L] [...] | moescale plan --grid FILE",
+            "Chooses d_model, head_dim and d_expert so that the label's per-token "
+            "FLOPs are held (or its active\nparameters, --hold active) and expert/"
+            "attention FLOPs equal --ratio; prints the shape, FLOPs,\nparameters "
+            "and the tokens D = C / training FLOPs per token.",
+            o, vm)) {
       return 0;
     }
     if (vm.count("grid")) {
-      const auto runs = moe::experiments::expand(
-          moe::experiments::load_grid(vm["grid"].as<std::string>()));
+      const auto runs =
+          moe::experiments::expand(moe::experiments::load_grid(vm["grid"].as<std::string>()));
       if (vm["json"].as<bool>()) {
         nlohmann::json all = nlohmann::json::array();
         for (const auto& r : runs) {

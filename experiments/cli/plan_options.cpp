@@ -10,6 +10,7 @@ namespace po = boost::program_options;
 
 po::options_description plan_options() {
   po::options_description o("plan");
+  // clang-format off
   o.add_options()
       ("compute", po::value<double>(), "total training FLOPs C (e.g. 1e15)")
       ("ratio", po::value<double>()->default_value(1.0), "target r = expert FLOPs / attention FLOPs")
@@ -37,6 +38,7 @@ po::options_description plan_options() {
       ("z-loss", po::value<double>()->default_value(0.001), "router z-loss coefficient")
       ("dense-layers", po::value<int64_t>()->default_value(0),
        "the first N layers use a dense FFN of the same active width");
+  // clang-format on
   return o;
 }
 

@@ -11,11 +11,13 @@ namespace po = boost::program_options;
 int main(int argc, char** argv) {
   return moe::cli::run_main("report", [&] {
     po::options_description o("report");
+    // clang-format off
     o.add_options()
         ("sweep", po::value<std::string>(), "the sweep directory (positional)")
         ("bootstrap", po::value<int>()->default_value(200), "bootstrap replicates for the CIs")
         ("seed", po::value<uint64_t>()->default_value(0), "bootstrap seed")
         ("no-figures", po::bool_switch(), "write fit.json and report.md only");
+    // clang-format on
     po::positional_options_description pos;
     pos.add("sweep", 1);
     po::variables_map vm;
@@ -27,7 +29,8 @@ int main(int argc, char** argv) {
                          o, vm, &pos)) {
       return 0;
     }
-    moe::cli::require(vm, "sweep", "give the sweep directory, e.g. moescale report runs/cpu-tiny/sweep");
+    moe::cli::require(vm, "sweep",
+                      "give the sweep directory, e.g. moescale report runs/cpu-tiny/sweep");
     moe::experiments::ReportOptions opt;
     opt.sweep_dir = vm["sweep"].as<std::string>();
     opt.bootstrap = vm["bootstrap"].as<int>();

@@ -32,9 +32,10 @@ bool run_step(const std::vector<std::string>& args, const std::string& what) {
   const int status = moe::cli::run_program(args);
   if (status == 2) return false;
   if (status != 0) {
-    throw std::runtime_error(fmt::format("{} failed (exit status {}); rerun the same command to "
-                                         "continue where it stopped",
-                                         what, status));
+    throw std::runtime_error(
+        fmt::format("{} failed (exit status {}); rerun the same command to "
+                    "continue where it stopped",
+                    what, status));
   }
   return true;
 }
@@ -49,6 +50,7 @@ std::string scripts_dir() {
 int main(int argc, char** argv) {
   return moe::cli::run_main("reproduce", [&] {
     po::options_description o("reproduce");
+    // clang-format off
     o.add_options()
         ("preset", po::value<std::string>()->default_value("cpu-tiny"),
          "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke")
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
          "your own token shards (a directory with train/val shards and meta.json): skips the "
          "corpus and the tokenizer")
         ("yes", po::bool_switch(), "start a preset that costs GPU-hours (paper)");
+    // clang-format on
     po::variables_map vm;
     if (!moe::cli::parse(argc, argv,
                          "moescale reproduce [--preset cpu-tiny|gpu-small|paper] [--device D] "
@@ -74,10 +77,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     const ex::Preset& preset = ex::find_preset(vm["preset"].as<std::string>());
-    const std::string out =
-        vm.count("out") ? vm["out"].as<std::string>() : "runs/" + preset.name;
-    std::string device = vm.count("device") ? vm["device"].as<std::string>()
-                                            : (preset.gpu ? "cuda:0" : "cpu");
+    const std::string out = vm.count("out") ? vm["out"].as<std::string>() : "runs/" + preset.name;
+    std::string device =
+        vm.count("device") ? vm["device"].as<std::string>() : (preset.gpu ? "cuda:0" : "cpu");
     if (preset.gpu && device == "cpu") {
       throw std::invalid_argument("--preset " + preset.name +
                                   " trains in bf16 on CUDA; pass --device cuda (or use "
@@ -124,15 +126,17 @@ int main(int argc, char** argv) {
       if (vm.count("corpus")) {
         corpus = vm["corpus"].as<std::string>();
       } else {
-        step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " + corpus);
+        step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " +
+             corpus);
         if (!run_step({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
                       "preparing the default corpus")) {
           return 2;
         }
       }
       step("2/4 tokenizer and token shards -> " + data);
-      std::vector<std::string> args = {bin + "/moescale-data", "--input", corpus, "--out", data,
-                                       "--tokenizer", preset.tokenizer};
+      std::vector<std::string> args = {
+          bin + "/moescale-data", "--input",       corpus, "--out", data,
+          "--tokenizer",          preset.tokenizer};
       if (preset.tokenizer == "bpe") {
         args.insert(args.end(), {"--vocab-size", std::to_string(preset.vocab_size)});
       }
@@ -140,9 +144,10 @@ int main(int argc, char** argv) {
     }
     const nlohmann::json meta = moe::read_json((fs::path(data) / "meta.json").string());
     if (meta.at("vocab_size").get<int64_t>() != vocab) {
-      throw moe::InputError(fmt::format("{}/meta.json: vocabulary {} differs from the preset's {}; "
-                                        "delete {} to re-tokenize",
-                                        data, meta.at("vocab_size").get<int64_t>(), vocab, data));
+      throw moe::InputError(
+          fmt::format("{}/meta.json: vocabulary {} differs from the preset's {}; "
+                      "delete {} to re-tokenize",
+                      data, meta.at("vocab_size").get<int64_t>(), vocab, data));
     }
     const std::string grid = (fs::path(out) / (preset.name + ".grid")).string();
     moe::write_file_atomic(grid, grid_text);

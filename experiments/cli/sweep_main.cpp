@@ -53,6 +53,7 @@ double observed_flops_per_second(const std::string& out) {
 int main(int argc, char** argv) {
   return moe::cli::run_main("sweep", [&] {
     po::options_description o("sweep");
+    // clang-format off
     o.add_options()
         ("grid", po::value<std::string>(), "grid file (its keys: see below and the README)")
         ("data", po::value<std::string>(), "token shards: a directory, a shard or a glob")
@@ -78,17 +79,19 @@ int main(int argc, char** argv) {
         ("max-parallel", po::value<int>()->default_value(0), "array throttle: runs at a time (0: no limit)")
         ("stale-lock-seconds", po::value<double>()->default_value(300),
          "a run lock whose owner on another host has not beaten for this long is broken");
+    // clang-format on
     po::variables_map vm;
-    if (!moe::cli::parse(argc, argv,
-                         "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
-                         "[--devices cpu|cuda:0,...] [--only ID] [--dry-run] [--emit-slurm F]",
-                         "Trains every run of a grid (compute x sparsity x ratio x label x seed). "
-                         "Rerunning the same command\nskips finished runs, resumes interrupted ones "
-                         "and retries failed ones once; results.csv is rebuilt\nafter every run. "
-                         "Grid keys: compute ratio sparsity|experts label seed (lists), and any "
-                         "plan or\ntraining flag name without dashes (top-k, shared, context, "
-                         "vocab, lr, schedule, eval-tokens, ...).",
-                         o, vm)) {
+    if (!moe::cli::parse(
+            argc, argv,
+            "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
+            "[--devices cpu|cuda:0,...] [--only ID] [--dry-run] [--emit-slurm F]",
+            "Trains every run of a grid (compute x sparsity x ratio x label x seed). "
+            "Rerunning the same command\nskips finished runs, resumes interrupted ones "
+            "and retries failed ones once; results.csv is rebuilt\nafter every run. "
+            "Grid keys: compute ratio sparsity|experts label seed (lists), and any "
+            "plan or\ntraining flag name without dashes (top-k, shared, context, "
+            "vocab, lr, schedule, eval-tokens, ...).",
+            o, vm)) {
       return 0;
     }
     moe::cli::require(vm, "grid", "give the grid file, e.g. --grid grids/cpu-tiny.grid");
@@ -114,19 +117,19 @@ int main(int argc, char** argv) {
       const bool cuda = opt.devices.front() != "cpu";
       const double measured = opt.out.empty() ? 0 : observed_flops_per_second(opt.out);
       double rate = vm.count("flops-per-second") ? vm["flops-per-second"].as<double>()
-                    : measured > 0              ? measured
-                    : cuda                      ? 2e14
-                                                : 5e10;
+                    : measured > 0               ? measured
+                    : cuda                       ? 2e14
+                                                 : 5e10;
       const std::string basis = vm.count("flops-per-second") ? "given"
-                                : measured > 0              ? "measured on finished runs"
-                                                            : "a rough default";
+                                : measured > 0               ? "measured on finished runs"
+                                                             : "a rough default";
       const double parallel = cuda ? static_cast<double>(opt.devices.size()) : 1.0;
       const double hours = total / (rate * parallel) / 3600.0;
-      std::cout << fmt::format("estimated wall time: {:.2f} h at {:.3g} FLOP/s per {} ({}){}\n",
-                               hours, rate, cuda ? "GPU" : "CPU sweep", basis,
-                               cuda ? fmt::format(", {} GPU(s), {:.1f} GPU-hours",
-                                                  opt.devices.size(), hours * parallel)
-                                    : "");
+      std::cout << fmt::format(
+          "estimated wall time: {:.2f} h at {:.3g} FLOP/s per {} ({}){}\n", hours, rate,
+          cuda ? "GPU" : "CPU sweep", basis,
+          cuda ? fmt::format(", {} GPU(s), {:.1f} GPU-hours", opt.devices.size(), hours * parallel)
+               : "");
       return 0;
     }
     moe::cli::require(vm, "data", "give the token shards, e.g. --data data/corpus");
@@ -142,18 +145,18 @@ int main(int argc, char** argv) {
       s.max_parallel = vm["max-parallel"].as<int>();
       const std::string path = vm["emit-slurm"].as<std::string>();
       fs::create_directories(fs::path(opt.out) / "slurm");
-      moe::write_file_atomic(path, ex::slurm_script(opt, s, runs,
-                                                    moe::cli::executable_dir() + "/moescale"));
-      fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec,
-                      fs::perm_options::add);
+      moe::write_file_atomic(
+          path, ex::slurm_script(opt, s, runs, moe::cli::executable_dir() + "/moescale"));
+      fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
       std::cout << fmt::format("wrote {}: {} array tasks; submit with: sbatch {}\n", path,
                                runs.size(), path);
       return 0;
     }
     const ex::SweepSummary s = ex::run_sweep(opt);
-    std::cout << fmt::format("{}: {} runs: {} done, {} diverged, {} failed, {} unfinished; "
-                             "results in {}/results.csv\n",
-                             opt.out, s.runs, s.done, s.diverged, s.failed, s.pending, opt.out);
+    std::cout << fmt::format(
+        "{}: {} runs: {} done, {} diverged, {} failed, {} unfinished; "
+        "results in {}/results.csv\n",
+        opt.out, s.runs, s.done, s.diverged, s.failed, s.pending, opt.out);
     if (s.interrupted) return 130;
     return s.failed > 0 || s.pending > 0 ? 1 : 0;
   });

@@ -23,6 +23,7 @@ namespace {
 
 po::options_description train_options() {
   po::options_description o("training");
+  // clang-format off
   o.add_options()
       ("data", po::value<std::string>(), "token shards: a directory (train/val shards inside), a shard or a glob")
       ("val-data", po::value<std::string>(), "held-out shards (default: the val shards of --data's directory)")
@@ -49,6 +50,7 @@ po::options_description train_options() {
       ("checkpoint-every", po::value<int64_t>(), "also checkpoint every N steps")
       ("stop-at-step", po::value<int64_t>(), "stop after this step with a checkpoint, as on SIGINT")
       ("inject-nan-at", po::value<int64_t>(), "testing: make the loss NaN at this step");
+  // clang-format on
   return o;
 }
 
@@ -59,10 +61,11 @@ void override_from(const po::variables_map& vm, const char* flag, T& field) {
 
 // Flags that only make sense with plan flags, not with --config.
 bool has_plan_flags(const po::variables_map& vm) {
-  for (const char* flag : {"compute", "ratio", "label", "sparsity", "experts", "top-k", "shared",
-                           "context", "vocab", "d-model", "kv-heads", "hold", "convention",
-                           "positions", "norm", "router-score", "tie-embeddings", "aux-loss",
-                           "z-loss", "dense-layers", "no-renormalize"}) {
+  for (const char* flag :
+       {"compute",    "ratio",        "label",         "sparsity",     "experts",        "top-k",
+        "shared",     "context",      "vocab",         "d-model",      "kv-heads",       "hold",
+        "convention", "positions",    "norm",          "router-score", "tie-embeddings", "aux-loss",
+        "z-loss",     "dense-layers", "no-renormalize"}) {
     if (vm.count(flag) && !vm[flag].defaulted()) return true;
   }
   return false;
@@ -74,7 +77,8 @@ moe::TrainConfig config_from_plan(const po::variables_map& vm) {
   const bool tokens_only = !vm.count("compute");
   if (tokens_only) request.compute = 1e21;
   // The data's vocabulary, when the user did not pick one.
-  if (vm["vocab"].defaulted() && vm.count("data") && fs::is_directory(vm["data"].as<std::string>())) {
+  if (vm["vocab"].defaulted() && vm.count("data") &&
+      fs::is_directory(vm["data"].as<std::string>())) {
     const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
     if (fs::exists(meta)) {
       request.vocab_size = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
@@ -140,8 +144,9 @@ int main(int argc, char** argv) {
     moe::TrainConfig c;
     if (vm.count("config")) {
       if (has_plan_flags(vm)) {
-        throw std::invalid_argument("--config replaces the plan flags; drop --compute/--ratio/"
-                                    "--label/... or drop --config");
+        throw std::invalid_argument(
+            "--config replaces the plan flags; drop --compute/--ratio/"
+            "--label/... or drop --config");
       }
       c = moe::read_train_config(vm["config"].as<std::string>());
     } else {

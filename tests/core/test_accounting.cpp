@@ -78,7 +78,7 @@ TEST_CASE("dense layers and dense models are accounted as one FFN of the active 
   auto c = small_config();
   c.n_dense_layers = 1;
   const auto f = moe::flops_per_token(c);
-  CHECK(f.router == 2 * 8 * 4);  // one MoE layer left
+  CHECK(f.router == 2 * 8 * 4);                 // one MoE layer left
   CHECK(f.experts == 2 * (3 * 2 * 8 * 6 * 3));  // dense width (2 + 1) * 6: same FLOPs
   auto dense = small_config();
   dense.n_experts = 0;
@@ -95,8 +95,7 @@ TEST_CASE("sparsity matches the paper's four values for E = 17, 33, 65, 129", "[
   ModelConfig c;
   c.top_k = 2;
   c.n_shared_experts = 1;
-  const std::pair<int, double> cases[] = {
-      {17, 0.8235}, {33, 0.9091}, {65, 0.9538}, {129, 0.9767}};
+  const std::pair<int, double> cases[] = {{17, 0.8235}, {33, 0.9091}, {65, 0.9538}, {129, 0.9767}};
   for (const auto& [e, s] : cases) {
     c.n_experts = e - 1;  // routed; E counts the shared expert
     CHECK(c.experts_total() == e);

@@ -82,8 +82,8 @@ TEST_CASE("impossible plans say which flag to change", "[planner]") {
   CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--top-k 9 exceeds the 8 routed experts"));
   r = request("1M", 1);
   r.compute = 1e9;
-  CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("less than one step") &&
-                                           Catch::Contains("raise --compute"));
+  CHECK_THROWS_WITH(moe::make_plan(r),
+                    Catch::Contains("less than one step") && Catch::Contains("raise --compute"));
   r = request("7B", 1);
   CHECK_THROWS_WITH(moe::make_plan(r), Catch::Contains("--label 7B is unknown"));
   r = request("1M", 1e-4);  // the router alone costs more than r * C_A
@@ -94,11 +94,26 @@ TEST_CASE("impossible plans say which flag to change", "[planner]") {
 
 TEST_CASE("plan JSON carries every documented key", "[planner]") {
   const auto j = moe::plan_to_json(moe::make_plan(request("2M", 0.5)));
-  for (const char* key :
-       {"d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_expert", "n_experts",
-        "top_k", "n_shared_experts", "context", "vocab_size", "sparsity", "ratio",
-        "attn_flops_per_token", "expert_flops_per_token", "flops_per_token", "params_active",
-        "params_total", "tokens", "compute"}) {
+  for (const char* key : {"d_model",
+                          "n_layers",
+                          "n_heads",
+                          "n_kv_heads",
+                          "head_dim",
+                          "d_expert",
+                          "n_experts",
+                          "top_k",
+                          "n_shared_experts",
+                          "context",
+                          "vocab_size",
+                          "sparsity",
+                          "ratio",
+                          "attn_flops_per_token",
+                          "expert_flops_per_token",
+                          "flops_per_token",
+                          "params_active",
+                          "params_total",
+                          "tokens",
+                          "compute"}) {
     CHECK(j.contains(key));
   }
   CHECK(j["ratio"].get<double>() == Approx(0.5).epsilon(0.03));

@@ -119,9 +119,10 @@ TEST_CASE("roles map to columns; overrides and unknown roles", "[csv]") {
 
 TEST_CASE("messages quote cells on one line whatever the cells hold", "[csv]") {
   const Table t = Table::parse("name,\"lo\nss\"\na,\"3\n4\"\n", "q.csv");
-  CHECK_THROWS_WITH(t.numbers("lo\nss"),
-                    "q.csv: line 3, column lo\\nss: '3\\n4' is not a finite number; correct the cell "
-                    "or delete the row");
+  CHECK_THROWS_WITH(
+      t.numbers("lo\nss"),
+      "q.csv: line 3, column lo\\nss: '3\\n4' is not a finite number; correct the cell "
+      "or delete the row");
   CHECK_THROWS_WITH(t.numbers("val_loss"), "q.csv: no column val_loss (columns: name, lo\\nss)");
   CHECK(moe::scaling::shown(std::string(100, 'x')) == std::string(80, 'x') + "...");
   CHECK(moe::scaling::shown("a\tb\rc\x01") == "a\\x09b\\rc\\x01");
