@@ -171,6 +171,60 @@ def plot_frontier(rows, fit, out_dir):
     save(fig, out_dir, "frontier")
 
 
+def add(a, b):
+    """Element-wise sum of two per-layer lists of per-expert counts."""
+    return [[x + y for x, y in zip(la, lb)] for la, lb in zip(a, b)]
+
+
+def load_balance_series(path):
+    """(tokens, max/mean load averaged over layers) from a run's metrics.jsonl.
+
+    Each line holds the tokens routed to each expert over its logging window. Windows cut short
+    by an evaluation step hold fewer tokens, and max/mean over fewer tokens is biased upward, so
+    short windows are merged with the next one until each point covers at least the usual
+    window (the most common step span); the ratio is taken of the merged counts.
+    """
+    lines = []
+    with open(path) as f:
+        for line in f:
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            if m.get("tokens_per_expert") or m.get("expert_load_max_over_mean"):
+                lines.append(m)
+    spans = [b["step"] - a["step"] for a, b in zip(lines, lines[1:])]
+    usual = max(set(spans), key=spans.count) if spans else 1
+    def ratio(layers):
+        per_layer = [max(c) / (sum(c) / len(c)) for c in layers if sum(c) > 0]
+        return sum(per_layer) / len(per_layer) if per_layer else None
+
+    steps, loads, points = [], [], []  # points: (tokens, merged counts)
+    merged, start = None, 0
+    for m in lines:
+        counts = m.get("tokens_per_expert")
+        if not counts:  # older metrics: only the per-line ratio
+            per_layer = m["expert_load_max_over_mean"]
+            steps.append(m["tokens"])
+            loads.append(sum(per_layer) / len(per_layer))
+            continue
+        merged = counts if merged is None else add(merged, counts)
+        if m["step"] - start >= usual:
+            points.append((m["tokens"], merged))
+            merged, start = None, m["step"]
+    if merged is not None:  # a short last window joins the point before it
+        if points:
+            points[-1] = (lines[-1]["tokens"], add(points[-1][1], merged))
+        else:
+            points.append((lines[-1]["tokens"], merged))
+    for tokens, layers in points:
+        value = ratio(layers)
+        if value is not None:
+            steps.append(tokens)
+            loads.append(value)
+    return steps, loads
+
+
 def plot_load_balance(rows, sweep_dir, fit, out_dir):
     groups = fit["sparsities"]
     fig, axes = panel_grid(len(groups))
@@ -189,17 +243,7 @@ def plot_load_balance(rows, sweep_dir, fit, out_dir):
             path = os.path.join(sweep_dir, "runs", r["run_id"], "metrics.jsonl")
             if not os.path.exists(path):
                 continue
-            steps, loads = [], []
-            with open(path) as f:
-                for line in f:
-                    try:
-                        m = json.loads(line)
-                    except ValueError:
-                        continue
-                    per_layer = m.get("expert_load_max_over_mean") or []
-                    if per_layer:
-                        steps.append(m["tokens"])
-                        loads.append(sum(per_layer) / len(per_layer))
+            steps, loads = load_balance_series(path)
             ratio = as_float(r, "ratio")
             ax.plot(steps, loads, "-", color=cmap(0.1 + 0.8 * ratios.index(ratio) / n),
                     label=f"r = {ratio:g}")
