@@ -74,10 +74,47 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
   return picks;
 }
 
-std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed) {
+// Where the observed losses put the minimum when the valleys are not bracketed: at the largest
+// or the smallest r swept, at how many budgets. Empty when neither edge holds most budgets.
+std::string edge_note(const std::vector<scaling::RatioRun>& runs, const json& picks) {
+  // Per budget: is the argmin of its losses at its own largest (smallest) ratio? (Achieved
+  // ratios differ slightly between budgets.)
+  int high = 0, low = 0, n = 0;
+  double r_min = HUGE_VAL, r_max = 0;
+  for (const auto& p : picks) {
+    const double c = p["C"].get<double>(), best = p["r_argmin"].get<double>();
+    double lo = HUGE_VAL, hi = 0;
+    for (const auto& r : runs) {
+      if (!same(r.compute, c)) continue;
+      lo = std::min(lo, r.r);
+      hi = std::max(hi, r.r);
+    }
+    r_min = std::min(r_min, lo);
+    r_max = std::max(r_max, hi);
+    ++n;
+    high += same(best, hi) ? 1 : 0;
+    low += same(best, lo) ? 1 : 0;
+  }
+  if (n == 0) return "";
+  const std::string range = fmt::format("[{}, {}]", report_number(r_min), report_number(r_max));
+  if (2 * high > n) {
+    return fmt::format("; the lowest loss is at the largest r swept at {} of {} budgets, so r* "
+                       "lies above {} here: extend the ratios upward",
+                       high, n, range);
+  }
+  if (2 * low > n) {
+    return fmt::format("; the lowest loss is at the smallest r swept at {} of {} budgets, so r* "
+                       "lies below {} here: extend the ratios downward",
+                       low, n, range);
+  }
+  return "";
+}
+
+std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed,
+                          const std::string& edge) {
   if (!law.fitted) {
-    return fmt::format("cannot tell: {} budget(s) have a bracketed minimum, a trend needs 2",
-                       n_bracketed);
+    return fmt::format("cannot tell: {} budget(s) have a bracketed minimum, a trend needs 2{}",
+                       n_bracketed, edge);
   }
   const auto& a = law.a;
   const std::string fit =
@@ -149,7 +186,7 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
                         {"k_ci_high", nullable(law.k.ci_high)},
                         {"n_budgets", law.n_budgets}};
   }
-  out["trend"] = trend_verdict(fit.power_law, bracketed);
+  out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(runs, out["paper_rule"]));
   return out;
 }
 

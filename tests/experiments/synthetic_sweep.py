@@ -4,6 +4,9 @@
     synthetic_sweep.py make SWEEPDIR      results.csv, runs/<id>/{metrics.jsonl,result.json}
     synthetic_sweep.py check SWEEPDIR     report.md's numbers equal fit.json's; the fits
                                           recover the planted law; every figure exists
+    synthetic_sweep.py make-edge SWEEPDIR r* planted 100x above the swept ratios
+    synthetic_sweep.py check-edge SWEEPDIR the verdict says r* lies above the range
+    synthetic_sweep.py check-load DIR     the load-balance series merges windows cut short
 
 Loss at (C, S, r): L = 2 + 40 C^-0.1 + 0.08 (ln r - ln r*)^2 + noise(sd 0.002), with
 r*(C, S) = 0.6 (C / 1e12)^0.15 (1 - S)^-0.2: r* rises with C (exponent 0.15).
@@ -29,6 +32,52 @@ def r_star(c, s):
     return 0.6 * (c / 1e12) ** EXPONENT * (1 - s) ** -0.2
 
 
+SCALE = 1.0  # make-edge plants r* this many times higher
+
+
+def make_edge(d):
+    global SCALE
+    SCALE = 100.0
+    make(d)
+
+
+def check_edge(d):
+    fit = json.load(open(os.path.join(d, "report", "fit.json")))
+    md = open(os.path.join(d, "report", "report.md")).read()
+    for g in fit["sparsities"]:
+        # The range is of the achieved ratios (planned +-1%).
+        want = f"the lowest loss is at the largest r swept at {len(BUDGETS)} of {len(BUDGETS)} " \
+               f"budgets, so r* lies above [0.1"
+        if not g["trend"].startswith("cannot tell") or want not in g["trend"] \
+                or not g["trend"].endswith(" here: extend the ratios upward"):
+            fail(f"edge verdict {g['trend']!r} lacks {want!r}")
+        if g["trend"] not in md:
+            fail("the edge verdict is not in report.md")
+    print("PASS: r* above the swept range is reported as such at every sparsity")
+
+
+def check_load(d):
+    """Windows of 10 steps with one cut to 3 steps by an eval; counts chosen so that the short
+    window alone has max/mean 2 but merged with the next has 1.1."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                    "scripts"))
+    import plot_report
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "metrics.jsonl")
+    lines = [(10, [[110, 90]]), (20, [[110, 90]]), (23, [[40, 20]]), (30, [[75, 85]]),
+             (40, [[110, 90]]), (42, [[30, 10]])]
+    with open(path, "w") as f:
+        for step, counts in lines:
+            f.write(json.dumps({"step": step, "tokens": step * 100, "tokens_per_expert": counts,
+                                "expert_load_max_over_mean": [0]}) + "\n")
+    steps, loads = plot_report.load_balance_series(path)
+    want_steps = [1000, 2000, 3000, 4200]
+    want = [1.1, 1.1, 115 / 110, 140 / 120]
+    if steps != want_steps or any(abs(a - b) > 1e-9 for a, b in zip(loads, want)):
+        fail(f"load-balance series {list(zip(steps, loads))}, expected {list(zip(want_steps, want))}")
+    print("PASS: short logging windows merged; max/mean of the merged counts")
+
+
 def make(d):
     rng = random.Random(7)
     rows = []
@@ -36,7 +85,7 @@ def make(d):
         for c in BUDGETS:
             for r in RATIOS:
                 rid = f"s{int(s * 100)}c{int(math.log10(c) * 10)}r{int(r * 100)}"
-                loss = 2 + 40 * c ** -0.1 + 0.08 * (math.log(r) - math.log(r_star(c, s))) ** 2
+                loss = 2 + 40 * c ** -0.1 + 0.08 * (math.log(r) - math.log(SCALE * r_star(c, s))) ** 2
                 loss += rng.gauss(0, 0.002)
                 rows.append({"run_id": rid, "label": "tiny", "compute": c, "sparsity": s,
                              "ratio": r, "ratio_achieved": r * (1 + rng.uniform(-0.01, 0.01)),
@@ -117,4 +166,5 @@ def check(d):
 
 
 if __name__ == "__main__":
-    {"make": make, "check": check}[sys.argv[1]](sys.argv[2])
+    {"make": make, "check": check, "make-edge": make_edge, "check-edge": check_edge,
+     "check-load": check_load}[sys.argv[1]](sys.argv[2])
