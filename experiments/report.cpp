@@ -98,14 +98,16 @@ std::string edge_note(const std::vector<scaling::RatioRun>& runs, const json& pi
   if (n == 0) return "";
   const std::string range = fmt::format("[{}, {}]", report_number(r_min), report_number(r_max));
   if (2 * high > n) {
-    return fmt::format("; the lowest loss is at the largest r swept at {} of {} budgets, so r* "
-                       "lies above {} here: extend the ratios upward",
-                       high, n, range);
+    return fmt::format(
+        "; the lowest loss is at the largest r swept at {} of {} budgets, so r* "
+        "lies above {} here: extend the ratios upward",
+        high, n, range);
   }
   if (2 * low > n) {
-    return fmt::format("; the lowest loss is at the smallest r swept at {} of {} budgets, so r* "
-                       "lies below {} here: extend the ratios downward",
-                       low, n, range);
+    return fmt::format(
+        "; the lowest loss is at the smallest r swept at {} of {} budgets, so r* "
+        "lies below {} here: extend the ratios downward",
+        low, n, range);
   }
   return "";
 }
