@@ -7,9 +7,8 @@
 #                                                  a faster torch-free build
 #
 # Arguments after the build directory go to cmake. Any ASan or UBSan report fails the test that
-# triggered it (undefined behaviour is fatal: -fno-sanitize-recover). Leak checking is on, with
-# tests/sanitize/lsan.supp leaving out what uninstrumented libraries (LibTorch, OpenBLAS, OpenMP)
-# keep until exit. JOBS (default 2) sets the build's parallelism.
+# triggered it (undefined behaviour is fatal: -fno-sanitize-recover). Leak checking is on and
+# needs no suppressions. JOBS (default 2) sets the build's parallelism.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build-asan}
@@ -18,5 +17,4 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESCALE_SANITIZE=ON 
 cmake --build "$build" -j"${JOBS:-2}"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/sanitize/lsan.supp:print_suppressions=0}
 ctest --test-dir "$build" -L unit --output-on-failure --timeout 1800
