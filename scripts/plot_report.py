@@ -195,6 +195,7 @@ def load_balance_series(path):
                 lines.append(m)
     spans = [b["step"] - a["step"] for a, b in zip(lines, lines[1:])]
     usual = max(set(spans), key=spans.count) if spans else 1
+
     def ratio(layers):
         per_layer = [max(c) / (sum(c) / len(c)) for c in layers if sum(c) > 0]
         return sum(per_layer) / len(per_layer) if per_layer else None
@@ -203,7 +204,7 @@ def load_balance_series(path):
     merged, start = None, 0
     for m in lines:
         counts = m.get("tokens_per_expert")
-        if not counts:  # older metrics: only the per-line ratio
+        if not counts:  # a line without counts: its own ratio, as written
             per_layer = m["expert_load_max_over_mean"]
             steps.append(m["tokens"])
             loads.append(sum(per_layer) / len(per_layer))
