@@ -29,7 +29,8 @@ class AutocastScope {
 //         H100 PCIe 756e12, H200 989e12, L40S 362e12, A10 125e12...), name from nvidia-smi;
 //         0 when unknown (MFU is then not reported).
 //   CPU:  measured at start-up: the best of several fp32 GEMMs (1024^3) on the threads torch
-//         uses, so MFU is relative to what this machine's BLAS can reach.
+//         uses, so MFU is relative to what this machine's BLAS can reach. Measured on a busy
+//         machine it comes out low; the trainer measures again when a window beats it.
 struct PeakFlops {
   double flops_per_second = 0;
   std::string source;  // e.g. "table: NVIDIA H100 80GB HBM3 (bf16 dense)" or "measured GEMM"

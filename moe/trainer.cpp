@@ -509,6 +509,18 @@ TrainResult Trainer::run(bool resume) {
       const double seconds = seconds_since(window_start);
       const double steps_d = static_cast<double>(window_.steps);
       const double tokens_per_s = steps_d * static_cast<double>(tokens_per_step) / seconds;
+      if (device_.is_cpu() && tokens_per_s * flops_per_token_ > peak_.flops_per_second) {
+        // The model outran the GEMM peak: other work slowed the start-up measurement. Measure
+        // again, and never report an MFU above 100%.
+        const double start = peak_.flops_per_second;
+        peak_.flops_per_second =
+            std::max({start, device_peak_flops(device_, bf16_).flops_per_second,
+                      tokens_per_s * flops_per_token_});
+        peak_.source = fmt::format(
+            "measured fp32 GEMM 1024^3, again at step {} ({:.3g} at start-up was below the "
+            "model's own rate: the machine was busy)",
+            step_, start);
+      }
       const double mfu =
           peak.flops_per_second > 0 ? tokens_per_s * flops_per_token_ / peak.flops_per_second : 0;
       last_train_loss = window_.ce.item<double>() / steps_d;
