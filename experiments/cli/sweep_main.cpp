@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
             o, vm)) {
       return 0;
     }
-    moe::cli::require(vm, "grid", "give the grid file, e.g. --grid grids/cpu-tiny.grid");
+    moe::cli::require(vm, "grid",
+                      "give the grid file, e.g. --grid my.grid (its keys: moescale sweep --help)");
     ex::SweepOptions opt;
     opt.grid_path = vm["grid"].as<std::string>();
     opt.workers = vm["workers"].as<int>();
