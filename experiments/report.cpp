@@ -48,6 +48,8 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
     if (pts.empty()) continue;
     const auto best =
         *std::min_element(pts.begin(), pts.end(), [](auto a, auto b) { return a->loss < b->loss; });
+    const auto [lo, hi] =
+        std::minmax_element(pts.begin(), pts.end(), [](auto a, auto b) { return a->r < b->r; });
     double pick = best->r;
     std::string note;
     if (best->r < previous) {
@@ -66,6 +68,8 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
     }
     previous = std::max(previous, pick);
     picks.push_back({{"C", c},
+                     {"r_min", (*lo)->r},
+                     {"r_max", (*hi)->r},
                      {"r_argmin", best->r},
                      {"loss_argmin", best->loss},
                      {"r_paper_rule", pick},
@@ -75,25 +79,19 @@ json paper_rule(const std::vector<scaling::RatioRun>& runs, const std::vector<do
 }
 
 // Where the observed losses put the minimum when the valleys are not bracketed: at the largest
-// or the smallest r swept, at how many budgets. Empty when neither edge holds most budgets.
-std::string edge_note(const std::vector<scaling::RatioRun>& runs, const json& picks) {
-  // Per budget: is the argmin of its losses at its own largest (smallest) ratio? (Achieved
-  // ratios differ slightly between budgets.)
+// or the smallest r swept (each budget's own range: achieved ratios differ slightly between
+// budgets), at how many budgets. Empty when neither edge holds most budgets.
+std::string edge_note(const json& picks) {
   int high = 0, low = 0, n = 0;
   double r_min = HUGE_VAL, r_max = 0;
   for (const auto& p : picks) {
-    const double c = p["C"].get<double>(), best = p["r_argmin"].get<double>();
-    double lo = HUGE_VAL, hi = 0;
-    for (const auto& r : runs) {
-      if (!same(r.compute, c)) continue;
-      lo = std::min(lo, r.r);
-      hi = std::max(hi, r.r);
-    }
+    const double best = p["r_argmin"].get<double>(), lo = p["r_min"].get<double>(),
+                 hi = p["r_max"].get<double>();
     r_min = std::min(r_min, lo);
     r_max = std::max(r_max, hi);
     ++n;
-    high += same(best, hi) ? 1 : 0;
-    low += same(best, lo) ? 1 : 0;
+    high += best == hi ? 1 : 0;
+    low += best == lo ? 1 : 0;
   }
   if (n == 0) return "";
   const std::string range = fmt::format("[{}, {}]", report_number(r_min), report_number(r_max));
@@ -188,7 +186,7 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
                         {"k_ci_high", nullable(law.k.ci_high)},
                         {"n_budgets", law.n_budgets}};
   }
-  out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(runs, out["paper_rule"]));
+  out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(out["paper_rule"]));
   return out;
 }
 

@@ -32,13 +32,8 @@ def r_star(c, s):
     return 0.6 * (c / 1e12) ** EXPONENT * (1 - s) ** -0.2
 
 
-SCALE = 1.0  # make-edge plants r* this many times higher
-
-
 def make_edge(d):
-    global SCALE
-    SCALE = 100.0
-    make(d)
+    make(d, scale=100.0)
 
 
 def check_edge(d):
@@ -78,14 +73,15 @@ def check_load(d):
     print("PASS: short logging windows merged; max/mean of the merged counts")
 
 
-def make(d):
+def make(d, scale=1.0):
+    """Writes the sweep with r* planted at scale * r_star(C, S)."""
     rng = random.Random(7)
     rows = []
     for s in SPARSITIES:
         for c in BUDGETS:
             for r in RATIOS:
                 rid = f"s{int(s * 100)}c{int(math.log10(c) * 10)}r{int(r * 100)}"
-                loss = 2 + 40 * c ** -0.1 + 0.08 * (math.log(r) - math.log(SCALE * r_star(c, s))) ** 2
+                loss = 2 + 40 * c ** -0.1 + 0.08 * (math.log(r) - math.log(scale * r_star(c, s))) ** 2
                 loss += rng.gauss(0, 0.002)
                 rows.append({"run_id": rid, "label": "tiny", "compute": c, "sparsity": s,
                              "ratio": r, "ratio_achieved": r * (1 + rng.uniform(-0.01, 0.01)),
