@@ -26,6 +26,8 @@ const char* const kScalarKeys[] = {"top-k",
                                    "d-model",
                                    "kv-heads",
                                    "batch-size",
+                                   "width-multiple",
+                                   "head-dim-multiple",
                                    "hold",
                                    "convention",
                                    "positions",
@@ -48,7 +50,8 @@ const char* const kScalarKeys[] = {"top-k",
                                    "checkpoint-minutes",
                                    "checkpoint-every",
                                    "dtype",
-                                   "micro-batch"};
+                                   "micro-batch",
+                                   "grouped-gemm"};
 
 // Splits "1e13, 3e13 1e14" into its items.
 Strings split_items(const Strings& lines) {
@@ -177,6 +180,12 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       p.batch_size = parse_number<int64_t>(name, "batch-size", *v);
       g.batch_given = true;
     }
+    if (auto v = scalar("width-multiple")) {
+      p.width_multiple = parse_number<int64_t>(name, "width-multiple", *v);
+    }
+    if (auto v = scalar("head-dim-multiple")) {
+      p.head_dim_multiple = parse_number<int64_t>(name, "head-dim-multiple", *v);
+    }
     if (auto v = scalar("hold")) p.hold = parse_hold(*v);
     if (auto v = scalar("convention")) p.convention = parse_convention(*v);
     if (auto v = scalar("positions")) p.base.positions = parse_position_encoding(*v);
@@ -216,6 +225,7 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       t.checkpoint_every = parse_number<int64_t>(name, "checkpoint-every", *v);
     }
     if (auto v = scalar("dtype")) t.dtype = *v;
+    if (auto v = scalar("grouped-gemm")) t.grouped_gemm = parse_grouped_gemm(*v);
     if (auto v = scalar("micro-batch"))
       t.micro_batch_size = parse_number<int64_t>(name, "micro-batch", *v);
   } catch (const std::invalid_argument& e) {

@@ -14,6 +14,7 @@ ratio = 0.2 0.35 0.6 1.0 1.7
 experts = 8
 top-k = 1
 shared = 1
+width-multiple = 1     # widths of a few units: round for r, not for GPU kernels
 eval-tokens = 32768
 log-every = 10
 )",
@@ -56,6 +57,7 @@ ratio = 0.3 0.6 1.2
 experts = 4
 top-k = 1
 shared = 1
+width-multiple = 1
 eval-tokens = 4096
 log-every = 5
 )",

@@ -104,6 +104,16 @@ RouterScore parse_router_score(const std::string& s) {
   throw std::invalid_argument("router_score = '" + s + "' is unknown: use softmax or sigmoid");
 }
 
+std::string to_string(GroupedGemm g) {
+  return g == GroupedGemm::kAuto ? "auto" : g == GroupedGemm::kOn ? "on" : "off";
+}
+GroupedGemm parse_grouped_gemm(const std::string& s) {
+  if (s == "auto") return GroupedGemm::kAuto;
+  if (s == "on") return GroupedGemm::kOn;
+  if (s == "off") return GroupedGemm::kOff;
+  throw std::invalid_argument("--grouped-gemm " + s + " is unknown: use auto, on or off");
+}
+
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = nlohmann::json{{"vocab_size", c.vocab_size},
                      {"context", c.context},

@@ -21,6 +21,8 @@ namespace moe {
 enum class PositionEncoding { kRotary, kLearned, kNone };
 enum class NormKind { kRMSNorm, kLayerNorm };
 enum class RouterScore { kSoftmax, kSigmoid };
+// How the experts' GEMMs run (moe/model.h, RuntimeOptions): a run setting, not a shape.
+enum class GroupedGemm { kAuto, kOn, kOff };
 
 struct ModelConfig {
   int64_t vocab_size = 8192;
@@ -74,5 +76,7 @@ std::string to_string(RouterScore s);
 PositionEncoding parse_position_encoding(const std::string& s);
 NormKind parse_norm_kind(const std::string& s);
 RouterScore parse_router_score(const std::string& s);
+std::string to_string(GroupedGemm g);
+GroupedGemm parse_grouped_gemm(const std::string& s);
 
 }  // namespace moe

@@ -1,17 +1,23 @@
 #include "moe/device.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <memory>
+#include <map>
+#include <mutex>
 
 #include "moe/errors.h"
+
+#if MOESCALE_TORCH_CUDA
+#include <ATen/cuda/CUDAContextLight.h>
+#endif
 
 namespace moe {
 
@@ -20,7 +26,7 @@ c10::Device parse_device(const std::string& spec) {
   int index = 0;
   if (spec == "cuda") {
     index = 0;
-  } else if (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 &&
+  } else if (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 && spec.size() < 9 &&
              std::all_of(spec.begin() + 5, spec.end(), ::isdigit)) {
     index = std::stoi(spec.substr(5));
   } else {
@@ -28,8 +34,9 @@ c10::Device parse_device(const std::string& spec) {
   }
   if (!torch::cuda::is_available()) {
     throw InputError("--device " + spec +
-                     ": CUDA is not available (CPU-only LibTorch or no GPU driver); use --device "
-                     "cpu, or build against a CUDA LibTorch with -DCMAKE_PREFIX_PATH");
+                     ": CUDA is not available (a CPU-only LibTorch, or no GPU driver); use "
+                     "--device cpu, or build against a CUDA LibTorch (`moescale --version` says "
+                     "which this build has)");
   }
   const int count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
@@ -41,36 +48,89 @@ c10::Device parse_device(const std::string& spec) {
 
 AutocastScope::AutocastScope(bool enabled) : enabled_(enabled) {
   if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   at::autocast::set_autocast_enabled(at::kCUDA, true);
   at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-#else
-  at::autocast::set_enabled(true);
-  at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-#endif
   at::autocast::increment_nesting();
 }
 
 AutocastScope::~AutocastScope() {
   if (!enabled_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-  at::autocast::set_enabled(false);
-#endif
 }
 
-std::string cuda_device_name(int index) {
-  const std::string cmd =
-      fmt::format("nvidia-smi --query-gpu=name --format=csv,noheader -i {} 2>/dev/null", index);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(cmd.c_str(), "r"), ::pclose);
-  if (!pipe) return "";
-  char buf[256] = {0};
-  if (!std::fgets(buf, sizeof buf, pipe.get())) return "";
-  std::string name(buf);
-  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
-  return name;
+// Autocast clears its cache when the nesting count returns to 0; holding one level keeps it.
+AutocastCache::AutocastCache(bool enabled) : enabled_(enabled) {
+  if (enabled_) at::autocast::increment_nesting();
+}
+
+AutocastCache::~AutocastCache() {
+  if (enabled_ && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+}
+
+bool bf16_autocast_enabled() {
+  return at::autocast::is_autocast_enabled(at::kCUDA) &&
+         at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
+}
+
+std::vector<CudaDeviceInfo> cuda_devices() {
+  std::vector<CudaDeviceInfo> out;
+#if MOESCALE_TORCH_CUDA
+  if (!torch::cuda::is_available()) return out;
+  const int n = static_cast<int>(torch::cuda::device_count());
+  for (int i = 0; i < n; ++i) {
+    const auto* prop = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
+    out.push_back({i, prop->name, prop->major, prop->minor,
+                   static_cast<int64_t>(prop->totalGlobalMem)});
+  }
+#endif
+  return out;
+}
+
+bool grouped_gemm_known_good(const c10::Device& device) {
+  if (!device.is_cuda()) return false;
+  // Asked once per device and process: the answer cannot change while it runs.
+  static std::mutex mutex;
+  static std::map<int, bool> known;
+  const int index = device.index() < 0 ? 0 : device.index();
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = known.find(index);
+  if (it == known.end()) {
+    bool good = false;
+    for (const auto& d : cuda_devices()) good = good || (d.index == index && d.major == 9);
+    it = known.emplace(index, good).first;
+  }
+  return it->second;
+}
+
+std::vector<std::string> build_info() {
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("LibTorch {} (C++ ABI {}, {} intra-op threads)", TORCH_VERSION,
+                              _GLIBCXX_USE_CXX11_ABI ? "cxx11" : "pre-cxx11",
+                              at::get_num_threads()));
+#if MOESCALE_TORCH_CUDA
+  const auto& hooks = at::detail::getCUDAHooks();
+  const long rt = hooks.versionCUDART();
+  std::string cuda = fmt::format("CUDA compiled in: runtime {}.{}", rt / 1000, (rt / 10) % 100);
+  if (hooks.compiledWithCuDNN()) {
+    const long dnn = hooks.versionCuDNN();
+    cuda += fmt::format(", cuDNN {}.{}.{}", dnn / 10000, (dnn / 100) % 100, dnn % 100);
+  }
+  lines.push_back(cuda);
+  const std::vector<CudaDeviceInfo> devices = cuda_devices();
+  if (devices.empty()) lines.push_back("CUDA devices: none visible (no GPU or no driver)");
+  for (const auto& d : devices) {
+    lines.push_back(fmt::format("cuda:{}: {}, compute capability {}.{}, {:.1f} GiB{}", d.index,
+                                d.name, d.major, d.minor,
+                                static_cast<double>(d.total_memory) / (1 << 30),
+                                grouped_gemm_known_good(c10::Device(c10::kCUDA, d.index))
+                                    ? ", grouped expert GEMM"
+                                    : ""));
+  }
+#else
+  lines.push_back("CUDA: not compiled in (a CPU-only LibTorch)");
+#endif
+  return lines;
 }
 
 namespace {
@@ -91,26 +151,34 @@ double measured_cpu_gemm_flops() {
   return best;
 }
 
+std::string cuda_device_name(int index) {
+  for (const auto& d : cuda_devices()) {
+    if (d.index == index) return d.name;
+  }
+  return "";
+}
+
 }  // namespace
 
 PeakFlops device_peak_flops(const c10::Device& device, bool bf16) {
   if (device.is_cpu()) return {measured_cpu_gemm_flops(), "measured fp32 GEMM 1024^3"};
   const std::string name = cuda_device_name(device.index() < 0 ? 0 : device.index());
-  // Dense (no sparsity) tensor-core peaks from the vendors' data sheets; fp32 peaks use TF32.
+  // Dense (no sparsity) peaks from the vendors' data sheets: bf16 on tensor cores, and fp32 on
+  // the CUDA cores (TF32 is off, so fp32 matmuls do not reach the tensor cores).
   struct Entry {
     const char* pattern;
-    double bf16, tf32;
+    double bf16, fp32;
   };
   static const Entry table[] = {
-      {"H200", 989e12, 495e12},     {"H100 PCIe", 756e12, 378e12}, {"H100", 989e12, 495e12},
-      {"A100", 312e12, 156e12},     {"L40S", 362e12, 183e12},      {"A10", 125e12, 62.5e12},
-      {"L4", 121e12, 60e12},        {"V100", 125e12, 15.7e12},     {"RTX 4090", 165e12, 82.6e12},
-      {"RTX 3090", 71e12, 35.6e12},
+      {"B200", 2250e12, 80e12},     {"H200", 989e12, 67e12},       {"H100 PCIe", 756e12, 51e12},
+      {"H100", 989e12, 67e12},      {"A100", 312e12, 19.5e12},     {"L40S", 362e12, 91.6e12},
+      {"A10", 125e12, 31.2e12},     {"L4", 121e12, 30.3e12},       {"V100", 125e12, 15.7e12},
+      {"RTX 4090", 165e12, 82.6e12}, {"RTX 3090", 71e12, 35.6e12},
   };
   for (const auto& e : table) {
     if (name.find(e.pattern) != std::string::npos) {
-      return {bf16 ? e.bf16 : e.tf32,
-              fmt::format("table: {} ({} dense)", name, bf16 ? "bf16" : "tf32")};
+      return {bf16 ? e.bf16 : e.fp32,
+              fmt::format("table: {} ({} dense)", name, bf16 ? "bf16" : "fp32")};
     }
   }
   return {0, name.empty() ? "unknown CUDA device" : "unknown CUDA device " + name};

@@ -1,26 +1,16 @@
 #include "moe/model.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/ops/_grouped_mm.h>
+#include <ATen/ops/scaled_dot_product_attention.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/nn/init.h>
-#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
 
-#if TORCH_VERSION_MAJOR >= 2
-#include <ATen/ops/scaled_dot_product_attention.h>
-#else
-#include <ATen/ops/_scaled_dot_product_attention.h>
-#endif
-
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
-#define MOESCALE_HAS_GROUPED_MM 1
-#include <ATen/autocast_mode.h>
-#include <ATen/ops/_grouped_mm.h>
-#else
-#define MOESCALE_HAS_GROUPED_MM 0
-#endif
+#include "moe/device.h"
 
 namespace moe {
 
@@ -134,25 +124,21 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_BTD) {
     q_BHTd = apply_rotary(q_BHTd, rope_cos_TR, rope_sin_TR);
     k_BGTd = apply_rotary(k_BGTd, rope_cos_TR, rope_sin_TR);
   }
-  if (g < h) {  // GQA: each K/V head serves h/g query heads
-    k_BGTd = k_BGTd.repeat_interleave(h / g, /*dim=*/1);
-    v_BGTd = v_BGTd.repeat_interleave(h / g, /*dim=*/1);
-  }
   at::Tensor y_BHTd;
   if (runtime_.manual_attention) {
+    if (g < h) {  // GQA: each K/V head serves h/g query heads
+      k_BGTd = k_BGTd.repeat_interleave(h / g, /*dim=*/1);
+      v_BGTd = v_BGTd.repeat_interleave(h / g, /*dim=*/1);
+    }
     at::Tensor att_BHTT = q_BHTd.matmul(k_BGTd.transpose(-2, -1)) / std::sqrt(double(dh));
     const at::Tensor future_TT =
         at::ones({t, t}, at::TensorOptions().dtype(at::kBool).device(x_BTD.device())).triu(1);
     att_BHTT = att_BHTT.masked_fill(future_TT, -std::numeric_limits<float>::infinity());
     y_BHTd = at::softmax(att_BHTT, -1).to(v_BGTd.scalar_type()).matmul(v_BGTd);
   } else {
-#if TORCH_VERSION_MAJOR >= 2
-    y_BHTd = at::scaled_dot_product_attention(q_BHTd, k_BGTd, v_BGTd, {}, 0.0, /*is_causal=*/true);
-#else
-    y_BHTd = std::get<0>(at::_scaled_dot_product_attention(q_BHTd, k_BGTd, v_BGTd, {}, 0.0,
-                                                           /*need_attn_weights=*/false,
-                                                           /*is_causal=*/true));
-#endif
+    // enable_gqa lets the kernel read each K/V head for its h/g query heads without a copy.
+    y_BHTd = at::scaled_dot_product_attention(q_BHTd, k_BGTd, v_BGTd, {}, 0.0, /*is_causal=*/true,
+                                              /*scale=*/std::nullopt, /*enable_gqa=*/g < h);
   }
   return wo(y_BHTd.transpose(1, 2).reshape({b, t, h * dh}));
 }
@@ -216,21 +202,37 @@ void MoELayerImpl::reset_parameters() {
   if (!shared.is_empty()) shared->reset_parameters();
 }
 
-at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Tensor& counts_E) {
-#if MOESCALE_HAS_GROUPED_MM
-  const bool bf16_autocast = at::autocast::is_autocast_enabled(at::kCUDA) &&
-                             at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
-  if (runtime_.grouped_gemm && x_sorted_PD.is_cuda() && bf16_autocast && config_.d_model % 8 == 0 &&
-      config_.d_expert % 8 == 0) {
-    // One grouped GEMM per matrix: offs are the cumulative row ends of each expert's slice.
-    const at::Tensor offs_E = counts_E.cumsum(0).to(at::kInt);
-    const at::Tensor x = x_sorted_PD.to(at::kBFloat16);
-    const at::Tensor gate = at::_grouped_mm(x, w_gate_EDF.to(at::kBFloat16), offs_E);
-    const at::Tensor up = at::_grouped_mm(x, w_up_EDF.to(at::kBFloat16), offs_E);
-    return at::_grouped_mm(at::silu(gate) * up, w_down_EFD.to(at::kBFloat16), offs_E);
+bool MoELayerImpl::use_grouped_gemm(const at::Tensor& x_PD) const {
+  switch (runtime_.grouped_gemm) {
+    case GroupedGemm::kOff:
+      return false;
+    case GroupedGemm::kOn:
+      // Wherever the kernel takes the layout: any CPU dtype; on CUDA bf16 with 16-byte rows.
+      return !x_PD.is_cuda() || (bf16_autocast_enabled() && config_.d_model % 8 == 0 &&
+                                 config_.d_expert % 8 == 0);
+    case GroupedGemm::kAuto:
+      return x_PD.is_cuda() && bf16_autocast_enabled() && config_.d_model % 8 == 0 &&
+             config_.d_expert % 8 == 0 && grouped_gemm_known_good(x_PD.device());
   }
-#endif
-  // The one host synchronisation of the layer: slice boundaries need the counts.
+  return false;
+}
+
+at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Tensor& counts_E) {
+  if (use_grouped_gemm(x_sorted_PD)) {
+    // One grouped GEMM per matrix; offs are the cumulative row ends of each expert's slice and
+    // stay on the device (no host synchronisation). Under bf16 autocast the fp32 weights are
+    // cast through autocast's cache, once per optimizer step rather than once per forward.
+    const at::Tensor offs_E = counts_E.cumsum(0).to(at::kInt);
+    const bool bf16 = x_sorted_PD.is_cuda() && bf16_autocast_enabled();
+    auto cast = [&](const at::Tensor& w) {
+      return bf16 ? at::autocast::cached_cast(at::kBFloat16, w, c10::DeviceType::CUDA) : w;
+    };
+    const at::Tensor x = bf16 ? x_sorted_PD.to(at::kBFloat16) : x_sorted_PD;
+    const at::Tensor gate = at::_grouped_mm(x, cast(w_gate_EDF), offs_E);
+    const at::Tensor up = at::_grouped_mm(x, cast(w_up_EDF), offs_E);
+    return at::_grouped_mm(at::silu(gate) * up, cast(w_down_EFD), offs_E);
+  }
+  // The loop's one host synchronisation per layer: slice boundaries need the counts.
   const at::Tensor counts_cpu = counts_E.to(at::kCPU);
   const int64_t* counts = counts_cpu.data_ptr<int64_t>();
   // unbind, not w[e]: its backward stacks all experts' gradients in one tensor, where E
@@ -269,7 +271,9 @@ at::Tensor MoELayerImpl::forward(const at::Tensor& x_ND, LayerRouting* routing) 
   const at::Tensor order_P = std::get<1>(at::sort(experts_P, /*stable=*/true, 0, false));
   const at::Tensor token_P = order_P.div(k, "floor");
   const at::Tensor gate_P = gates_NK.reshape({-1}).index_select(0, order_P);
-  const at::Tensor counts_E = at::bincount(experts_P, {}, e);
+  // Counted by index_add, not bincount: CUDA's bincount reads its input's min and max on the host.
+  const at::Tensor counts_E =
+      at::zeros({e}, experts_P.options()).index_add_(0, experts_P, at::ones_like(experts_P));
   const at::Tensor x_sorted_PD = x_ND.index_select(0, token_P);
 
   // 3-4. Experts on contiguous slices, gate, scatter back.

@@ -11,21 +11,20 @@
 //
 // Attention: Q = x Wq (H heads of Dh), K, V = x Wk, x Wv (G heads of Dh); rotary positions on
 // Q and K (rotate-half convention, theta = rope_theta); causal softmax(QK^T / sqrt(Dh)) V
-// through SDPA (the private at::_scaled_dot_product_attention on LibTorch 1.13, the public
-// at::scaled_dot_product_attention with flash/memory-efficient kernels on 2.x) or, with
-// RuntimeOptions::manual_attention, an explicit reference implementation. GQA repeats each
-// K/V head H/G times.
+// through at::scaled_dot_product_attention (flash/memory-efficient kernels on CUDA; GQA through
+// its enable_gqa, without copying K/V) or, with RuntimeOptions::manual_attention, an explicit
+// reference implementation that repeats each K/V head H/G times.
 //
 // MoE dispatch (dropless, no token is ever dropped):
 //   1. router logits (N, E) = x W_r^T, in fp32 even under autocast;
 //      scores = softmax(logits) (or sigmoid); gates, experts = top-K of scores;
 //      gates renormalised to sum to 1 when renormalize_gates.
 //   2. sort the P = N*K (token, expert) pairs by expert (stable), gather their token rows
-//      into x_sorted (P, D); per-expert counts (E) are the only host synchronisation.
+//      into x_sorted (P, D); count the pairs per expert (E) on the device.
 //   3. run each expert on its contiguous slice: SwiGLU(x) = (silu(x W_gate) * (x W_up)) W_down
-//      with the experts' weights stacked as (E, D, F), (E, D, F), (E, F, D). On LibTorch >= 2.8
-//      with CUDA and bf16 autocast, one grouped GEMM (at::_grouped_mm) per matrix replaces the
-//      loop when D and F are multiples of 8 (16-byte aligned bf16 rows).
+//      with the experts' weights stacked as (E, D, F), (E, D, F), (E, F, D). Either one grouped
+//      GEMM (at::_grouped_mm) per matrix, whose offsets stay on the device, or a loop over the
+//      experts, which copies the counts to the host once per layer (RuntimeOptions).
 //   4. scale each pair's output by its gate and index_add the rows back to their tokens.
 //   Shared experts run on every token; the s shared experts of width F are stored as one SwiGLU
 //   of width s*F, which is the same function with the same parameters (a sum of SwiGLUs over
@@ -60,7 +59,11 @@ namespace moe {
 // How to compute, not what: these never change the model's function beyond rounding.
 struct RuntimeOptions {
   bool manual_attention = false;  // reference attention instead of SDPA
-  bool grouped_gemm = true;       // use at::_grouped_mm where available (CUDA, bf16, >= 2.8)
+  // The experts as one at::_grouped_mm per matrix instead of a loop over experts. kAuto: only
+  // where it is known good (CUDA compute capability 9.x, bf16 autocast, d_model and d_expert
+  // multiples of 8); kOn: wherever the kernel takes the layout (also on the CPU, any dtype);
+  // kOff: always the loop.
+  GroupedGemm grouped_gemm = GroupedGemm::kAuto;
 };
 
 // RMSNorm (weight) or LayerNorm (weight, bias) over the last dimension, computed in fp32.
@@ -142,6 +145,7 @@ class MoELayerImpl : public torch::nn::Cloneable<MoELayerImpl> {
   FeedForward shared{nullptr};      // width n_shared * F; empty without shared experts
 
  private:
+  bool use_grouped_gemm(const at::Tensor& x_PD) const;
   at::Tensor run_experts(const at::Tensor& x_sorted_PD, const at::Tensor& counts_E);
   ModelConfig config_;
   RuntimeOptions runtime_;

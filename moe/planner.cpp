@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <stdexcept>
 
 namespace moe {
@@ -53,12 +54,13 @@ void check(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
 }
 
-// The rounding unit of a width: the largest power of two <= 64 that is at most x/64, never
-// below min_multiple.
+// The rounding unit of a width: the largest power of two <= 64 that is at most x/64, or
+// min_multiple when that is larger (the larger, if neither divides the other, is the rounding
+// unit that both would not give: then it is their least common multiple).
 int64_t width_multiple(double x, int64_t min_multiple) {
   int64_t m = 64;
-  while (m > min_multiple && static_cast<double>(m) * 64.0 > x) m /= 2;
-  return m;
+  while (m > 1 && static_cast<double>(m) * 64.0 > x) m /= 2;
+  return m >= min_multiple ? std::lcm(m, min_multiple) : min_multiple;
 }
 
 // Rounds a width to its unit; 0 for widths under half a unit. The request's limits keep widths
@@ -111,7 +113,7 @@ void check_at_most(int64_t value, const char* flag) {
 int64_t solve_d_expert(const PlanRequest& req, const Coefficients& k, int64_t head_dim) {
   const double c_a = k.attn_flops_per_hd * static_cast<double>(head_dim);
   const double f = (req.ratio * c_a - k.expert_flops_fixed) / k.expert_flops_per_f;
-  const int64_t d_expert = round_width(f, 1);
+  const int64_t d_expert = round_width(f, req.width_multiple);
   check(d_expert > 0,
         fmt::format("--ratio {} is too small for this shape: the router alone costs {:.3g} "
                     "FLOPs/token, r = {:.3g}; raise --ratio or use fewer --experts",
@@ -131,6 +133,11 @@ Plan make_plan(const PlanRequest& req) {
   check(req.top_k >= 1, fmt::format("--top-k {} must be >= 1", req.top_k));
   check(req.n_shared_experts >= 0, fmt::format("--shared {} must be >= 0", req.n_shared_experts));
   check(req.vocab_size > 0, fmt::format("--vocab {} must be > 0", req.vocab_size));
+  check(req.width_multiple >= 1 && req.width_multiple <= 1024,
+        fmt::format("--width-multiple {} must be in 1..1024, e.g. 8", req.width_multiple));
+  check(req.head_dim_multiple >= 0 && req.head_dim_multiple <= 1024,
+        fmt::format("--head-dim-multiple {} must be in 1..1024, e.g. 64 (0: --width-multiple)",
+                    req.head_dim_multiple));
   check_at_most(req.top_k, "top-k");
   check_at_most(req.n_shared_experts, "shared");
   check_at_most(req.vocab_size, "vocab");
@@ -189,7 +196,9 @@ Plan make_plan(const PlanRequest& req) {
         fmt::format("--kv-heads {} must divide the label's {} heads", c.n_kv_heads, c.n_heads));
 
   const bool rotary = c.positions == PositionEncoding::kRotary;
-  const int64_t hd_multiple = rotary ? 2 : 1;
+  const int64_t hd_multiple =
+      std::lcm(req.head_dim_multiple > 0 ? req.head_dim_multiple : req.width_multiple,
+               int64_t{rotary ? 2 : 1});
   const Coefficients k = coefficients(c, req.convention);
 
   // The label's budget: its reference shape (head_dim = d_model / n_heads) at r = 1.
@@ -231,7 +240,7 @@ Plan make_plan(const PlanRequest& req) {
   for (int64_t hd : {head_dim - step, head_dim, head_dim + step}) {
     if (hd <= 0) continue;
     const int64_t f0 = solve_d_expert(req, k, hd);
-    const int64_t f_step = width_multiple(static_cast<double>(f0), 1);
+    const int64_t f_step = width_multiple(static_cast<double>(f0), req.width_multiple);
     for (int64_t f : {f0 - f_step, f0, f0 + f_step}) {
       if (f <= 0) continue;
       ModelConfig trial = c;
@@ -284,6 +293,9 @@ nlohmann::json plan_to_json(const Plan& p) {
       {"compute", p.request.compute},
       {"ratio_target", p.request.ratio},
       {"ratio", p.flops.ratio()},
+      {"ratio_error", p.flops.ratio() / p.request.ratio - 1},
+      {"width_multiple", p.request.width_multiple},
+      {"head_dim_multiple", p.request.head_dim_multiple},
       {"sparsity", c.sparsity()},
       {"d_model", c.d_model},
       {"n_layers", c.n_layers},

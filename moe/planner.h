@@ -23,7 +23,11 @@
 //                 => hd = 2*(N_a' + R) / (L * (r*a + 2*p)), then F from the second line.
 //
 // Widths round to multiples of the largest power of two <= 64 that is at most 1/64 of the
-// width (so rounding moves a width by < 0.8%); head_dim stays even for rotary positions.
+// width (so rounding moves a width by < 0.8%), and never to less than the request's
+// width_multiple (default 8: tensor cores, flash attention and the grouped GEMM's 16-byte bf16
+// rows want multiples of 8) or, for head_dim, head_dim_multiple (e.g. 64); head_dim stays even
+// for rotary positions. The achieved r and FLOPs are reported exactly; what rounding costs is
+// their distance from the request (`moescale plan` prints it).
 // Tokens D = C / (training FLOPs per token, logits included); steps = D / (batch * T).
 #pragma once
 
@@ -76,6 +80,8 @@ struct PlanRequest {
   std::optional<int64_t> d_model;     // default: the label's
   std::optional<int64_t> n_kv_heads;  // default: n_heads (no GQA)
   std::optional<int64_t> batch_size;  // default: the label's
+  int64_t width_multiple = 8;     // head_dim and d_expert are multiples of this
+  int64_t head_dim_multiple = 0;  // head_dim is a multiple of this too (0: width_multiple)
   Hold hold = Hold::kFlops;
   ContextConvention convention = ContextConvention::kFull;
   ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)

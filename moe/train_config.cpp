@@ -126,6 +126,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
                      {"device", c.device},
                      {"dtype", c.dtype},
                      {"threads", c.threads},
+                     {"grouped_gemm", to_string(c.grouped_gemm)},
                      {"batch_size", c.batch_size},
                      {"micro_batch_size", c.micro_batch_size},
                      {"tokens", c.tokens},
@@ -180,6 +181,11 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   get("checkpoint_every", c.checkpoint_every);
   get("stop_at_step", c.stop_at_step);
   get("inject_nan_at_step", c.inject_nan_at_step);
+  if (f.has("grouped_gemm")) {
+    std::string s;
+    get("grouped_gemm", s);
+    c.grouped_gemm = parse_grouped_gemm(s);
+  }
   if (f.has("schedule")) {
     std::string s;
     get("schedule", s);
@@ -201,7 +207,7 @@ TrainConfig read_train_config(const std::string& path) {
 nlohmann::json run_identity(const TrainConfig& c) {
   nlohmann::json j = c;
   for (const char* key :
-       {"plan", "data", "val_data", "device", "dtype", "threads", "log_every", "checkpoint_minutes",
+       {"plan", "data", "val_data", "device", "dtype", "threads", "grouped_gemm", "log_every", "checkpoint_minutes",
         "checkpoint_every", "stop_at_step", "inject_nan_at_step", "micro_batch_size"}) {
     j.erase(key);
   }

@@ -172,7 +172,9 @@ void Trainer::load_data() {
 
 void Trainer::init_state() {
   torch::manual_seed(cfg_.seed);
-  model_ = MoETransformer(cfg_.model);
+  RuntimeOptions runtime;
+  runtime.grouped_gemm = cfg_.grouped_gemm;
+  model_ = MoETransformer(cfg_.model, runtime);
   model_->to(device_);
   params_ = model_->parameters();
   // Decoupled weight decay on matrices (and stacked experts), none on norms.
@@ -346,6 +348,7 @@ double Trainer::evaluate() {
   const int64_t n = static_cast<int64_t>(val_windows_.size()) / (t + 1);
   const int64_t b = cfg_.micro_batch();
   at::Tensor total = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
+  const AutocastCache cast_once(bf16_);
   for (int64_t start = 0; start < n; start += b) {
     const int64_t rows = std::min(b, n - start);
     const at::Tensor batch =
@@ -461,6 +464,8 @@ TrainResult Trainer::run(bool resume) {
     }
     opt_->zero_grad();
     at::Tensor step_ce = at::zeros({}, dev_f64);
+    {
+    const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
     for (int64_t m = 0; m < n_micro; ++m) {
       sampler_->next_batch(micro, host_batch.data());
       const at::Tensor batch =
@@ -487,6 +492,7 @@ TrainResult Trainer::run(bool resume) {
       for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
         window_.load[l] += out.tokens_per_expert[l];
       }
+    }
     }
     const bool log_now = (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
                          step_ + 1 == total_steps;

@@ -59,7 +59,14 @@ int main(int argc, char** argv) {
   }
   if (!std::strcmp(argv[1], "--version")) {
     std::printf("moescale %s\n", MOESCALE_VERSION);
-    return 0;
+    std::fflush(stdout);
+    // The dispatcher links no torch: the trainer reports the LibTorch and CUDA it was built with.
+    const std::string train = moe::cli::executable_dir() + "/moescale-train";
+    if (::access(train.c_str(), X_OK) != 0) {
+      std::printf("no moescale-train in this build (configured with -DMOESCALE_WITH_TORCH=OFF)\n");
+      return 0;
+    }
+    return moe::cli::run_program({train, "--version"});
   }
   const std::string name = argv[1];
   const Command* command = nullptr;

@@ -25,6 +25,9 @@ po::options_description plan_options() {
       ("d-model", po::value<int64_t>(), "residual width (default: the label's)")
       ("kv-heads", po::value<int64_t>(), "key/value heads for GQA (default: the label's heads)")
       ("batch-size", po::value<int64_t>(), "sequences per optimizer step (default: the label's)")
+      ("width-multiple", po::value<int64_t>()->default_value(8),
+       "head_dim and d_expert are multiples of this (8 suits GPU kernels; 1 tracks r most closely)")
+      ("head-dim-multiple", po::value<int64_t>(), "head_dim is also a multiple of this, e.g. 64 (default: --width-multiple)")
       ("hold", po::value<std::string>()->default_value("flops"),
        "what stays fixed while r moves: flops (per-token FLOPs, paper 1) or active (N_a, paper 2)")
       ("convention", po::value<std::string>()->default_value("full"),
@@ -56,6 +59,8 @@ PlanRequest plan_request_from(const po::variables_map& vm) {
   if (vm.count("d-model")) r.d_model = vm["d-model"].as<int64_t>();
   if (vm.count("kv-heads")) r.n_kv_heads = vm["kv-heads"].as<int64_t>();
   if (vm.count("batch-size")) r.batch_size = vm["batch-size"].as<int64_t>();
+  r.width_multiple = vm["width-multiple"].as<int64_t>();
+  if (vm.count("head-dim-multiple")) r.head_dim_multiple = vm["head-dim-multiple"].as<int64_t>();
   r.hold = parse_hold(vm["hold"].as<std::string>());
   r.convention = parse_convention(vm["convention"].as<std::string>());
   r.base.positions = parse_position_encoding(vm["positions"].as<std::string>());
@@ -78,7 +83,13 @@ std::string format_plan(const Plan& p) {
   s += fmt::format("plan: label {}, C = {} training FLOPs, hold {}, {} context FLOPs\n",
                    p.label.name, sci(p.request.compute), to_string(p.request.hold),
                    to_string(p.request.convention));
-  row("ratio r = C_E/C_A", fmt::format("{:.4f} (target {:.4f})", p.flops.ratio(), p.request.ratio));
+  row("ratio r = C_E/C_A",
+      fmt::format("{:.4f} (target {:.4f}, {:+.2f}%: widths are multiples of {}{})", p.flops.ratio(),
+                  p.request.ratio, 100 * (p.flops.ratio() / p.request.ratio - 1),
+                  p.request.width_multiple,
+                  p.request.head_dim_multiple > 0
+                      ? fmt::format(", head_dim of {}", p.request.head_dim_multiple)
+                      : ""));
   row("sparsity S", fmt::format("{:.2f}% ({} routed + {} shared, top-{})", 100 * c.sparsity(),
                                 c.n_experts, c.n_shared_experts, c.top_k));
   row("layers x d_model", fmt::format("{} x {}", c.n_layers, c.d_model));

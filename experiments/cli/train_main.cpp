@@ -12,6 +12,7 @@
 #include "experiments/cli/cli.h"
 #include "experiments/cli/plan_options.h"
 #include "moe/accounting.h"
+#include "moe/device.h"
 #include "moe/io.h"
 #include "moe/planner.h"
 #include "moe/trainer.h"
@@ -32,6 +33,7 @@ po::options_description train_options() {
       ("device", po::value<std::string>(), "cpu, cuda or cuda:<i> (default cpu)")
       ("dtype", po::value<std::string>(), "fp32 or bf16 (bf16 autocast on CUDA; default fp32)")
       ("threads", po::value<int>(), "torch intra-op threads (default: LibTorch's)")
+      ("grouped-gemm", po::value<std::string>(), "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16; default), on (wherever the kernel runs, CPU too) or off (a loop over experts)")
       ("micro-batch", po::value<int64_t>(), "sequences per forward/backward; must divide --batch-size")
       ("tokens", po::value<int64_t>(), "training tokens (default: the plan's D = C / FLOPs per token)")
       ("lr", po::value<double>(), "peak learning rate (default: the label's)")
@@ -65,7 +67,7 @@ bool has_plan_flags(const po::variables_map& vm) {
        {"compute",    "ratio",        "label",         "sparsity",     "experts",        "top-k",
         "shared",     "context",      "vocab",         "d-model",      "kv-heads",       "hold",
         "convention", "positions",    "norm",          "router-score", "tie-embeddings", "aux-loss",
-        "z-loss",     "dense-layers", "no-renormalize"}) {
+        "z-loss",     "dense-layers", "no-renormalize", "width-multiple", "head-dim-multiple"}) {
     if (vm.count(flag) && !vm[flag].defaulted()) return true;
   }
   return false;
@@ -126,6 +128,11 @@ void print_header(const moe::TrainConfig& c, const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `moescale --version` asks the trainer what LibTorch and CUDA it was built with.
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    for (const std::string& line : moe::build_info()) std::printf("%s\n", line.c_str());
+    return 0;
+  }
   return moe::cli::run_main("train", [&] {
     po::options_description all = train_options();
     all.add(moe::cli::plan_options());
@@ -167,6 +174,9 @@ int main(int argc, char** argv) {
     override_from(vm, "lr", c.lr);
     override_from(vm, "min-lr-ratio", c.min_lr_ratio);
     override_from(vm, "warmup", c.warmup_steps);
+    if (vm.count("grouped-gemm")) {
+      c.grouped_gemm = moe::parse_grouped_gemm(vm["grouped-gemm"].as<std::string>());
+    }
     if (vm.count("schedule")) c.schedule = moe::parse_schedule(vm["schedule"].as<std::string>());
     override_from(vm, "decay-fraction", c.decay_fraction);
     override_from(vm, "weight-decay", c.weight_decay);

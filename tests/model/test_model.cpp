@@ -11,6 +11,10 @@
 #include "moe/device.h"
 #include "moe/model.h"
 
+#if MOESCALE_TORCH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 using moe::ModelConfig;
 
 namespace {
@@ -58,7 +62,69 @@ at::Tensor dense_moe_reference(moe::MoELayerImpl& layer, const ModelConfig& c,
   return y;
 }
 
+// Two MoE layers with the same weights, one per way of running the experts, and an input that
+// routes no token to experts 0 and 3: x > 0 and their router rows < 0, so their logits are the
+// lowest of every token.
+struct GroupedVsLoop {
+  ModelConfig c;
+  moe::MoELayer loop{nullptr}, grouped{nullptr};
+  at::Tensor x_ND;
+  GroupedVsLoop(const at::Device& device, int64_t n_tokens) {
+    torch::manual_seed(11);
+    c = tiny_config();
+    c.n_experts = 6;
+    c.d_model = 32;
+    c.d_expert = 24;
+    moe::RuntimeOptions loop_options, grouped_options;
+    loop_options.grouped_gemm = moe::GroupedGemm::kOff;
+    grouped_options.grouped_gemm = moe::GroupedGemm::kOn;
+    loop = moe::MoELayer(c, loop_options);
+    grouped = moe::MoELayer(c, grouped_options);
+    {
+      torch::NoGradGuard no_grad;
+      loop->router_ED[0].fill_(-1.0);
+      loop->router_ED[3].fill_(-1.0);
+      const auto from = loop->named_parameters();
+      for (auto& p : grouped->named_parameters()) p.value().copy_(from[p.key()]);
+    }
+    loop->to(device);
+    grouped->to(device);
+    x_ND = at::randn({n_tokens, c.d_model}).abs().to(device);
+  }
+};
+
 }  // namespace
+
+TEST_CASE("the grouped expert GEMM equals the loop over experts, with experts that get no tokens",
+          "[model]") {
+  GroupedVsLoop s(at::kCPU, 50);
+  const at::Tensor probe = at::randn({50, s.c.d_model});
+  moe::LayerRouting routing;
+  const at::Tensor x_loop = s.x_ND.clone().requires_grad_(true);
+  const at::Tensor x_grouped = s.x_ND.clone().requires_grad_(true);
+  const at::Tensor y_loop = s.loop->forward(x_loop, &routing);
+  const at::Tensor y_grouped = s.grouped->forward(x_grouped);
+  CHECK(routing.tokens_per_expert[0].item<int64_t>() == 0);
+  CHECK(routing.tokens_per_expert[3].item<int64_t>() == 0);
+  CHECK(routing.tokens_per_expert.sum().item<int64_t>() == 50 * s.c.top_k);
+  CHECK(max_abs_diff(y_loop, y_grouped) < 1e-5);
+
+  // A weighted sum, not y.sum(): the grouped kernel's backward takes no expanded gradient.
+  (y_loop * probe).sum().backward();
+  (y_grouped * probe).sum().backward();
+  CHECK(max_abs_diff(x_loop.grad(), x_grouped.grad()) < 1e-5);
+  const auto loop_params = s.loop->named_parameters();
+  for (const auto& p : s.grouped->named_parameters()) {
+    INFO("gradient of " << p.key());
+    CHECK(max_abs_diff(p.value().grad(), loop_params[p.key()].grad()) < 1e-5);
+  }
+  // Experts that saw no token get exactly zero weight gradients on both paths.
+  for (int64_t e : {0, 3}) {
+    CHECK(s.grouped->w_gate_EDF.grad()[e].abs().max().item<double>() == 0.0);
+    CHECK(s.grouped->w_down_EFD.grad()[e].abs().max().item<double>() == 0.0);
+  }
+  CHECK(s.grouped->w_gate_EDF.grad()[1].abs().max().item<double>() > 0.0);
+}
 
 TEST_CASE("model output shapes and routing statistics", "[model]") {
   torch::manual_seed(0);
@@ -278,6 +344,76 @@ TEST_CASE("a tiny model overfits a fixed batch below 0.1 nats", "[model]") {
   CHECK(first > 3.5);  // about ln(64) = 4.16 at initialisation
   CHECK(last < 0.1);
 }
+
+TEST_CASE("on CUDA the grouped GEMM equals the loop under bf16, with empty experts", "[gpu]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device");
+    return;
+  }
+  GroupedVsLoop s(at::kCUDA, 512);
+  const at::Tensor probe = at::randn({512, s.c.d_model}).to(at::kCUDA);
+  const at::Tensor x_loop = s.x_ND.clone().requires_grad_(true);
+  const at::Tensor x_grouped = s.x_ND.clone().requires_grad_(true);
+  at::Tensor y_loop, y_grouped;
+  moe::LayerRouting routing;
+  {
+    moe::AutocastScope autocast(true);
+    y_loop = s.loop->forward(x_loop, &routing).to(at::kFloat);
+    y_grouped = s.grouped->forward(x_grouped).to(at::kFloat);
+  }
+  CHECK(routing.tokens_per_expert[0].item<int64_t>() == 0);
+  CHECK(routing.tokens_per_expert[3].item<int64_t>() == 0);
+  const double scale = y_loop.abs().max().item<double>();
+  CHECK(max_abs_diff(y_loop, y_grouped) < 2e-2 * scale);  // bf16: 8 mantissa bits
+  (y_loop * probe).sum().backward();
+  (y_grouped * probe).sum().backward();
+  const auto loop_params = s.loop->named_parameters();
+  for (const auto& p : s.grouped->named_parameters()) {
+    INFO("gradient of " << p.key());
+    const at::Tensor want = loop_params[p.key()].grad().to(at::kFloat);
+    CHECK(max_abs_diff(p.value().grad().to(at::kFloat), want) <=
+          3e-2 * want.abs().max().item<double>() + 1e-6);
+  }
+  for (int64_t e : {0, 3}) {
+    CHECK(s.grouped->w_gate_EDF.grad()[e].abs().max().item<double>() == 0.0);
+    CHECK(s.grouped->w_up_EDF.grad()[e].abs().max().item<double>() == 0.0);
+    CHECK(s.grouped->w_down_EFD.grad()[e].abs().max().item<double>() == 0.0);
+  }
+}
+
+#if MOESCALE_TORCH_CUDA
+TEST_CASE("a bf16 training step on the grouped path makes no host synchronisation", "[gpu]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device");
+    return;
+  }
+  torch::manual_seed(5);
+  ModelConfig c = tiny_config();
+  c.d_model = 64;
+  c.d_expert = 64;
+  c.head_dim = 16;
+  moe::RuntimeOptions runtime;
+  runtime.grouped_gemm = moe::GroupedGemm::kOn;
+  moe::MoETransformer model(c, runtime);
+  model->to(at::kCUDA);
+  const at::Tensor idx = at::randint(c.vocab_size, {4, c.context}, at::kLong).to(at::kCUDA);
+  torch::cuda::synchronize();
+  // Any device-to-host copy or synchronising call now throws instead of waiting.
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  std::string error;
+  try {
+    moe::AutocastScope autocast(true);
+    const moe::ModelOutput out = model->forward(idx);
+    const moe::LossParts loss = moe::compute_loss(out, idx, c);
+    loss.total.backward();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  INFO(error);
+  CHECK(error.empty());
+}
+#endif
 
 TEST_CASE("CUDA bf16 autocast forward matches CPU fp32", "[gpu]") {
   if (!torch::cuda::is_available()) {
