@@ -1,14 +1,17 @@
-#!/usr/bin/python3
-"""The moescale model and training step written in Python, on Debian's python3-torch (the same
-LibTorch 1.13 as the C++ build), for side-by-side speed comparisons.
+#!/usr/bin/env python3
+"""The moescale model and training step written in Python, run by the project's .venv (the same
+torch wheel, hence the same LibTorch, as the C++ build), for side-by-side speed comparisons.
 
-    /usr/bin/python3 bench/reference_moe.py RUNDIR/config.json --steps 30 [--warmup 5]
+    .venv/bin/python bench/reference_moe.py RUNDIR/config.json --steps 30 [--warmup 5]
+        [--threads N] [--device cpu|cuda] [--compile]
 
 Builds the architecture of moe/model.h from a moescale config.json (pre-norm RMSNorm blocks,
-rotary attention through SDPA, dropless sorted MoE dispatch with stacked experts, shared
-experts as one SwiGLU, Switch load balancing and z-loss) and runs AdamW training steps on
-random tokens with the config's batch and context. Prints one JSON line: tokens_per_s over the
-timed steps.
+rotary attention through SDPA with enable_gqa, dropless sorted MoE dispatch with stacked
+experts, on CUDA + bf16 + compute capability 9.x one torch._grouped_mm per matrix as the C++
+trainer's grouped_gemm=auto, shared experts as one SwiGLU, Switch load balancing and z-loss)
+and runs AdamW training steps on random tokens with the config's batch, context, device and
+dtype (bf16: autocast). --compile wraps the model in torch.compile. Prints one JSON line:
+tokens_per_s over the timed steps, and the peak CUDA memory on CUDA.
 """
 import argparse
 import json
@@ -18,6 +21,9 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+GROUPED = False  # set in main(): the experts as grouped GEMMs (CUDA, bf16, capability 9.x)
 
 
 class RMSNorm(nn.Module):
@@ -58,11 +64,8 @@ class Attention(nn.Module):
         q = self.wq(x).view(b, t, self.h, self.dh).transpose(1, 2)
         k = self.wk(x).view(b, t, self.g, self.dh).transpose(1, 2)
         v = self.wv(x).view(b, t, self.g, self.dh).transpose(1, 2)
-        q, k = rotary(q, self.cos, self.sin), rotary(k, self.cos, self.sin)
-        if self.g < self.h:
-            k = k.repeat_interleave(self.h // self.g, 1)
-            v = v.repeat_interleave(self.h // self.g, 1)
-        y = F._scaled_dot_product_attention(q, k, v, None, 0.0, False, True)[0]
+        q, k = rotary(q, self.cos, self.sin).to(v.dtype), rotary(k, self.cos, self.sin).to(v.dtype)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=self.g < self.h)
         return self.wo(y.transpose(1, 2).reshape(b, t, self.h * self.dh))
 
 
@@ -95,7 +98,8 @@ class MoELayer(nn.Module):
 
     def forward(self, x):
         n = x.shape[0]
-        logits = x @ self.router.t()
+        with torch.autocast(x.device.type, enabled=False):
+            logits = x.float() @ self.router.t()
         scores = logits.softmax(-1)
         gates, experts = scores.topk(self.k, -1)
         gates = gates / gates.sum(-1, keepdim=True)
@@ -103,16 +107,26 @@ class MoELayer(nn.Module):
         order = torch.sort(flat, stable=True)[1]
         token = order.div(self.k, rounding_mode="floor")
         gate = gates.reshape(-1)[order]
-        counts = torch.bincount(flat, minlength=self.e)
+        counts = torch.zeros(self.e, dtype=torch.long, device=x.device).index_add_(
+            0, flat, torch.ones_like(flat))
         xs = x[token]
-        outs, off = [], 0
-        wg, wu, wd = self.w_gate.unbind(0), self.w_up.unbind(0), self.w_down.unbind(0)
-        for e, cnt in enumerate(counts.tolist()):
-            if cnt:
-                outs.append(swiglu(xs[off:off + cnt], wg[e], wu[e], wd[e]))
-                off += cnt
-        y = torch.cat(outs) * gate.unsqueeze(1)
-        out = torch.zeros_like(x).index_add(0, token, y)
+        if GROUPED:
+            offs = counts.cumsum(0).to(torch.int32)
+            bf = torch.bfloat16
+            xb = xs.to(bf)
+            g = torch._grouped_mm(xb, self.w_gate.to(bf), offs)
+            u = torch._grouped_mm(xb, self.w_up.to(bf), offs)
+            y = torch._grouped_mm(F.silu(g) * u, self.w_down.to(bf), offs)
+        else:
+            outs, off = [], 0
+            wg, wu, wd = self.w_gate.unbind(0), self.w_up.unbind(0), self.w_down.unbind(0)
+            for e, cnt in enumerate(counts.tolist()):
+                if cnt:
+                    outs.append(swiglu(xs[off:off + cnt], wg[e], wu[e], wd[e]))
+                    off += cnt
+            y = torch.cat(outs)
+        y = y * gate.unsqueeze(1).to(y.dtype)
+        out = torch.zeros(x.shape, dtype=y.dtype, device=x.device).index_add(0, token, y)
         if self.shared is not None:
             out = out + self.shared(x)
         frac = counts.float() / (n * self.k)
@@ -159,7 +173,7 @@ class Model(nn.Module):
                 aux.append(a)
                 z.append(zz)
         logits = self.head(self.norm(x))
-        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1))
         loss = ce
         if aux:
             loss = loss + self.c["aux_loss_coef"] * torch.stack(aux).mean() \
@@ -172,13 +186,22 @@ def main():
     p.add_argument("config")
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default=None, help="default: the config's")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     cfg = json.load(open(a.config))
     c = cfg["model"]
+    device = torch.device(a.device or cfg["device"])
+    bf16 = cfg["dtype"] == "bf16"
+    global GROUPED
+    GROUPED = (device.type == "cuda" and bf16 and torch.cuda.get_device_capability(device)[0] == 9
+               and c["d_model"] % 8 == 0 and c["d_expert"] % 8 == 0)
     torch.manual_seed(0)
-    model = Model(c)
+    model = Model(c).to(device)
+    step_fn = torch.compile(model) if a.compile else model
     decay = [q for q in model.parameters() if q.dim() >= 2]
     rest = [q for q in model.parameters() if q.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
@@ -186,21 +209,28 @@ def main():
                             lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["adam_eps"])
     b, t = cfg["batch_size"], c["context"]
     data = torch.randint(c["vocab_size"], (a.steps + a.warmup, b, t + 1))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t0 = None
     for step in range(a.warmup + a.steps):
         if step == a.warmup:
+            sync()
             t0 = time.perf_counter()
-        batch = data[step]
+        batch = data[step].to(device)
         opt.zero_grad()
-        loss = model(batch[:, :t], batch[:, 1:])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = step_fn(batch[:, :t], batch[:, 1:])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         opt.step()
-        if not math.isfinite(loss.item()):
+        if step % 10 == 9 and not math.isfinite(loss.item()):
             raise SystemExit("loss is not finite")
+    sync()
     seconds = time.perf_counter() - t0
-    print(json.dumps({"tokens_per_s": a.steps * b * t / seconds, "steps": a.steps,
-                      "seconds": seconds}))
+    out = {"tokens_per_s": a.steps * b * t / seconds, "steps": a.steps, "seconds": seconds,
+           "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        out["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -153,10 +153,12 @@ DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& targ
 }
 
 double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSettings& settings) {
+  DeriveSettings as_swept = settings;
+  as_swept.base.width_multiple = settings.sweep_width_multiple;
   double worst = kNaN;
   for (const auto& run : runs) {
     try {
-      const LossPoint p = planned_point(run.target, run.ratio, settings);
+      const LossPoint p = planned_point(run.target, run.ratio, as_swept);
       const double m = std::max(std::fabs(p.n / run.n - 1), std::fabs(p.d / run.d - 1));
       if (!(worst >= m)) worst = m;
     } catch (const std::invalid_argument&) {

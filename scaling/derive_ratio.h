@@ -39,8 +39,15 @@ namespace moe::scaling {
 
 struct DeriveSettings {
   // Planner settings shared by every target: vocab, context, hold, convention, model switches.
-  // compute, ratio, label, sparsity, top_k and n_shared_experts come from each target.
-  PlanRequest base;
+  // compute, ratio, label, sparsity, top_k and n_shared_experts come from each target. Widths
+  // round to multiples of 1 (not the planner's default 8), so that the law is traced over r in
+  // fine steps rather than in the coarse ones GPU-friendly widths allow.
+  PlanRequest base = [] {
+    PlanRequest r;
+    r.width_multiple = 1;
+    return r;
+  }();
+  int64_t sweep_width_multiple = 8;  // the sweep's, for planner_mismatch
   double r_min = 0.05;
   double r_max = 20.0;
   int grid = 161;

@@ -96,7 +96,9 @@ po::options_description fit_options() {
       ("shared", po::value<int64_t>()->default_value(1),
        "--derive-ratio: shared experts when the table has no n_shared_experts column")
       ("r-min", po::value<double>()->default_value(0.05, "0.05"), "--derive-ratio: smallest r searched")
-      ("r-max", po::value<double>()->default_value(20.0), "--derive-ratio: largest r searched");
+      ("r-max", po::value<double>()->default_value(20.0), "--derive-ratio: largest r searched")
+      ("width-multiple", po::value<int64_t>()->default_value(8),
+       "--derive-ratio: the sweep's --width-multiple, to check that the planner rebuilds its runs");
   // clang-format on
   return o;
 }
@@ -189,6 +191,7 @@ json derive(const po::variables_map& vm, const Input& in, const sc::RoleNames& r
   settings.base.convention = moe::parse_convention(vm["convention"].as<std::string>());
   settings.r_min = vm["r-min"].as<double>();
   settings.r_max = vm["r-max"].as<double>();
+  settings.sweep_width_multiple = vm["width-multiple"].as<int64_t>();
   const int64_t top_k = vm["top-k"].as<int64_t>();
   const int64_t shared = vm["shared"].as<int64_t>();
 

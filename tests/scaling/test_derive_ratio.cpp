@@ -108,9 +108,14 @@ TEST_CASE("derive_ratio reports what the planner cannot build", "[derive]") {
 
 TEST_CASE("the planner check reproduces a planned run exactly", "[derive]") {
   const sc::DeriveTarget t = target(1e18, 0.9538, "5M");
-  const sc::LossPoint p = sc::planned_point(t, 0.75, {});
+  const sc::LossPoint p = sc::planned_point(t, 0.75, {});  // planned at width multiple 1
   sc::PlannedRun run{t, 0.75, p.n, p.d};
-  CHECK(sc::planner_mismatch({run}, {}) == Approx(0.0).margin(1e-12));
+  sc::DeriveSettings swept;
+  swept.sweep_width_multiple = 1;
+  CHECK(sc::planner_mismatch({run}, swept) == Approx(0.0).margin(1e-12));
   run.n *= 1.05;
-  CHECK(sc::planner_mismatch({run}, {}) == Approx(1 - 1 / 1.05));
+  CHECK(sc::planner_mismatch({run}, swept) == Approx(1 - 1 / 1.05));
+  // The same run checked against a sweep planned at multiples of 8: the planner says it differs.
+  run.n = p.n;
+  CHECK(sc::planner_mismatch({run}, {}) > 1e-3);
 }

@@ -225,7 +225,8 @@ TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep
   const std::string out = (dir() / "moe.json").string();
   const Result r =
       run_fit("moe-law --input " + csv +
-                  " --holdout sparsity=0.9538 --bootstrap 0 --derive-ratio --out " + out,
+                  " --holdout sparsity=0.9538 --bootstrap 0 --derive-ratio --width-multiple 1 "
+                  "--out " + out,
               false);
   INFO(r.out);
   REQUIRE(r.status == 0);
