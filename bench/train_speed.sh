@@ -1,40 +1,45 @@
 #!/usr/bin/env bash
 # Training throughput and MFU of `moescale train` on CPU for three model sizes, side by side
-# with the same model and training step in Python on Debian's python3-torch (the same LibTorch).
+# with the same model and training step in Python on the same torch wheel (the project's .venv,
+# hence the same LibTorch), eager and under torch.compile (inductor).
 #
-#   bench/train_speed.sh [BUILD_DIR=build] [STEPS=40]
+#   bench/train_speed.sh [BUILD_DIR=build] [STEPS=30]
 #
-# Both sides: batch 16 x context 256, vocab 8192, torch intra-op threads 1, OpenBLAS on all
-# cores (the fastest setting here; see the thread note in bench/RESULTS.md). MFU = model
-# training FLOPs/s (moe/accounting.h, logits included) / the GEMM peak the trainer measures at
-# start-up (best fp32 1024^3 GEMM).
+# Both sides: batch 16 x context 256, vocab 8192, torch's default intra-op threads (all cores:
+# OpenMP + MKL in the wheel; 2 threads trained 1.8x faster than 1 here, bench/RESULTS.md).
+# MFU = model training FLOPs/s (moe/accounting.h, logits included) / the GEMM peak the trainer
+# measures at start-up (best fp32 1024^3 GEMM).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
-steps=${2:-40}
+steps=${2:-30}
+py=$root/.venv/bin/python
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$build/bin/markov_shards" "$tmp/data" 2000000 20000 >/dev/null
-echo "| label | d_model | params (N_a / N) | C++ tokens/s | C++ MFU | Python tokens/s | C++ / Python |"
-echo "|---|---|---|---|---|---|---|"
+echo "| label | d_model | params (N_a / N) | C++ tokens/s | C++ MFU | Python eager tokens/s | Python compiled tokens/s | C++ / eager | C++ / compiled |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for label in 1M 5M 10M; do
   out=$tmp/run-$label
   "$build/bin/moescale" train --data "$tmp/data" --out "$out" --label "$label" --ratio 1 \
     --vocab 8192 --batch-size 16 --tokens $(( (steps + 10) * 16 * 256 )) --log-every 10 \
-    --eval-every 100000 --eval-tokens 256 --threads 1 >/dev/null 2>&1
-  read -r cpp mfu <<<"$(/usr/bin/python3 - "$out" <<'PY'
+    --eval-every 100000 --eval-tokens 256 >/dev/null 2>&1
+  eager=$("$py" "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps" 2>/dev/null | tail -n1)
+  compiled=$("$py" "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps" --compile \
+             2>/dev/null | tail -n1)
+  "$py" - "$out" "$label" "$eager" "$compiled" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")][1:]  # skip warm-up window
-print(sum(l["tokens_per_s"] for l in lines) / len(lines), sum(l["mfu"] for l in lines) / len(lines))
+out, label, eager, compiled = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
+lines = [json.loads(l) for l in open(out + "/metrics.jsonl")][1:]  # skip the warm-up window
+cpp = sum(l["tokens_per_s"] for l in lines) / len(lines)
+mfu = sum(l["mfu"] for l in lines) / len(lines)
+c = json.load(open(out + "/config.json"))
+p = c["plan"]
+e, k = eager["tokens_per_s"], compiled["tokens_per_s"]
+print(f"| {label} | {c['model']['d_model']} | {p['params_active']:.3g} / {p['params_total']:.3g} | "
+      f"{cpp:.0f} | {100 * mfu:.1f}% | {e:.0f} | {k:.0f} | {cpp / e:.2f} | {cpp / k:.2f} |")
 PY
-)"
-  py=$(/usr/bin/python3 "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps" | \
-       /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tokens_per_s"])')
-  dims=$(/usr/bin/python3 -c "import json; c=json.load(open('$out/config.json')); p=c['plan']; print(c['model']['d_model'], '%.3g / %.3g' % (p['params_active'], p['params_total']))")
-  read -r d params <<<"$dims"
-  peak=$(/usr/bin/python3 -c "import json; print('%.3g' % json.load(open('$out/result.json'))['peak_flops_per_second'])")
-  printf '| %s | %s | %s | %.0f | %.1f%% | %.0f | %.2f |\n' "$label" "$d" "$params" "$cpp" \
-    "$(echo "$mfu * 100" | bc -l)" "$py" "$(echo "$cpp / $py" | bc -l)"
 done
+peak=$("$py" -c "import json; print('%.3g' % json.load(open('$tmp/run-10M/result.json'))['peak_flops_per_second'])")
 echo
-echo "GEMM peak measured by the trainer: $peak FLOP/s (fp32, 1024^3, OpenBLAS)"
+echo "GEMM peak measured by the trainer: $peak FLOP/s (fp32, 1024^3); torch $("$py" -c 'import torch; print(torch.__version__, torch.get_num_threads(), "threads")')"

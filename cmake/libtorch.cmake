@@ -13,12 +13,18 @@ set(MOESCALE_LIBTORCH "" CACHE PATH
 set(MOESCALE_MIN_TORCH 2.9)
 
 set(_libtorch "${MOESCALE_LIBTORCH}")
-if(_libtorch STREQUAL "")
-  set(_venv_python "${PROJECT_SOURCE_DIR}/.venv/bin/python")
-  if(NOT EXISTS "${_venv_python}")
+set(_venv_python "${PROJECT_SOURCE_DIR}/.venv/bin/python")
+if(_libtorch STREQUAL "" AND NOT EXISTS "${_venv_python}")
+  # No .venv: a LibTorch named the usual CMake way, -DCMAKE_PREFIX_PATH=/path/to/libtorch.
+  find_path(_torch_config_dir TorchConfig.cmake PATHS ${CMAKE_PREFIX_PATH}
+            PATH_SUFFIXES Torch share/cmake/Torch NO_DEFAULT_PATH NO_CACHE)
+  if(NOT _torch_config_dir)
     message(FATAL_ERROR "No LibTorch: run scripts/setup.sh (it installs the pinned torch wheel "
                         "into .venv), or pass -DMOESCALE_LIBTORCH=/path/to/libtorch")
   endif()
+  get_filename_component(_libtorch "${_torch_config_dir}/.." ABSOLUTE)
+endif()
+if(_libtorch STREQUAL "")
   execute_process(COMMAND "${_venv_python}" -c "import torch.utils; print(torch.utils.cmake_prefix_path)"
                   OUTPUT_VARIABLE _libtorch OUTPUT_STRIP_TRAILING_WHITESPACE
                   RESULT_VARIABLE _rc ERROR_QUIET)

@@ -17,7 +17,7 @@
 // checkpoint; editing the grid adds or drops runs without touching finished ones (a dropped
 // run's directory stays, out of results.csv). Runs are executed by `moescale-train`
 // subprocesses (each in the sweep's process group, and told to stop if the sweep dies), one per
-// worker; CPU workers split the machine's cores (OPENBLAS_NUM_THREADS; torch's own threads 1).
+// worker; CPU workers split the machine's cores (each run gets --threads cores / workers).
 #pragma once
 
 #include <cstdint>
@@ -37,7 +37,7 @@ struct SweepOptions {
   std::string out;
   int workers = 0;                          // 0: one per device for CUDA, 1 for CPU
   std::vector<std::string> devices{"cpu"};  // cpu | cuda:0,cuda:1,...
-  int threads = 0;                          // BLAS threads per worker; 0: cores / workers
+  int threads = 0;                          // torch threads per worker; 0: cores / workers
   std::string only;                         // run id: run just this one (Slurm array tasks)
   std::string train_program;                // path of moescale-train
   int max_failures = 2;                     // a failed run is retried once

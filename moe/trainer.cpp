@@ -604,8 +604,8 @@ TrainResult train(const TrainConfig& config, const std::string& run_dir, bool re
   config.validate();
   if (config.dtype == "bf16" && config.device == "cpu") {
     throw InputError(
-        "--dtype bf16 needs a CUDA device (bf16 autocast runs on CUDA); use "
-        "--dtype fp32 on CPU");
+        "--dtype bf16 runs on CUDA only (moescale's bf16 autocast is CUDA's); use --dtype fp32 "
+        "on CPU");
   }
   Trainer trainer(config, run_dir);
   try {

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
          "runs at a time (default: one per CUDA device, 1 on CPU; CPU workers share the cores)")
         ("devices", po::value<std::string>()->default_value("cpu"), "cpu, or cuda:0,cuda:1,...")
         ("threads", po::value<int>()->default_value(0),
-         "BLAS threads per worker (default: the machine's cores / workers)")
+         "torch intra-op threads per worker (default: the machine's cores / workers)")
         ("only", po::value<std::string>(), "run just this run id (what each Slurm array task does)")
         ("dry-run", po::bool_switch(), "print the runs, the total compute and an estimated wall time")
         ("flops-per-second", po::value<double>(),
