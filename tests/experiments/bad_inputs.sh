@@ -147,6 +147,7 @@ bad cmd-flag "'--frobnicate'" "moescale --help" "$M" --frobnicate
 # plan
 bad plan-flag "--frobnicate" "moescale plan --help" "$M" plan --compute 1e15 --frobnicate
 bad plan-no-compute "--compute is required" "e.g. --compute" "$M" plan --ratio 1
+bad plan-width-multiple "--width-multiple 0" "e.g. 8" "$M" plan --compute 1e15 --width-multiple 0
 bad plan-not-number "--compute" "moescale plan --help" "$M" plan --compute lots
 bad plan-nan "--compute nan" "must be a positive number" "$M" plan --compute nan
 bad plan-ratio-zero "--ratio 0" "> 0" "$M" plan --compute 1e15 --ratio 0
@@ -190,6 +191,7 @@ bad train-glob-no-val "--val-data is required" "held-out" "$M" train "${T[@]}" -
 bad train-micro-batch "--micro-batch 3" "divide --batch-size" "$M" train "${T[@]}" --data data --out t1 --micro-batch 3
 bad train-device "--device tpu" "cpu, cuda" "$M" train "${T[@]}" --data data --out t1 --device tpu
 bad train-bf16-cpu "--dtype bf16" "--dtype fp32" "$M" train "${T[@]}" --data data --out t1 --dtype bf16
+bad train-grouped-gemm "--grouped-gemm maybe" "auto, on or off" "$M" train "${T[@]}" --data data --out t1 --grouped-gemm maybe
 bad train-other-config "run holds a run of a different config" "another --out" "$M" train "${T[@]}" --ratio 2 --data data --out run
 bad train-corrupt-config "run-corrupt-config/config.json" "delete the run directory" "$M" train "${T[@]}" --data data --out run-corrupt-config --resume
 bad train-started "run already holds this run" "--resume" "$M" train "${T[@]}" --data data --out run
