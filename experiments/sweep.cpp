@@ -261,9 +261,9 @@ std::string Sweep::launch(size_t i, const std::string& device, int threads) {
   // The worker's cores go to torch's intra-op threads (OpenMP and MKL in the wheel: one run on
   // two cores trains 1.8x faster with 2 threads than with 1, bench/RESULTS.md).
   // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-  std::vector<std::string> args = {opt_.train_program, "--config", config_path, "--out",
-                                   dir.string(),       "--resume", "--device",  device,
-                                   "--threads",        std::to_string(threads)};
+  std::vector<std::string> args = {
+      opt_.train_program, "--config", config_path, "--out",     dir.string(),
+      "--resume",         "--device", device,      "--threads", std::to_string(threads)};
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string kv = *e;

@@ -80,8 +80,8 @@ std::vector<CudaDeviceInfo> cuda_devices() {
   const int n = static_cast<int>(torch::cuda::device_count());
   for (int i = 0; i < n; ++i) {
     const auto* prop = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
-    out.push_back({i, prop->name, prop->major, prop->minor,
-                   static_cast<int64_t>(prop->totalGlobalMem)});
+    out.push_back(
+        {i, prop->name, prop->major, prop->minor, static_cast<int64_t>(prop->totalGlobalMem)});
   }
 #endif
   return out;
@@ -120,12 +120,10 @@ std::vector<std::string> build_info() {
   const std::vector<CudaDeviceInfo> devices = cuda_devices();
   if (devices.empty()) lines.push_back("CUDA devices: none visible (no GPU or no driver)");
   for (const auto& d : devices) {
-    lines.push_back(fmt::format("cuda:{}: {}, compute capability {}.{}, {:.1f} GiB{}", d.index,
-                                d.name, d.major, d.minor,
-                                static_cast<double>(d.total_memory) / (1 << 30),
-                                grouped_gemm_known_good(c10::Device(c10::kCUDA, d.index))
-                                    ? ", grouped expert GEMM"
-                                    : ""));
+    lines.push_back(fmt::format(
+        "cuda:{}: {}, compute capability {}.{}, {:.1f} GiB{}", d.index, d.name, d.major, d.minor,
+        static_cast<double>(d.total_memory) / (1 << 30),
+        grouped_gemm_known_good(c10::Device(c10::kCUDA, d.index)) ? ", grouped expert GEMM" : ""));
   }
 #else
   lines.push_back("CUDA: not compiled in (a CPU-only LibTorch)");
@@ -170,9 +168,9 @@ PeakFlops device_peak_flops(const c10::Device& device, bool bf16) {
     double bf16, fp32;
   };
   static const Entry table[] = {
-      {"B200", 2250e12, 80e12},     {"H200", 989e12, 67e12},       {"H100 PCIe", 756e12, 51e12},
-      {"H100", 989e12, 67e12},      {"A100", 312e12, 19.5e12},     {"L40S", 362e12, 91.6e12},
-      {"A10", 125e12, 31.2e12},     {"L4", 121e12, 30.3e12},       {"V100", 125e12, 15.7e12},
+      {"B200", 2250e12, 80e12},      {"H200", 989e12, 67e12},      {"H100 PCIe", 756e12, 51e12},
+      {"H100", 989e12, 67e12},       {"A100", 312e12, 19.5e12},    {"L40S", 362e12, 91.6e12},
+      {"A10", 125e12, 31.2e12},      {"L4", 121e12, 30.3e12},      {"V100", 125e12, 15.7e12},
       {"RTX 4090", 165e12, 82.6e12}, {"RTX 3090", 71e12, 35.6e12},
   };
   for (const auto& e : table) {

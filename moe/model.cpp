@@ -208,8 +208,8 @@ bool MoELayerImpl::use_grouped_gemm(const at::Tensor& x_PD) const {
       return false;
     case GroupedGemm::kOn:
       // Wherever the kernel takes the layout: any CPU dtype; on CUDA bf16 with 16-byte rows.
-      return !x_PD.is_cuda() || (bf16_autocast_enabled() && config_.d_model % 8 == 0 &&
-                                 config_.d_expert % 8 == 0);
+      return !x_PD.is_cuda() ||
+             (bf16_autocast_enabled() && config_.d_model % 8 == 0 && config_.d_expert % 8 == 0);
     case GroupedGemm::kAuto:
       return x_PD.is_cuda() && bf16_autocast_enabled() && config_.d_model % 8 == 0 &&
              config_.d_expert % 8 == 0 && grouped_gemm_known_good(x_PD.device());

@@ -80,8 +80,8 @@ struct PlanRequest {
   std::optional<int64_t> d_model;     // default: the label's
   std::optional<int64_t> n_kv_heads;  // default: n_heads (no GQA)
   std::optional<int64_t> batch_size;  // default: the label's
-  int64_t width_multiple = 8;     // head_dim and d_expert are multiples of this
-  int64_t head_dim_multiple = 0;  // head_dim is a multiple of this too (0: width_multiple)
+  int64_t width_multiple = 8;         // head_dim and d_expert are multiples of this
+  int64_t head_dim_multiple = 0;      // head_dim is a multiple of this too (0: width_multiple)
   Hold hold = Hold::kFlops;
   ContextConvention convention = ContextConvention::kFull;
   ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)

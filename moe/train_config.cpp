@@ -206,9 +206,9 @@ TrainConfig read_train_config(const std::string& path) {
 
 nlohmann::json run_identity(const TrainConfig& c) {
   nlohmann::json j = c;
-  for (const char* key :
-       {"plan", "data", "val_data", "device", "dtype", "threads", "grouped_gemm", "log_every", "checkpoint_minutes",
-        "checkpoint_every", "stop_at_step", "inject_nan_at_step", "micro_batch_size"}) {
+  for (const char* key : {"plan", "data", "val_data", "device", "dtype", "threads", "grouped_gemm",
+                          "log_every", "checkpoint_minutes", "checkpoint_every", "stop_at_step",
+                          "inject_nan_at_step", "micro_batch_size"}) {
     j.erase(key);
   }
   // bf16 changes the numbers a run computes, so it is part of the identity after all.

@@ -465,34 +465,34 @@ TrainResult Trainer::run(bool resume) {
     opt_->zero_grad();
     at::Tensor step_ce = at::zeros({}, dev_f64);
     {
-    const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
-    for (int64_t m = 0; m < n_micro; ++m) {
-      sampler_->next_batch(micro, host_batch.data());
-      const at::Tensor batch =
-          at::from_blob(host_batch.data(), {micro, t + 1}, at::kLong).to(device_);
-      ModelOutput out;
-      LossParts loss;
-      {
-        AutocastScope autocast(bf16_);
-        out = model_->forward(batch.narrow(1, 0, t));
-        loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
+      const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
+      for (int64_t m = 0; m < n_micro; ++m) {
+        sampler_->next_batch(micro, host_batch.data());
+        const at::Tensor batch =
+            at::from_blob(host_batch.data(), {micro, t + 1}, at::kLong).to(device_);
+        ModelOutput out;
+        LossParts loss;
+        {
+          AutocastScope autocast(bf16_);
+          out = model_->forward(batch.narrow(1, 0, t));
+          loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
+        }
+        at::Tensor objective = loss.total;
+        if (step_ == cfg_.inject_nan_at_step) {
+          objective = objective * std::numeric_limits<double>::quiet_NaN();
+          loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
+        }
+        (objective / static_cast<double>(n_micro)).backward();
+        step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
+        window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
+        window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
+        if (window_.load.empty()) {
+          for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
+        }
+        for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
+          window_.load[l] += out.tokens_per_expert[l];
+        }
       }
-      at::Tensor objective = loss.total;
-      if (step_ == cfg_.inject_nan_at_step) {
-        objective = objective * std::numeric_limits<double>::quiet_NaN();
-        loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
-      }
-      (objective / static_cast<double>(n_micro)).backward();
-      step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
-      window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
-      window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
-      if (window_.load.empty()) {
-        for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
-      }
-      for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
-        window_.load[l] += out.tokens_per_expert[l];
-      }
-    }
     }
     const bool log_now = (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
                          step_ + 1 == total_steps;

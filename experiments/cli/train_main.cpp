@@ -63,11 +63,29 @@ void override_from(const po::variables_map& vm, const char* flag, T& field) {
 
 // Flags that only make sense with plan flags, not with --config.
 bool has_plan_flags(const po::variables_map& vm) {
-  for (const char* flag :
-       {"compute",    "ratio",        "label",         "sparsity",     "experts",        "top-k",
-        "shared",     "context",      "vocab",         "d-model",      "kv-heads",       "hold",
-        "convention", "positions",    "norm",          "router-score", "tie-embeddings", "aux-loss",
-        "z-loss",     "dense-layers", "no-renormalize", "width-multiple", "head-dim-multiple"}) {
+  for (const char* flag : {"compute",
+                           "ratio",
+                           "label",
+                           "sparsity",
+                           "experts",
+                           "top-k",
+                           "shared",
+                           "context",
+                           "vocab",
+                           "d-model",
+                           "kv-heads",
+                           "hold",
+                           "convention",
+                           "positions",
+                           "norm",
+                           "router-score",
+                           "tie-embeddings",
+                           "aux-loss",
+                           "z-loss",
+                           "dense-layers",
+                           "no-renormalize",
+                           "width-multiple",
+                           "head-dim-multiple"}) {
     if (vm.count(flag) && !vm[flag].defaulted()) return true;
   }
   return false;

@@ -20,8 +20,9 @@ const double kRatios[] = {0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 1.5};
 
 }  // namespace
 
-TEST_CASE("at width multiple 1 the planner hits r and FLOPs within 3% over r in [0.2, 1.5], every label",
-          "[planner]") {
+TEST_CASE(
+    "at width multiple 1 the planner hits r and FLOPs within 3% over r in [0.2, 1.5], every label",
+    "[planner]") {
   for (const auto& label : moe::size_labels()) {
     for (double r : kRatios) {
       const moe::Plan p = moe::make_plan(request(label.name, r));
@@ -37,8 +38,9 @@ TEST_CASE("at width multiple 1 the planner hits r and FLOPs within 3% over r in 
   }
 }
 
-TEST_CASE("at the default width multiple 8, paper labels get GPU-friendly widths and keep r within 3%",
-          "[planner]") {
+TEST_CASE(
+    "at the default width multiple 8, paper labels get GPU-friendly widths and keep r within 3%",
+    "[planner]") {
   double worst_r = 0, worst_flops = 0;
   for (const char* label : {"20M", "30M", "55M", "100M", "200M"}) {
     for (double r : kRatios) {

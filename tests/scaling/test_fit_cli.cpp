@@ -226,7 +226,8 @@ TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep
   const Result r =
       run_fit("moe-law --input " + csv +
                   " --holdout sparsity=0.9538 --bootstrap 0 --derive-ratio --width-multiple 1 "
-                  "--out " + out,
+                  "--out " +
+                  out,
               false);
   INFO(r.out);
   REQUIRE(r.status == 0);
