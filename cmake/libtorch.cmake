@@ -60,6 +60,7 @@ set(Torch_DIR "${_torch_cmake}/Torch" CACHE PATH "LibTorch's CMake config (from 
 # A CUDA LibTorch's CMake config enables the CUDA language: it needs nvcc of the CUDA major
 # version the LibTorch was built with. Say so before its own, less direct, error.
 get_filename_component(_torch_root "${_torch_cmake}/../.." ABSOLUTE)
+set(MOESCALE_TORCH_ROOT "${_torch_root}")
 if(EXISTS "${_torch_root}/lib/libtorch_cuda.so" AND NOT CMAKE_CUDA_COMPILER)
   find_program(_nvcc nvcc HINTS ENV CUDA_HOME ENV CUDA_PATH PATH_SUFFIXES bin
                PATHS /usr/local/cuda/bin)
