@@ -210,14 +210,6 @@ void Sweep::check_inputs() {
     if (!ok) throw InputError("--devices " + d + " is not a device: use cpu or cuda:0,cuda:1,...");
   }
   if (opt_.workers < 0) throw InputError("--workers must be >= 0");
-  for (const auto& r : runs_) {
-    if (r.config.dtype == "bf16" &&
-        std::find(opt_.devices.begin(), opt_.devices.end(), "cpu") != opt_.devices.end()) {
-      throw InputError("grid " + opt_.grid_path +
-                       " trains in bf16, which needs CUDA: use --devices cuda:0,... or set "
-                       "dtype = fp32 in the grid");
-    }
-  }
   // The data must exist and cover the largest vocabulary of the grid.
   int64_t vocab = 0;
   for (const auto& r : runs_) vocab = std::max(vocab, r.config.model.vocab_size);

@@ -46,17 +46,18 @@ c10::Device parse_device(const std::string& spec) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
-AutocastScope::AutocastScope(bool enabled) : enabled_(enabled) {
+AutocastScope::AutocastScope(bool enabled, c10::DeviceType device)
+    : enabled_(enabled), device_(device) {
   if (!enabled_) return;
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(device_, true);
+  at::autocast::set_autocast_dtype(device_, at::kBFloat16);
   at::autocast::increment_nesting();
 }
 
 AutocastScope::~AutocastScope() {
   if (!enabled_) return;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::set_autocast_enabled(device_, false);
 }
 
 // Autocast clears its cache when the nesting count returns to 0; holding one level keeps it.
@@ -68,9 +69,9 @@ AutocastCache::~AutocastCache() {
   if (enabled_ && at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 }
 
-bool bf16_autocast_enabled() {
-  return at::autocast::is_autocast_enabled(at::kCUDA) &&
-         at::autocast::get_autocast_dtype(at::kCUDA) == at::kBFloat16;
+bool bf16_autocast_enabled(c10::DeviceType device) {
+  return at::autocast::is_autocast_enabled(device) &&
+         at::autocast::get_autocast_dtype(device) == at::kBFloat16;
 }
 
 std::vector<CudaDeviceInfo> cuda_devices() {
@@ -133,11 +134,12 @@ std::vector<std::string> build_info() {
 
 namespace {
 
-double measured_cpu_gemm_flops() {
+double measured_cpu_gemm_flops(at::ScalarType dtype) {
   at::NoGradGuard no_grad;
   const int64_t n = 1024;
   // Fixed values, not randn: measuring must not draw from the generator training uses.
-  const at::Tensor a = at::linspace(-1.0, 1.0, n * n).reshape({n, n}), b = a.t().contiguous();
+  const at::Tensor a = at::linspace(-1.0, 1.0, n * n).reshape({n, n}).to(dtype),
+                   b = a.t().contiguous();
   at::Tensor c = at::mm(a, b);  // warm-up
   double best = 0;
   for (int i = 0; i < 5; ++i) {
@@ -159,7 +161,10 @@ std::string cuda_device_name(int index) {
 }  // namespace
 
 PeakFlops device_peak_flops(const c10::Device& device, bool bf16) {
-  if (device.is_cpu()) return {measured_cpu_gemm_flops(), "measured fp32 GEMM 1024^3"};
+  if (device.is_cpu()) {
+    return {measured_cpu_gemm_flops(bf16 ? at::kBFloat16 : at::kFloat),
+            bf16 ? "measured bf16 GEMM 1024^3" : "measured fp32 GEMM 1024^3"};
+  }
   const std::string name = cuda_device_name(device.index() < 0 ? 0 : device.index());
   // Dense (no sparsity) peaks from the vendors' data sheets: bf16 on tensor cores, and fp32 on
   // the CUDA cores (TF32 is off, so fp32 matmuls do not reach the tensor cores).

@@ -13,17 +13,19 @@ namespace moe {
 // (a CPU-only LibTorch, no driver, or i out of range), saying what to use instead.
 c10::Device parse_device(const std::string& spec);
 
-// Enables bf16 autocast on CUDA for its lifetime (no-op when enabled is false). Casts of weights
-// made inside it are cached until the outermost AutocastCache (or AutocastScope) ends.
+// Enables bf16 autocast on `device` (CUDA or CPU) for its lifetime (no-op when enabled is
+// false): matmuls run in bf16, weights stay fp32. Casts of weights made inside it are cached
+// until the outermost AutocastCache (or AutocastScope) ends.
 class AutocastScope {
  public:
-  explicit AutocastScope(bool enabled);
+  explicit AutocastScope(bool enabled, c10::DeviceType device = c10::DeviceType::CUDA);
   ~AutocastScope();
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
  private:
   bool enabled_;
+  c10::DeviceType device_;
 };
 
 // Keeps autocast's cast cache alive across several AutocastScopes, e.g. the micro-batches of
@@ -40,8 +42,8 @@ class AutocastCache {
   bool enabled_;
 };
 
-// True inside an enabled AutocastScope (bf16 autocast on CUDA).
-bool bf16_autocast_enabled();
+// True inside an enabled AutocastScope for that device type.
+bool bf16_autocast_enabled(c10::DeviceType device = c10::DeviceType::CUDA);
 
 // Whether at::_grouped_mm is known good on this device: CUDA compute capability 9.x (H100,
 // H200) with LibTorch >= 2.9. Elsewhere it fails (2.8: capability != 9.x), can hang in its
@@ -67,9 +69,10 @@ std::vector<std::string> build_info();
 //         peaks for bf16 runs (H100 SXM 989e12, H200 989e12, A100 312e12, ...) and plain fp32
 //         peaks for fp32 runs (TF32 stays off, so fp32 runs do not use tensor cores); 0 when
 //         the name is unknown (MFU is then not reported).
-//   CPU:  measured at start-up: the best of several fp32 GEMMs (1024^3) on the threads torch
-//         uses, so MFU is relative to what this machine's BLAS can reach. Measured on a busy
-//         machine it comes out low; the trainer measures again when a window beats it.
+//   CPU:  measured at start-up: the best of several GEMMs (1024^3, bf16 for bf16 runs, else
+//         fp32) on the threads torch uses, so MFU is relative to what this machine can reach.
+//         Measured on a busy machine it comes out low; the trainer measures again when a window
+//         beats it.
 struct PeakFlops {
   double flops_per_second = 0;
   std::string source;  // e.g. "table: NVIDIA H100 80GB HBM3 (bf16 dense)" or "measured GEMM"

@@ -223,9 +223,10 @@ at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Te
     // stay on the device (no host synchronisation). Under bf16 autocast the fp32 weights are
     // cast through autocast's cache, once per optimizer step rather than once per forward.
     const at::Tensor offs_E = counts_E.cumsum(0).to(at::kInt);
-    const bool bf16 = x_sorted_PD.is_cuda() && bf16_autocast_enabled();
+    const c10::DeviceType device = x_sorted_PD.device().type();
+    const bool bf16 = bf16_autocast_enabled(device);
     auto cast = [&](const at::Tensor& w) {
-      return bf16 ? at::autocast::cached_cast(at::kBFloat16, w, c10::DeviceType::CUDA) : w;
+      return bf16 ? at::autocast::cached_cast(at::kBFloat16, w, device) : w;
     };
     const at::Tensor x = bf16 ? x_sorted_PD.to(at::kBFloat16) : x_sorted_PD;
     const at::Tensor gate = at::_grouped_mm(x, cast(w_gate_EDF), offs_E);

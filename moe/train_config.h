@@ -24,7 +24,7 @@ struct TrainConfig {
   std::string val_data;
 
   std::string device = "cpu";  // cpu | cuda | cuda:i
-  std::string dtype = "fp32";  // fp32 | bf16 (bf16 autocast, CUDA only)
+  std::string dtype = "fp32";  // fp32 | bf16 (bf16 autocast on CUDA or CPU)
   int threads = 0;             // torch intra-op threads; 0 leaves LibTorch's default
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;  // experts' GEMMs (moe/model.h)
 

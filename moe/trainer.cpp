@@ -353,7 +353,7 @@ double Trainer::evaluate() {
     const int64_t rows = std::min(b, n - start);
     const at::Tensor batch =
         at::from_blob(val_windows_.data() + start * (t + 1), {rows, t + 1}, at::kLong).to(device_);
-    AutocastScope autocast(bf16_);
+    AutocastScope autocast(bf16_, device_.type());
     const ModelOutput out = model_->forward(batch.narrow(1, 0, t));
     const LossParts loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
     total += loss.ce.to(at::kDouble) * static_cast<double>(rows);
@@ -473,7 +473,7 @@ TrainResult Trainer::run(bool resume) {
         ModelOutput out;
         LossParts loss;
         {
-          AutocastScope autocast(bf16_);
+          AutocastScope autocast(bf16_, device_.type());
           out = model_->forward(batch.narrow(1, 0, t));
           loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
         }
@@ -602,11 +602,6 @@ TrainResult Trainer::run(bool resume) {
 
 TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
   config.validate();
-  if (config.dtype == "bf16" && config.device == "cpu") {
-    throw InputError(
-        "--dtype bf16 runs on CUDA only (moescale's bf16 autocast is CUDA's); use --dtype fp32 "
-        "on CPU");
-  }
   Trainer trainer(config, run_dir);
   try {
     return trainer.run(resume);

@@ -31,7 +31,7 @@ po::options_description train_options() {
       ("out", po::value<std::string>(), "run directory (config.json, metrics.jsonl, result.json, checkpoints)")
       ("config", po::value<std::string>(), "a train config JSON (e.g. another run's config.json) instead of plan flags")
       ("device", po::value<std::string>(), "cpu, cuda or cuda:<i> (default cpu)")
-      ("dtype", po::value<std::string>(), "fp32 or bf16 (bf16 autocast on CUDA; default fp32)")
+      ("dtype", po::value<std::string>(), "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights; default fp32)")
       ("threads", po::value<int>(), "torch intra-op threads (default: LibTorch's)")
       ("grouped-gemm", po::value<std::string>(), "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16; default), on (wherever the kernel runs, CPU too) or off (a loop over experts)")
       ("micro-batch", po::value<int64_t>(), "sequences per forward/backward; must divide --batch-size")

@@ -190,7 +190,6 @@ bad train-token-range "data/" "--vocab >= 48" "$M" train "${T[@]}" --vocab 32 --
 bad train-glob-no-val "--val-data is required" "held-out" "$M" train "${T[@]}" --data 'data/*.bin' --out t1
 bad train-micro-batch "--micro-batch 3" "divide --batch-size" "$M" train "${T[@]}" --data data --out t1 --micro-batch 3
 bad train-device "--device tpu" "cpu, cuda" "$M" train "${T[@]}" --data data --out t1 --device tpu
-bad train-bf16-cpu "--dtype bf16" "--dtype fp32" "$M" train "${T[@]}" --data data --out t1 --dtype bf16
 bad train-grouped-gemm "--grouped-gemm maybe" "auto, on or off" "$M" train "${T[@]}" --data data --out t1 --grouped-gemm maybe
 bad train-other-config "run holds a run of a different config" "another --out" "$M" train "${T[@]}" --ratio 2 --data data --out run
 bad train-corrupt-config "run-corrupt-config/config.json" "delete the run directory" "$M" train "${T[@]}" --data data --out run-corrupt-config --resume

@@ -233,6 +233,26 @@ TEST_CASE("the learning-rate schedules", "[trainer]") {
   CHECK(c.lr_at(99) == Approx(1.0));
 }
 
+TEST_CASE("bf16 autocast on the CPU trains as well as fp32 and resumes bit for bit", "[trainer]") {
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  const moe::TrainResult fp32 = moe::train(c, f.tmp / "fp32", false);
+  c.dtype = "bf16";
+  const std::string straight = f.tmp / "straight", resumed = f.tmp / "resumed";
+  const moe::TrainResult a = moe::train(c, straight, false);
+  CHECK(a.status == "done");
+  CHECK(a.val_loss < 2.2);
+  CHECK(std::fabs(a.val_loss - fp32.val_loss) < 0.05);
+  CHECK(a.val_loss != fp32.val_loss);  // the matmuls did run in bf16
+  CHECK(moe::read_json(straight + "/result.json")["peak_source"] == "measured bf16 GEMM 1024^3");
+  c.stop_at_step = 23;
+  CHECK(moe::train(c, resumed, false).status == "interrupted");
+  c.stop_at_step = -1;
+  const moe::TrainResult b = moe::train(c, resumed, true);
+  CHECK(b.val_loss == a.val_loss);
+  check_same_curve(straight, resumed);
+}
+
 TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint", "[gpu]") {
   if (!torch::cuda::is_available()) {
     WARN("skipped: no CUDA device");
