@@ -9,6 +9,7 @@
 
 #include "moe/errors.h"
 #include "moe/io.h"
+#include "moe/settings.h"
 
 namespace moe::experiments {
 
@@ -17,41 +18,6 @@ namespace po = boost::program_options;
 namespace {
 
 using Strings = std::vector<std::string>;
-
-const char* const kAxisKeys[] = {"compute", "ratio", "sparsity", "experts", "label", "seed"};
-const char* const kScalarKeys[] = {"top-k",
-                                   "shared",
-                                   "context",
-                                   "vocab",
-                                   "d-model",
-                                   "kv-heads",
-                                   "batch-size",
-                                   "width-multiple",
-                                   "head-dim-multiple",
-                                   "hold",
-                                   "convention",
-                                   "positions",
-                                   "norm",
-                                   "router-score",
-                                   "tie-embeddings",
-                                   "aux-loss",
-                                   "z-loss",
-                                   "dense-layers",
-                                   "lr",
-                                   "min-lr-ratio",
-                                   "warmup",
-                                   "schedule",
-                                   "decay-fraction",
-                                   "weight-decay",
-                                   "clip",
-                                   "eval-every",
-                                   "eval-tokens",
-                                   "log-every",
-                                   "checkpoint-minutes",
-                                   "checkpoint-every",
-                                   "dtype",
-                                   "micro-batch",
-                                   "grouped-gemm"};
 
 // Splits "1e13, 3e13 1e14" into its items.
 Strings split_items(const Strings& lines) {
@@ -72,23 +38,11 @@ Strings split_items(const Strings& lines) {
 
 template <typename T>
 T parse_number(const std::string& grid, const std::string& key, const std::string& text) {
-  std::istringstream in(text);
-  T value{};
-  in >> value;
-  // An istream reads "-1" into an unsigned integer as 2^64 - 1; a seed is never negative.
-  if (std::is_unsigned_v<T> && text.find('-') != std::string::npos) {
-    throw InputError(
-        fmt::format("grid {}: {} = '{}' must be a non-negative integer", grid, key, text));
+  try {
+    return parse_setting_value<T>(key + " =", text);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(fmt::format("grid {}: {}", grid, e.what()));
   }
-  if (in.fail() || !in.eof()) {
-    throw InputError(fmt::format("grid {}: {} = '{}' is not a number", grid, key, text));
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!std::isfinite(value)) {
-      throw InputError(fmt::format("grid {}: {} = '{}' must be finite", grid, key, text));
-    }
-  }
-  return value;
 }
 
 template <typename T>
@@ -98,18 +52,18 @@ std::vector<T> numbers(const std::string& grid, const std::string& key, const St
   return out;
 }
 
-bool parse_bool(const std::string& grid, const std::string& key, const std::string& v) {
-  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
-  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
-  throw InputError(fmt::format("grid {}: {} = '{}' is not true/false", grid, key, v));
-}
-
 }  // namespace
 
 Grid parse_grid(const std::string& text, const std::string& name) {
+  // Axes are lists (repeated lines compose); shared settings take one value.
   po::options_description desc;
-  for (const char* key : kAxisKeys) desc.add_options()(key, po::value<Strings>()->composing());
-  for (const char* key : kScalarKeys) desc.add_options()(key, po::value<std::string>());
+  for (const Setting& s : settings()) {
+    if (s.use == SettingUse::kAxis) {
+      desc.add_options()(s.key.c_str(), po::value<Strings>()->composing());
+    } else if (s.use == SettingUse::kShared) {
+      desc.add_options()(s.key.c_str(), po::value<std::string>());
+    }
+  }
   po::variables_map vm;
   std::istringstream in(text);
   try {
@@ -161,75 +115,15 @@ Grid parse_grid(const std::string& text, const std::string& name) {
   if (g.label.empty()) g.label = {"1M"};
   if (g.seed.empty()) g.seed = {0};
 
-  auto scalar = [&](const char* key) -> const std::string* {
-    if (!vm.count(key)) return nullptr;
-    const std::string& v = vm[key].as<std::string>();
-    if (v.empty()) throw InputError(fmt::format("grid {}: {} has no value", name, key));
-    return &v;
-  };
-  PlanRequest& p = g.plan;
-  TrainConfig& t = g.train;
-  try {
-    if (auto v = scalar("top-k")) p.top_k = parse_number<int64_t>(name, "top-k", *v);
-    if (auto v = scalar("shared")) p.n_shared_experts = parse_number<int64_t>(name, "shared", *v);
-    if (auto v = scalar("context")) p.context = parse_number<int64_t>(name, "context", *v);
-    if (auto v = scalar("vocab")) p.vocab_size = parse_number<int64_t>(name, "vocab", *v);
-    if (auto v = scalar("d-model")) p.d_model = parse_number<int64_t>(name, "d-model", *v);
-    if (auto v = scalar("kv-heads")) p.n_kv_heads = parse_number<int64_t>(name, "kv-heads", *v);
-    if (auto v = scalar("batch-size")) {
-      p.batch_size = parse_number<int64_t>(name, "batch-size", *v);
-      g.batch_given = true;
+  for (const Setting& s : settings()) {
+    if (s.use != SettingUse::kShared || !vm.count(s.key)) continue;
+    const std::string& v = vm[s.key].as<std::string>();
+    if (v.empty()) throw InputError(fmt::format("grid {}: {} has no value", name, s.key));
+    try {
+      s.apply(s.key + " =", v, g.shared);
+    } catch (const std::invalid_argument& e) {
+      throw InputError("grid " + name + ": " + e.what());
     }
-    if (auto v = scalar("width-multiple")) {
-      p.width_multiple = parse_number<int64_t>(name, "width-multiple", *v);
-    }
-    if (auto v = scalar("head-dim-multiple")) {
-      p.head_dim_multiple = parse_number<int64_t>(name, "head-dim-multiple", *v);
-    }
-    if (auto v = scalar("hold")) p.hold = parse_hold(*v);
-    if (auto v = scalar("convention")) p.convention = parse_convention(*v);
-    if (auto v = scalar("positions")) p.base.positions = parse_position_encoding(*v);
-    if (auto v = scalar("norm")) p.base.norm = parse_norm_kind(*v);
-    if (auto v = scalar("router-score")) p.base.router_score = parse_router_score(*v);
-    if (auto v = scalar("tie-embeddings")) {
-      p.base.tie_embeddings = parse_bool(name, "tie-embeddings", *v);
-    }
-    if (auto v = scalar("aux-loss"))
-      p.base.aux_loss_coef = parse_number<double>(name, "aux-loss", *v);
-    if (auto v = scalar("z-loss")) p.base.z_loss_coef = parse_number<double>(name, "z-loss", *v);
-    if (auto v = scalar("dense-layers")) {
-      p.base.n_dense_layers = parse_number<int64_t>(name, "dense-layers", *v);
-    }
-    if (auto v = scalar("lr")) {
-      t.lr = parse_number<double>(name, "lr", *v);
-      g.lr_given = true;
-    }
-    if (auto v = scalar("min-lr-ratio"))
-      t.min_lr_ratio = parse_number<double>(name, "min-lr-ratio", *v);
-    if (auto v = scalar("warmup")) t.warmup_steps = parse_number<int64_t>(name, "warmup", *v);
-    if (auto v = scalar("schedule")) t.schedule = parse_schedule(*v);
-    if (auto v = scalar("decay-fraction")) {
-      t.decay_fraction = parse_number<double>(name, "decay-fraction", *v);
-    }
-    if (auto v = scalar("weight-decay"))
-      t.weight_decay = parse_number<double>(name, "weight-decay", *v);
-    if (auto v = scalar("clip")) t.clip = parse_number<double>(name, "clip", *v);
-    if (auto v = scalar("eval-every")) t.eval_every = parse_number<int64_t>(name, "eval-every", *v);
-    if (auto v = scalar("eval-tokens"))
-      t.eval_tokens = parse_number<int64_t>(name, "eval-tokens", *v);
-    if (auto v = scalar("log-every")) t.log_every = parse_number<int64_t>(name, "log-every", *v);
-    if (auto v = scalar("checkpoint-minutes")) {
-      t.checkpoint_minutes = parse_number<double>(name, "checkpoint-minutes", *v);
-    }
-    if (auto v = scalar("checkpoint-every")) {
-      t.checkpoint_every = parse_number<int64_t>(name, "checkpoint-every", *v);
-    }
-    if (auto v = scalar("dtype")) t.dtype = *v;
-    if (auto v = scalar("grouped-gemm")) t.grouped_gemm = parse_grouped_gemm(*v);
-    if (auto v = scalar("micro-batch"))
-      t.micro_batch_size = parse_number<int64_t>(name, "micro-batch", *v);
-  } catch (const std::invalid_argument& e) {
-    throw InputError("grid " + name + ": " + e.what());
   }
   return g;
 }
@@ -272,7 +166,7 @@ std::vector<RunSpec> expand(const Grid& g) {
       for (double ratio : g.ratio) {
         for (const auto& label : labels) {
           for (uint64_t seed : g.seed) {
-            PlanRequest req = g.plan;
+            PlanRequest req = g.shared.plan;
             req.compute = compute;
             req.ratio = ratio;
             req.label = label;
@@ -287,12 +181,7 @@ std::vector<RunSpec> expand(const Grid& g) {
                             ratio, label, seed);
             try {
               run.plan = make_plan(req);
-              run.config = g.train;
-              run.config.model = run.plan.model;
-              run.config.plan = plan_to_json(run.plan);
-              run.config.batch_size = run.plan.batch_size;
-              if (!g.lr_given) run.config.lr = run.plan.lr;
-              run.config.tokens = static_cast<int64_t>(run.plan.tokens);
+              run.config = train_config_for(run.plan, g.shared);
               run.config.seed = seed;
               run.config.data = "(sweep data)";  // validated here, replaced by the sweep
               run.config.validate();

@@ -14,13 +14,11 @@
 //
 // Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
 // label, seed. A budget may carry its own size label, "compute = 1e17@20M 1e18@30M", as in the
-// paper, where each budget trains one model size; it then ignores the label axis. Shared plan
-// settings: top-k, shared, context, vocab, d-model, kv-heads, batch-size, hold, convention,
-// positions, norm, router-score, tie-embeddings, aux-loss, z-loss, dense-layers. Shared training
-// settings: lr, min-lr-ratio, warmup, schedule, decay-fraction, weight-decay, clip, eval-every,
-// eval-tokens, log-every, checkpoint-minutes, checkpoint-every, dtype, micro-batch. Unknown keys,
-// empty lists, bad numbers and impossible plans are errors that name the key or the run, raised
-// before any run starts.
+// paper, where each budget trains one model size; it then ignores the label axis. Every other
+// key is a shared setting of moe::settings() (SettingUse::kShared): the plan and training flags
+// that describe a run rather than how one process carries it out. Unknown keys, empty lists, bad
+// numbers and impossible plans are errors that name the key or the run, raised before any run
+// starts.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +26,7 @@
 #include <vector>
 
 #include "moe/planner.h"
+#include "moe/settings.h"
 #include "moe/train_config.h"
 
 namespace moe::experiments {
@@ -41,10 +40,7 @@ struct Grid {
   std::vector<int64_t> experts;  // ... or routed expert counts
   std::vector<std::string> label;
   std::vector<uint64_t> seed;
-  PlanRequest plan;   // shared plan settings (compute, ratio, label, experts set per run)
-  TrainConfig train;  // shared training settings (model, tokens set per run)
-  bool lr_given = false;
-  bool batch_given = false;
+  RunSettings shared;  // every other key (compute, ratio, label, experts, seed set per run)
 };
 
 // Parses grid text; `name` is used in messages. Throws moe::InputError.

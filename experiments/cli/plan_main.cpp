@@ -10,7 +10,7 @@
 int main(int argc, char** argv) {
   return moe::cli::run_main("plan", [&] {
     namespace po = boost::program_options;
-    po::options_description o = moe::cli::plan_options();
+    po::options_description o = moe::cli::setting_options(/*plan_command=*/true);
     o.add_options()("json", po::bool_switch(), "print JSON instead of the table")(
         "grid", po::value<std::string>(), "plan every run of a sweep grid file instead");
     po::variables_map vm;
@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     moe::cli::require(vm, "compute", "give the total training FLOPs, e.g. --compute 1e15");
-    const moe::Plan plan = moe::make_plan(moe::cli::plan_request_from(vm));
+    moe::RunSettings settings;
+    moe::cli::apply_settings(vm, /*plan_command=*/true, settings);
+    const moe::Plan plan = moe::make_plan(settings.plan);
     if (vm["json"].as<bool>()) {
       std::cout << moe::plan_to_json(plan).dump(2) << "\n";
     } else {

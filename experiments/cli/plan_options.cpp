@@ -8,70 +8,50 @@ namespace moe::cli {
 
 namespace po = boost::program_options;
 
-po::options_description plan_options() {
-  po::options_description o("plan");
-  // clang-format off
-  o.add_options()
-      ("compute", po::value<double>(), "total training FLOPs C (e.g. 1e15)")
-      ("ratio", po::value<double>()->default_value(1.0), "target r = expert FLOPs / attention FLOPs")
-      ("label", po::value<std::string>()->default_value("1M"),
-       "size label: 100K 1M 2M 5M 10M (CPU, context 256) or the paper's 20M 30M 55M 100M 200M")
-      ("sparsity", po::value<double>(), "S = (E - E_act)/E, E counting shared experts; picks --experts")
-      ("experts", po::value<int64_t>(), "routed experts per layer (default 16: S = 82.35% with k=2, s=1)")
-      ("top-k", po::value<int64_t>()->default_value(2), "routed experts per token")
-      ("shared", po::value<int64_t>()->default_value(1), "shared (always-on) experts per layer")
-      ("context", po::value<int64_t>(), "tokens per sequence (default: the label's)")
-      ("vocab", po::value<int64_t>()->default_value(8192), "vocabulary size (must cover the data)")
-      ("d-model", po::value<int64_t>(), "residual width (default: the label's)")
-      ("kv-heads", po::value<int64_t>(), "key/value heads for GQA (default: the label's heads)")
-      ("batch-size", po::value<int64_t>(), "sequences per optimizer step (default: the label's)")
-      ("width-multiple", po::value<int64_t>()->default_value(8),
-       "head_dim and d_expert are multiples of this (8 suits GPU kernels; 1 tracks r most closely)")
-      ("head-dim-multiple", po::value<int64_t>(), "head_dim is also a multiple of this, e.g. 64 (default: --width-multiple)")
-      ("hold", po::value<std::string>()->default_value("flops"),
-       "what stays fixed while r moves: flops (per-token FLOPs, paper 1) or active (N_a, paper 2)")
-      ("convention", po::value<std::string>()->default_value("full"),
-       "attention context FLOPs: full (paper 1, n_ctx keys) or causal ((n_ctx+1)/2 keys)")
-      ("positions", po::value<std::string>()->default_value("rotary"), "rotary, learned or none")
-      ("norm", po::value<std::string>()->default_value("rmsnorm"), "rmsnorm or layernorm")
-      ("router-score", po::value<std::string>()->default_value("softmax"), "softmax or sigmoid")
-      ("no-renormalize", po::bool_switch(), "do not renormalise the top-k gates to sum to 1")
-      ("tie-embeddings", po::bool_switch(), "share the token embedding with the LM head")
-      ("aux-loss", po::value<double>()->default_value(0.01), "load-balancing loss coefficient")
-      ("z-loss", po::value<double>()->default_value(0.001), "router z-loss coefficient")
-      ("dense-layers", po::value<int64_t>()->default_value(0),
-       "the first N layers use a dense FFN of the same active width");
-  // clang-format on
-  return o;
+namespace {
+
+bool in_command(const Setting& s, bool plan_command) {
+  return !plan_command || s.group != SettingGroup::kTrain;
 }
 
-PlanRequest plan_request_from(const po::variables_map& vm) {
-  PlanRequest r;
-  if (vm.count("compute")) r.compute = vm["compute"].as<double>();
-  r.ratio = vm["ratio"].as<double>();
-  r.label = vm["label"].as<std::string>();
-  if (vm.count("sparsity")) r.sparsity = vm["sparsity"].as<double>();
-  if (vm.count("experts")) r.n_experts = vm["experts"].as<int64_t>();
-  r.top_k = vm["top-k"].as<int64_t>();
-  r.n_shared_experts = vm["shared"].as<int64_t>();
-  if (vm.count("context")) r.context = vm["context"].as<int64_t>();
-  r.vocab_size = vm["vocab"].as<int64_t>();
-  if (vm.count("d-model")) r.d_model = vm["d-model"].as<int64_t>();
-  if (vm.count("kv-heads")) r.n_kv_heads = vm["kv-heads"].as<int64_t>();
-  if (vm.count("batch-size")) r.batch_size = vm["batch-size"].as<int64_t>();
-  r.width_multiple = vm["width-multiple"].as<int64_t>();
-  if (vm.count("head-dim-multiple")) r.head_dim_multiple = vm["head-dim-multiple"].as<int64_t>();
-  r.hold = parse_hold(vm["hold"].as<std::string>());
-  r.convention = parse_convention(vm["convention"].as<std::string>());
-  r.base.positions = parse_position_encoding(vm["positions"].as<std::string>());
-  r.base.norm = parse_norm_kind(vm["norm"].as<std::string>());
-  r.base.router_score = parse_router_score(vm["router-score"].as<std::string>());
-  r.base.renormalize_gates = !vm["no-renormalize"].as<bool>();
-  r.base.tie_embeddings = vm["tie-embeddings"].as<bool>();
-  r.base.aux_loss_coef = vm["aux-loss"].as<double>();
-  r.base.z_loss_coef = vm["z-loss"].as<double>();
-  r.base.n_dense_layers = vm["dense-layers"].as<int64_t>();
-  return r;
+}  // namespace
+
+po::options_description setting_options(bool plan_command) {
+  po::options_description plan("plan"), train("training");
+  const RunSettings defaults;
+  for (const Setting& s : settings()) {
+    if (!in_command(s, plan_command)) continue;
+    const std::string shown = s.show(defaults);
+    const std::string help = shown.empty() ? s.help : fmt::format("{} (default {})", s.help, shown);
+    po::options_description& section = s.group == SettingGroup::kTrain ? train : plan;
+    if (s.is_switch) {
+      section.add_options()(s.key.c_str(), po::bool_switch(), help.c_str());
+    } else {
+      section.add_options()(s.key.c_str(), po::value<std::string>(), help.c_str());
+    }
+  }
+  if (plan_command) return plan;
+  train.add(plan);
+  return train;
+}
+
+void apply_settings(const po::variables_map& vm, bool plan_command, RunSettings& out) {
+  for (const Setting& s : settings()) {
+    if (!in_command(s, plan_command) || !vm.count(s.key)) continue;
+    if (s.is_switch) {
+      if (vm[s.key].as<bool>()) s.apply("--" + s.key, "true", out);
+    } else {
+      s.apply("--" + s.key, vm[s.key].as<std::string>(), out);
+    }
+  }
+}
+
+std::string given_plan_setting(const po::variables_map& vm) {
+  for (const Setting& s : settings()) {
+    if (s.group != SettingGroup::kPlan || !vm.count(s.key)) continue;
+    if (!s.is_switch || vm[s.key].as<bool>()) return s.key;
+  }
+  return "";
 }
 
 std::string format_plan(const Plan& p) {

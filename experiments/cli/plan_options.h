@@ -1,20 +1,24 @@
-// The planner's flags, shared by `moescale plan` and `moescale train` (which trains a plan).
+// Command-line flags generated from the settings table (moe/settings.h), and the plan table
+// that `moescale plan` prints.
 #pragma once
 
 #include <boost/program_options.hpp>
 
-#include "moe/planner.h"
+#include "moe/settings.h"
 
 namespace moe::cli {
 
-// --compute --ratio --label --sparsity --experts --top-k --shared --context --vocab --d-model
-// --kv-heads --batch-size --hold --convention, plus the model switches (--positions, --norm,
-// --router-score, --tie-embeddings, --aux-loss, --z-loss, --dense-layers).
-boost::program_options::options_description plan_options();
+// The flags of the settings a command takes: `moescale plan` the plan settings (kPlan and
+// kPlanAndTrain), `moescale train` all of them. Help text shows each setting's default.
+boost::program_options::options_description setting_options(bool plan_command);
 
-// Builds the request from parsed flags (compute stays 0 without --compute); throws
-// std::invalid_argument for bad values.
-PlanRequest plan_request_from(const boost::program_options::variables_map& vm);
+// Applies every setting given in vm to s (absent flags keep s's values); when plan_command,
+// only the plan settings. Throws std::invalid_argument naming the flag for a bad value.
+void apply_settings(const boost::program_options::variables_map& vm, bool plan_command,
+                    RunSettings& s);
+
+// The first plan setting (kPlan) given in vm, "" when none: `train --config` refuses them.
+std::string given_plan_setting(const boost::program_options::variables_map& vm);
 
 // A readable table of a plan (what `moescale plan` prints without --json).
 std::string format_plan(const Plan& plan);

@@ -8,6 +8,7 @@
 #include "experiments/cli/cli.h"
 #include "experiments/sweep.h"
 #include "moe/io.h"
+#include "moe/settings.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -80,18 +81,27 @@ int main(int argc, char** argv) {
         ("stale-lock-seconds", po::value<double>()->default_value(300),
          "a run lock whose owner on another host has not beaten for this long is broken");
     // clang-format on
+    // The grid keys, from the settings table: axes (lists) and shared settings (one value each).
+    std::string axes, shared;
+    for (const moe::Setting& s : moe::settings()) {
+      std::string& list = s.use == moe::SettingUse::kAxis ? axes : shared;
+      if (s.use == moe::SettingUse::kCommand) continue;
+      const size_t line =
+          list.size() - (list.rfind('\n') == std::string::npos ? 0 : list.rfind('\n'));
+      list += list.empty() ? "" : line + s.key.size() > 88 ? "\n    " : " ";
+      list += s.key;
+    }
+    const std::string description = fmt::format(
+        "Trains every run of a grid (compute x sparsity x ratio x label x seed). Rerunning the "
+        "same command\nskips finished runs, resumes interrupted ones and retries failed ones "
+        "once; results.csv is rebuilt\nafter every run. Grid keys, each the `moescale train` "
+        "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
+        axes, shared);
     po::variables_map vm;
-    if (!moe::cli::parse(
-            argc, argv,
-            "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
-            "[--devices cpu|cuda:0,...] [--only ID] [--dry-run] [--emit-slurm F]",
-            "Trains every run of a grid (compute x sparsity x ratio x label x seed). "
-            "Rerunning the same command\nskips finished runs, resumes interrupted ones "
-            "and retries failed ones once; results.csv is rebuilt\nafter every run. "
-            "Grid keys: compute ratio sparsity|experts label seed (lists), and any "
-            "plan or\ntraining flag name without dashes (top-k, shared, context, "
-            "vocab, lr, schedule, eval-tokens, ...).",
-            o, vm)) {
+    if (!moe::cli::parse(argc, argv,
+                         "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
+                         "[--devices cpu|cuda:0,...] [--only ID] [--dry-run] [--emit-slurm F]",
+                         description, o, vm)) {
       return 0;
     }
     moe::cli::require(vm, "grid",

@@ -22,100 +22,41 @@ namespace fs = std::filesystem;
 
 namespace {
 
-po::options_description train_options() {
-  po::options_description o("training");
+// The command's own flags; every run setting comes from the settings table (moe/settings.h).
+po::options_description command_options() {
+  po::options_description o("run");
   // clang-format off
   o.add_options()
       ("data", po::value<std::string>(), "token shards: a directory (train/val shards inside), a shard or a glob")
       ("val-data", po::value<std::string>(), "held-out shards (default: the val shards of --data's directory)")
       ("out", po::value<std::string>(), "run directory (config.json, metrics.jsonl, result.json, checkpoints)")
       ("config", po::value<std::string>(), "a train config JSON (e.g. another run's config.json) instead of plan flags")
-      ("device", po::value<std::string>(), "cpu, cuda or cuda:<i> (default cpu)")
-      ("dtype", po::value<std::string>(), "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights; default fp32)")
-      ("threads", po::value<int>(), "torch intra-op threads (default: LibTorch's)")
-      ("grouped-gemm", po::value<std::string>(), "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16; default), on (wherever the kernel runs, CPU too) or off (a loop over experts)")
-      ("micro-batch", po::value<int64_t>(), "sequences per forward/backward; must divide --batch-size")
-      ("tokens", po::value<int64_t>(), "training tokens (default: the plan's D = C / FLOPs per token)")
-      ("lr", po::value<double>(), "peak learning rate (default: the label's)")
-      ("min-lr-ratio", po::value<double>(), "final LR / peak LR (default 0.1)")
-      ("warmup", po::value<int64_t>(), "linear warmup steps (default 2% of the steps)")
-      ("schedule", po::value<std::string>(), "cosine (default), wsd (warmup-stable-decay) or constant")
-      ("decay-fraction", po::value<double>(), "WSD: fraction of steps in the final decay (default 0.2)")
-      ("weight-decay", po::value<double>(), "AdamW decoupled weight decay on matrices (default 0.1)")
-      ("clip", po::value<double>(), "global gradient-norm clip, 0 disables (default 1.0)")
-      ("eval-every", po::value<int64_t>(), "steps between validation evals (default: 4 evals per run)")
-      ("eval-tokens", po::value<int64_t>(), "tokens in the fixed held-out set (default 65536)")
-      ("seed", po::value<uint64_t>(), "initialisation and data-order seed (default 0)")
-      ("resume", po::bool_switch(), "continue from the run directory's newest good checkpoint (or start)")
-      ("log-every", po::value<int64_t>(), "steps between metrics.jsonl lines (default 10)")
-      ("checkpoint-minutes", po::value<double>(), "wall-clock minutes between checkpoints (default 10)")
-      ("checkpoint-every", po::value<int64_t>(), "also checkpoint every N steps")
-      ("stop-at-step", po::value<int64_t>(), "stop after this step with a checkpoint, as on SIGINT")
-      ("inject-nan-at", po::value<int64_t>(), "testing: make the loss NaN at this step");
+      ("resume", po::bool_switch(), "continue from the run directory's newest good checkpoint (or start)");
   // clang-format on
   return o;
 }
 
-template <typename T>
-void override_from(const po::variables_map& vm, const char* flag, T& field) {
-  if (vm.count(flag) && !vm[flag].defaulted()) field = vm[flag].as<T>();
-}
-
-// Flags that only make sense with plan flags, not with --config.
-bool has_plan_flags(const po::variables_map& vm) {
-  for (const char* flag : {"compute",
-                           "ratio",
-                           "label",
-                           "sparsity",
-                           "experts",
-                           "top-k",
-                           "shared",
-                           "context",
-                           "vocab",
-                           "d-model",
-                           "kv-heads",
-                           "hold",
-                           "convention",
-                           "positions",
-                           "norm",
-                           "router-score",
-                           "tie-embeddings",
-                           "aux-loss",
-                           "z-loss",
-                           "dense-layers",
-                           "no-renormalize",
-                           "width-multiple",
-                           "head-dim-multiple"}) {
-    if (vm.count(flag) && !vm[flag].defaulted()) return true;
-  }
-  return false;
-}
-
 moe::TrainConfig config_from_plan(const po::variables_map& vm) {
-  moe::PlanRequest request = moe::cli::plan_request_from(vm);
-  // With --tokens alone: plan the shape at a nominal budget, then train on exactly --tokens.
-  const bool tokens_only = !vm.count("compute");
-  if (tokens_only) request.compute = 1e21;
-  // The data's vocabulary, when the user did not pick one.
-  if (vm["vocab"].defaulted() && vm.count("data") &&
-      fs::is_directory(vm["data"].as<std::string>())) {
+  moe::RunSettings settings;
+  // The data's vocabulary, unless --vocab says otherwise.
+  if (vm.count("data") && fs::is_directory(vm["data"].as<std::string>())) {
     const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
     if (fs::exists(meta)) {
-      request.vocab_size = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
+      settings.plan.vocab_size = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
     }
   }
-  moe::Plan plan = moe::make_plan(request);
-  moe::TrainConfig c;
-  c.model = plan.model;
-  c.batch_size = plan.batch_size;
-  c.lr = plan.lr;
-  c.tokens = static_cast<int64_t>(plan.tokens);
+  moe::cli::apply_settings(vm, /*plan_command=*/false, settings);
+  // With --tokens alone: plan the shape at a nominal budget, then train on exactly --tokens.
+  const bool tokens_only = !vm.count("compute");
+  if (tokens_only) settings.plan.compute = 1e21;
+  moe::Plan plan = moe::make_plan(settings.plan);
+  moe::TrainConfig c = moe::train_config_for(plan, settings);
   if (tokens_only) {
-    c.tokens = vm["tokens"].as<int64_t>();
+    c.tokens = settings.train.tokens;
     plan.request.compute = static_cast<double>(c.tokens) * plan.flops.training();
     plan.tokens = static_cast<double>(c.tokens);
+    c.plan = moe::plan_to_json(plan);
   }
-  c.plan = moe::plan_to_json(plan);
   return c;
 }
 
@@ -152,8 +93,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   return moe::cli::run_main("train", [&] {
-    po::options_description all = train_options();
-    all.add(moe::cli::plan_options());
+    po::options_description all = command_options();
+    all.add(moe::cli::setting_options(/*plan_command=*/false));
     po::variables_map vm;
     if (!moe::cli::parse(argc, argv,
                          "moescale train --data DIR --out RUNDIR (--compute C [plan flags] | "
@@ -168,12 +109,15 @@ int main(int argc, char** argv) {
     moe::cli::require(vm, "out", "give the run directory, e.g. --out runs/r1");
     moe::TrainConfig c;
     if (vm.count("config")) {
-      if (has_plan_flags(vm)) {
-        throw std::invalid_argument(
-            "--config replaces the plan flags; drop --compute/--ratio/"
-            "--label/... or drop --config");
+      const std::string plan_flag = moe::cli::given_plan_setting(vm);
+      if (!plan_flag.empty()) {
+        throw std::invalid_argument("--config replaces the plan flags; drop --" + plan_flag +
+                                    " or drop --config");
       }
-      c = moe::read_train_config(vm["config"].as<std::string>());
+      moe::RunSettings settings;
+      settings.train = moe::read_train_config(vm["config"].as<std::string>());
+      moe::cli::apply_settings(vm, /*plan_command=*/false, settings);
+      c = settings.train;
     } else {
       if (!vm.count("compute") && !vm.count("tokens")) {
         throw std::invalid_argument(
@@ -181,32 +125,8 @@ int main(int argc, char** argv) {
       }
       c = config_from_plan(vm);
     }
-    override_from(vm, "data", c.data);
-    override_from(vm, "val-data", c.val_data);
-    override_from(vm, "device", c.device);
-    override_from(vm, "dtype", c.dtype);
-    override_from(vm, "threads", c.threads);
-    override_from(vm, "batch-size", c.batch_size);
-    override_from(vm, "micro-batch", c.micro_batch_size);
-    if (vm.count("config")) override_from(vm, "tokens", c.tokens);
-    override_from(vm, "lr", c.lr);
-    override_from(vm, "min-lr-ratio", c.min_lr_ratio);
-    override_from(vm, "warmup", c.warmup_steps);
-    if (vm.count("grouped-gemm")) {
-      c.grouped_gemm = moe::parse_grouped_gemm(vm["grouped-gemm"].as<std::string>());
-    }
-    if (vm.count("schedule")) c.schedule = moe::parse_schedule(vm["schedule"].as<std::string>());
-    override_from(vm, "decay-fraction", c.decay_fraction);
-    override_from(vm, "weight-decay", c.weight_decay);
-    override_from(vm, "clip", c.clip);
-    override_from(vm, "eval-every", c.eval_every);
-    override_from(vm, "eval-tokens", c.eval_tokens);
-    override_from(vm, "seed", c.seed);
-    override_from(vm, "log-every", c.log_every);
-    override_from(vm, "checkpoint-minutes", c.checkpoint_minutes);
-    override_from(vm, "checkpoint-every", c.checkpoint_every);
-    override_from(vm, "stop-at-step", c.stop_at_step);
-    override_from(vm, "inject-nan-at", c.inject_nan_at_step);
+    if (vm.count("data")) c.data = vm["data"].as<std::string>();
+    if (vm.count("val-data")) c.val_data = vm["val-data"].as<std::string>();
     c.validate();
 
     const std::string out = vm["out"].as<std::string>();

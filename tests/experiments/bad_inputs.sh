@@ -148,8 +148,8 @@ bad cmd-flag "'--frobnicate'" "moescale --help" "$M" --frobnicate
 bad plan-flag "--frobnicate" "moescale plan --help" "$M" plan --compute 1e15 --frobnicate
 bad plan-no-compute "--compute is required" "e.g. --compute" "$M" plan --ratio 1
 bad plan-width-multiple "--width-multiple 0" "e.g. 8" "$M" plan --compute 1e15 --width-multiple 0
-bad plan-not-number "--compute" "moescale plan --help" "$M" plan --compute lots
-bad plan-nan "--compute nan" "must be a positive number" "$M" plan --compute nan
+bad plan-not-number "--compute 'lots'" "such as 0.5" "$M" plan --compute lots
+bad plan-nan "--compute 'nan'" "finite number, e.g." "$M" plan --compute nan
 bad plan-ratio-zero "--ratio 0" "> 0" "$M" plan --compute 1e15 --ratio 0
 bad plan-ratio-negative "--ratio -0.5" "> 0" "$M" plan --compute 1e15 --ratio -0.5
 bad plan-top-k "--top-k 6" "--experts" "$M" plan --compute 1e15 --experts 4 --top-k 6
@@ -177,7 +177,7 @@ bad data-check-range "data/train.bin" "--vocab >=" "$M" data --check data --voca
 bad train-flag "--frobnicate" "moescale train --help" "$M" train "${T[@]}" --data data --out t1 --frobnicate
 bad train-no-out "--out is required" "e.g. --out" "$M" train "${T[@]}" --data data
 bad train-no-compute "--compute is required" "--tokens" "$M" train --data data --out t1
-bad train-not-number "--lr" "moescale train --help" "$M" train "${T[@]}" --data data --out t1 --lr fast
+bad train-not-number "--lr 'fast'" "such as 0.5" "$M" train "${T[@]}" --data data --out t1 --lr fast
 bad train-config-missing "nope.json" "check the path" "$M" train --config nope.json --data data --out t1
 bad train-config-empty "empty.json" "restore or delete" "$M" train --config empty.json --data data --out t1
 bad train-config-unreadable "unreadable.json" "$(unreadable_fix "is a directory, not a file; give the path of the file itself")" "$M" train --config unreadable.json --data data --out t1

@@ -1,0 +1,287 @@
+#include "moe/settings.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+
+namespace moe {
+
+template <typename T>
+T parse_setting_value(const std::string& where, const std::string& text) {
+  auto fail = [&](const char* what) {
+    throw std::invalid_argument(fmt::format("{} '{}' {}", where, text, what));
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+    fail("is not true/false: give true or false");
+  } else {
+    // A non-negative count is never written with a minus sign (from_chars would reject it too,
+    // but an istream would read "-1" as 2^64 - 1).
+    if (std::is_unsigned_v<T> && text.find('-') != std::string::npos) {
+      fail("must be a non-negative integer, e.g. 0");
+    }
+    T value{};
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end) {
+      fail(std::is_integral_v<T> ? "is not a number: give an integer, e.g. 16"
+                                 : "is not a number: give one such as 0.5 or 1e15");
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(value)) fail("must be a finite number, e.g. 1e15");
+    }
+    return value;
+  }
+  return T{};
+}
+
+template int parse_setting_value<int>(const std::string&, const std::string&);
+template int64_t parse_setting_value<int64_t>(const std::string&, const std::string&);
+template uint64_t parse_setting_value<uint64_t>(const std::string&, const std::string&);
+template double parse_setting_value<double>(const std::string&, const std::string&);
+template bool parse_setting_value<bool>(const std::string&, const std::string&);
+
+namespace {
+
+// Builders of table entries. `field` returns a reference to what the setting writes.
+template <typename T, typename Field>
+Setting value(std::string key, SettingUse use, SettingGroup group, std::string help, Field field) {
+  return {std::move(key),
+          use,
+          group,
+          std::move(help),
+          false,
+          [field](const std::string& where, const std::string& text, RunSettings& s) {
+            field(s) = parse_setting_value<T>(where, text);
+          },
+          [field](const RunSettings& s) {
+            return fmt::format("{}", field(const_cast<RunSettings&>(s)));
+          }};
+}
+
+// A number whose default is derived (the label's, the data's) or unset; the help text says which.
+template <typename T, typename Field>
+Setting derived(std::string key, SettingUse use, SettingGroup group, std::string help,
+                Field field) {
+  return {std::move(key),
+          use,
+          group,
+          std::move(help),
+          false,
+          [field](const std::string& where, const std::string& text, RunSettings& s) {
+            field(s) = parse_setting_value<T>(where, text);
+          },
+          [](const RunSettings&) { return std::string(); }};
+}
+
+Setting text(std::string key, SettingUse use, SettingGroup group, std::string help,
+             std::function<std::string&(RunSettings&)> field) {
+  return {std::move(key),
+          use,
+          group,
+          std::move(help),
+          false,
+          [field](const std::string&, const std::string& text, RunSettings& s) { field(s) = text; },
+          [field](const RunSettings& s) { return field(const_cast<RunSettings&>(s)); }};
+}
+
+// An enumeration with its own parse and to_string (their messages name the values).
+template <typename E, typename Field>
+Setting choice(std::string key, SettingUse use, SettingGroup group, std::string help, Field field,
+               E (*parse)(const std::string&), std::string (*show)(E)) {
+  return {std::move(key),
+          use,
+          group,
+          std::move(help),
+          false,
+          [field, parse](const std::string&, const std::string& text, RunSettings& s) {
+            field(s) = parse(text);
+          },
+          [field, show](const RunSettings& s) { return show(field(const_cast<RunSettings&>(s))); }};
+}
+
+// A switch: present on the command line means true; true/false in grids.
+template <typename Field>
+Setting flag(std::string key, SettingGroup group, std::string help, Field field) {
+  return {std::move(key),
+          SettingUse::kShared,
+          group,
+          std::move(help),
+          true,
+          [field](const std::string& where, const std::string& text, RunSettings& s) {
+            field(s) = parse_setting_value<bool>(where, text);
+          },
+          [](const RunSettings&) { return std::string(); }};
+}
+
+constexpr SettingUse kAxis = SettingUse::kAxis, kShared = SettingUse::kShared,
+                     kCommand = SettingUse::kCommand;
+constexpr SettingGroup kPlan = SettingGroup::kPlan, kTrain = SettingGroup::kTrain,
+                       kBoth = SettingGroup::kPlanAndTrain;
+
+std::vector<Setting> make_settings() {
+  using S = RunSettings;
+  // clang-format off
+  std::vector<Setting> all = {
+    value<double>("compute", kAxis, kPlan, "total training FLOPs C, e.g. 1e15",
+                  [](S& s) -> double& { return s.plan.compute; }),
+    value<double>("ratio", kAxis, kPlan, "target r = expert FLOPs / attention FLOPs",
+                  [](S& s) -> double& { return s.plan.ratio; }),
+    text("label", kAxis, kPlan,
+         "size label: tiny 100K 1M 2M 5M 10M (CPU, context 128/256) or the paper's 20M 30M 55M "
+         "100M 200M", [](S& s) -> std::string& { return s.plan.label; }),
+    derived<double>("sparsity", kAxis, kPlan,
+                     "S = (E - E_act)/E, E counting shared experts; picks --experts",
+                     [](S& s) -> std::optional<double>& { return s.plan.sparsity; }),
+    derived<int64_t>("experts", kAxis, kPlan,
+                      "routed experts per layer (default 16: S = 82.35% with k=2, s=1)",
+                      [](S& s) -> std::optional<int64_t>& { return s.plan.n_experts; }),
+    value<int64_t>("top-k", kShared, kPlan, "routed experts per token",
+                   [](S& s) -> int64_t& { return s.plan.top_k; }),
+    value<int64_t>("shared", kShared, kPlan, "shared (always-on) experts per layer",
+                   [](S& s) -> int64_t& { return s.plan.n_shared_experts; }),
+    derived<int64_t>("context", kShared, kPlan, "tokens per sequence (default: the label's)",
+                      [](S& s) -> std::optional<int64_t>& { return s.plan.context; }),
+    value<int64_t>("vocab", kShared, kPlan,
+                   "vocabulary size, must cover the data (train: the data's meta.json when given)",
+                   [](S& s) -> int64_t& { return s.plan.vocab_size; }),
+    derived<int64_t>("d-model", kShared, kPlan, "residual width (default: the label's)",
+                      [](S& s) -> std::optional<int64_t>& { return s.plan.d_model; }),
+    derived<int64_t>("kv-heads", kShared, kPlan,
+                      "key/value heads for GQA (default: the label's heads)",
+                      [](S& s) -> std::optional<int64_t>& { return s.plan.n_kv_heads; }),
+    value<int64_t>("width-multiple", kShared, kPlan,
+                   "head_dim and d_expert are multiples of this (8 suits GPU kernels; 1 tracks r "
+                   "most closely)", [](S& s) -> int64_t& { return s.plan.width_multiple; }),
+    derived<int64_t>("head-dim-multiple", kShared, kPlan,
+                      "head_dim is also a multiple of this, e.g. 64 (default: --width-multiple)",
+                      [](S& s) -> int64_t& { return s.plan.head_dim_multiple; }),
+    choice("hold", kShared, kPlan,
+           "what stays fixed while r moves: flops (per-token FLOPs, paper 1) or active (N_a, "
+           "paper 2)", [](S& s) -> Hold& { return s.plan.hold; }, &parse_hold,
+           static_cast<std::string (*)(Hold)>(&to_string)),
+    choice("convention", kShared, kPlan,
+           "attention context FLOPs: full (paper 1, n_ctx keys) or causal ((n_ctx+1)/2 keys)",
+           [](S& s) -> ContextConvention& { return s.plan.convention; }, &parse_convention,
+           static_cast<std::string (*)(ContextConvention)>(&to_string)),
+    choice("positions", kShared, kPlan, "rotary, learned or none",
+           [](S& s) -> PositionEncoding& { return s.plan.base.positions; },
+           &parse_position_encoding, static_cast<std::string (*)(PositionEncoding)>(&to_string)),
+    choice("norm", kShared, kPlan, "rmsnorm or layernorm",
+           [](S& s) -> NormKind& { return s.plan.base.norm; }, &parse_norm_kind,
+           static_cast<std::string (*)(NormKind)>(&to_string)),
+    choice("router-score", kShared, kPlan, "softmax or sigmoid",
+           [](S& s) -> RouterScore& { return s.plan.base.router_score; }, &parse_router_score,
+           static_cast<std::string (*)(RouterScore)>(&to_string)),
+    {"no-renormalize", kShared, kPlan, "do not renormalise the top-k gates to sum to 1", true,
+     [](const std::string& where, const std::string& text, S& s) {
+       s.plan.base.renormalize_gates = !parse_setting_value<bool>(where, text);
+     },
+     [](const S&) { return std::string(); }},
+    flag("tie-embeddings", kPlan, "share the token embedding with the LM head",
+         [](S& s) -> bool& { return s.plan.base.tie_embeddings; }),
+    value<double>("aux-loss", kShared, kPlan, "load-balancing loss coefficient",
+                  [](S& s) -> double& { return s.plan.base.aux_loss_coef; }),
+    value<double>("z-loss", kShared, kPlan, "router z-loss coefficient",
+                  [](S& s) -> double& { return s.plan.base.z_loss_coef; }),
+    value<int64_t>("dense-layers", kShared, kPlan,
+                   "the first N layers use a dense FFN of the same active width",
+                   [](S& s) -> int64_t& { return s.plan.base.n_dense_layers; }),
+    {"batch-size", kShared, kBoth, "sequences per optimizer step (default: the label's)", false,
+     [](const std::string& where, const std::string& text, S& s) {
+       s.plan.batch_size = parse_setting_value<int64_t>(where, text);
+       s.train.batch_size = *s.plan.batch_size;
+     },
+     [](const S&) { return std::string(); }},
+
+    value<uint64_t>("seed", kAxis, kTrain, "initialisation and data-order seed",
+                    [](S& s) -> uint64_t& { return s.train.seed; }),
+    text("device", kCommand, kTrain, "cpu, cuda or cuda:<i>",
+         [](S& s) -> std::string& { return s.train.device; }),
+    text("dtype", kShared, kTrain,
+         "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",
+         [](S& s) -> std::string& { return s.train.dtype; }),
+    derived<int>("threads", kCommand, kTrain, "torch intra-op threads (default: all cores)",
+                  [](S& s) -> int& { return s.train.threads; }),
+    choice("grouped-gemm", kShared, kTrain,
+           "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16), "
+           "on (wherever the kernel runs, CPU too) or off (a loop over experts)",
+           [](S& s) -> GroupedGemm& { return s.train.grouped_gemm; }, &parse_grouped_gemm,
+           static_cast<std::string (*)(GroupedGemm)>(&to_string)),
+    derived<int64_t>("micro-batch", kShared, kTrain,
+                      "sequences per forward/backward; must divide --batch-size (default: all)",
+                      [](S& s) -> int64_t& { return s.train.micro_batch_size; }),
+    derived<int64_t>("tokens", kCommand, kTrain,
+                      "training tokens (default: the plan's D = C / FLOPs per token)",
+                      [](S& s) -> int64_t& { return s.train.tokens; }),
+    {"lr", kShared, kTrain, "peak learning rate (default: the label's)", false,
+     [](const std::string& where, const std::string& text, S& s) {
+       s.train.lr = parse_setting_value<double>(where, text);
+       s.lr_given = true;
+     },
+     [](const S&) { return std::string(); }},
+    value<double>("min-lr-ratio", kShared, kTrain, "final LR / peak LR",
+                  [](S& s) -> double& { return s.train.min_lr_ratio; }),
+    derived<int64_t>("warmup", kShared, kTrain, "linear warmup steps (default: 2% of the steps)",
+                      [](S& s) -> int64_t& { return s.train.warmup_steps; }),
+    choice("schedule", kShared, kTrain, "cosine, wsd (warmup-stable-decay) or constant",
+           [](S& s) -> Schedule& { return s.train.schedule; }, &parse_schedule,
+           static_cast<std::string (*)(Schedule)>(&to_string)),
+    value<double>("decay-fraction", kShared, kTrain, "WSD: fraction of steps in the final decay",
+                  [](S& s) -> double& { return s.train.decay_fraction; }),
+    value<double>("weight-decay", kShared, kTrain, "AdamW decoupled weight decay on matrices",
+                  [](S& s) -> double& { return s.train.weight_decay; }),
+    value<double>("clip", kShared, kTrain, "global gradient-norm clip, 0 disables",
+                  [](S& s) -> double& { return s.train.clip; }),
+    derived<int64_t>("eval-every", kShared, kTrain,
+                      "steps between validation evals (default: 4 evals per run)",
+                      [](S& s) -> int64_t& { return s.train.eval_every; }),
+    value<int64_t>("eval-tokens", kShared, kTrain, "tokens in the fixed held-out set",
+                   [](S& s) -> int64_t& { return s.train.eval_tokens; }),
+    value<int64_t>("log-every", kShared, kTrain, "steps between metrics.jsonl lines",
+                   [](S& s) -> int64_t& { return s.train.log_every; }),
+    value<double>("checkpoint-minutes", kShared, kTrain, "wall-clock minutes between checkpoints",
+                  [](S& s) -> double& { return s.train.checkpoint_minutes; }),
+    derived<int64_t>("checkpoint-every", kShared, kTrain, "also checkpoint every N steps",
+                      [](S& s) -> int64_t& { return s.train.checkpoint_every; }),
+    derived<int64_t>("stop-at-step", kCommand, kTrain,
+                      "stop after this step with a checkpoint, as on SIGINT",
+                      [](S& s) -> int64_t& { return s.train.stop_at_step; }),
+    derived<int64_t>("inject-nan-at", kCommand, kTrain, "testing: make the loss NaN at this step",
+                      [](S& s) -> int64_t& { return s.train.inject_nan_at_step; }),
+  };
+  // clang-format on
+  return all;
+}
+
+}  // namespace
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = make_settings();
+  return all;
+}
+
+const Setting* find_setting(const std::string& key) {
+  for (const auto& s : settings()) {
+    if (s.key == key) return &s;
+  }
+  return nullptr;
+}
+
+TrainConfig train_config_for(const Plan& plan, const RunSettings& shared) {
+  TrainConfig c = shared.train;
+  c.model = plan.model;
+  c.plan = plan_to_json(plan);
+  c.batch_size = plan.batch_size;
+  if (!shared.lr_given) c.lr = plan.lr;
+  c.tokens = static_cast<int64_t>(plan.tokens);
+  return c;
+}
+
+}  // namespace moe

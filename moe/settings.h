@@ -1,0 +1,67 @@
+// The settings of a run, each declared once: `moescale plan` and `moescale train` flags and the
+// keys of sweep grids are all generated from the table in settings.cpp (its key is the flag
+// without dashes and the grid key; its help, its parser and its checks of the text come with
+// it). Adding a setting is one entry there plus the field it writes and the code that uses it;
+// range checks that need the whole request stay in make_plan and TrainConfig::validate.
+//
+// What each setting is for (SettingUse):
+//   kAxis     a sweep axis: a list in grids (compute, ratio, sparsity, experts, label, seed);
+//             one value on the command line.
+//   kShared   one value shared by every run of a grid; a flag of plan or train.
+//   kCommand  a flag of `moescale train` only: how this one run is carried out (device,
+//             threads, tokens, test hooks); not a grid key.
+// Which command takes it (SettingGroup): kPlan settings shape the plan (PlanRequest; flags of
+// `plan` and `train`, refused beside `train --config`, which holds a plan already); kTrain
+// settings the training (TrainConfig; flags of `train`, overriding a --config file's values);
+// kPlanAndTrain both (batch-size: the planner counts steps with it, and it overrides a config).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "moe/planner.h"
+#include "moe/train_config.h"
+
+namespace moe {
+
+// What a set of flags or a grid's shared keys say: the plan request and the training settings.
+struct RunSettings {
+  PlanRequest plan;
+  TrainConfig train;
+  bool lr_given = false;  // else the label's learning rate
+};
+
+enum class SettingUse { kAxis, kShared, kCommand };
+enum class SettingGroup { kPlan, kTrain, kPlanAndTrain };
+
+struct Setting {
+  std::string key;  // "weight-decay": the flag is --weight-decay, the grid key weight-decay
+  SettingUse use;
+  SettingGroup group;
+  std::string help;
+  bool is_switch = false;  // a flag without a value (--tie-embeddings); true/false in grids
+  // Parses text into its field. `where` names the input in messages ("--top-k", "top-k =");
+  // throws std::invalid_argument "<where> '<text>' is not a number" and the like.
+  std::function<void(const std::string& where, const std::string& text, RunSettings& s)> apply;
+  // The value as text, for help ("" when it has no default of its own, e.g. the label's).
+  std::function<std::string(const RunSettings& s)> show;
+};
+
+// Every setting, plan settings first, in the order --help lists them.
+const std::vector<Setting>& settings();
+// nullptr for an unknown key.
+const Setting* find_setting(const std::string& key);
+
+// Strict parsing of one value: the whole text must be the value. Throws std::invalid_argument
+// "<where> '<text>' is not a number: ..." ("must be a non-negative integer", "must be a finite
+// number", "is not true/false"), each with an example of a good value. T: int, int64_t,
+// uint64_t, double, bool.
+template <typename T>
+T parse_setting_value(const std::string& where, const std::string& text);
+
+// The training config of one run: the shared settings with the plan's model, batch, tokens and
+// (unless lr_given) learning rate. The one place a plan becomes a TrainConfig (train and sweep).
+TrainConfig train_config_for(const Plan& plan, const RunSettings& shared);
+
+}  // namespace moe

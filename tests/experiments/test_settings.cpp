@@ -1,0 +1,143 @@
+// The settings table (moe/settings.h) and what is generated from it: flags, grid keys, and the
+// one plan -> TrainConfig conversion. Torch-free.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "experiments/cli/plan_options.h"
+#include "experiments/grid.h"
+#include "moe/errors.h"
+#include "moe/settings.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+moe::RunSettings from_flags(std::vector<std::string> args, bool plan_command = false) {
+  std::vector<const char*> argv = {"moescale-train"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  po::variables_map vm;
+  po::store(po::parse_command_line(static_cast<int>(argv.size()), argv.data(),
+                                   moe::cli::setting_options(plan_command)),
+            vm);
+  moe::RunSettings s;
+  moe::cli::apply_settings(vm, plan_command, s);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("values are parsed strictly, with the input and an example in the message",
+          "[settings]") {
+  CHECK(moe::parse_setting_value<double>("--compute", "1e15") == 1e15);
+  CHECK(moe::parse_setting_value<int64_t>("--top-k", "16") == 16);
+  CHECK(moe::parse_setting_value<uint64_t>("seed =", "7") == 7u);
+  CHECK(moe::parse_setting_value<bool>("x", "yes"));
+  CHECK_FALSE(moe::parse_setting_value<bool>("x", "off"));
+  CHECK_THROWS_WITH(moe::parse_setting_value<int64_t>("--top-k", "16.5"),
+                    "--top-k '16.5' is not a number: give an integer, e.g. 16");
+  CHECK_THROWS_WITH(moe::parse_setting_value<double>("--lr", ""),
+                    "--lr '' is not a number: give one such as 0.5 or 1e15");
+  CHECK_THROWS_WITH(moe::parse_setting_value<double>("--compute", "nan"),
+                    "--compute 'nan' must be a finite number, e.g. 1e15");
+  CHECK_THROWS_WITH(moe::parse_setting_value<uint64_t>("seed =", "-1"),
+                    "seed = '-1' must be a non-negative integer, e.g. 0");
+  CHECK_THROWS_WITH(moe::parse_setting_value<bool>("tie-embeddings =", "maybe"),
+                    "tie-embeddings = 'maybe' is not true/false: give true or false");
+}
+
+TEST_CASE("each key is declared once, and every shared setting is both a flag and a grid key",
+          "[settings]") {
+  std::vector<std::string> keys;
+  for (const auto& s : moe::settings()) keys.push_back(s.key);
+  std::sort(keys.begin(), keys.end());
+  CHECK(std::adjacent_find(keys.begin(), keys.end()) == keys.end());
+
+  const po::options_description train = moe::cli::setting_options(false);
+  const po::options_description plan = moe::cli::setting_options(true);
+  const moe::RunSettings defaults;
+  for (const auto& s : moe::settings()) {
+    INFO(s.key);
+    CHECK(train.find_nothrow(s.key, false) != nullptr);
+    CHECK((plan.find_nothrow(s.key, false) != nullptr) == (s.group != moe::SettingGroup::kTrain));
+    if (s.use != moe::SettingUse::kShared) continue;
+    // The default written as grid text reads back as the default; a grid needs its axes too.
+    std::string value = s.is_switch ? "false" : s.show(defaults);
+    if (value.empty()) value = "1";
+    const std::string grid = "compute = 1e15\nratio = 1\n" + s.key + " = " + value + "\n";
+    CHECK_NOTHROW(moe::experiments::parse_grid(grid, "keys.grid"));
+  }
+}
+
+TEST_CASE("a grid's shared keys and the same flags give the same run", "[settings]") {
+  const moe::RunSettings flags = from_flags({"--compute",
+                                             "1e15",
+                                             "--label",
+                                             "1M",
+                                             "--ratio",
+                                             "0.6",
+                                             "--top-k",
+                                             "1",
+                                             "--weight-decay",
+                                             "0.05",
+                                             "--lr",
+                                             "0.004",
+                                             "--batch-size",
+                                             "8",
+                                             "--no-renormalize",
+                                             "--grouped-gemm",
+                                             "off",
+                                             "--width-multiple",
+                                             "1",
+                                             "--schedule",
+                                             "wsd"});
+  const moe::experiments::Grid grid = moe::experiments::parse_grid(
+      "compute = 1e15\nlabel = 1M\nratio = 0.6\ntop-k = 1\nweight-decay = 0.05\nlr = 0.004\n"
+      "batch-size = 8\nno-renormalize = true\ngrouped-gemm = off\nwidth-multiple = 1\n"
+      "schedule = wsd\n",
+      "same.grid");
+  const auto runs = moe::experiments::expand(grid);
+  REQUIRE(runs.size() == 1);
+  const moe::TrainConfig from_cli = moe::train_config_for(moe::make_plan(flags.plan), flags);
+  CHECK(nlohmann::json(from_cli) == nlohmann::json(runs[0].config));
+  CHECK(from_cli.weight_decay == 0.05);
+  CHECK(from_cli.lr == 0.004);  // given, so not the label's
+  CHECK(from_cli.batch_size == 8);
+  CHECK_FALSE(from_cli.model.renormalize_gates);  // no-renormalize: a grid key since the table
+  CHECK(from_cli.grouped_gemm == moe::GroupedGemm::kOff);
+  // Without --lr the label's learning rate is used.
+  const moe::RunSettings label_lr = from_flags({"--compute", "1e15", "--label", "1M"});
+  CHECK(moe::train_config_for(moe::make_plan(label_lr.plan), label_lr).lr ==
+        moe::find_label("1M").lr);
+}
+
+TEST_CASE("grids refuse flags of one process and name bad values", "[settings]") {
+  using moe::experiments::parse_grid;
+  CHECK_THROWS_WITH(parse_grid("compute = 1e15\nratio = 1\ndevice = cuda\n", "g"),
+                    Catch::Contains("unknown key 'device'"));
+  CHECK_THROWS_WITH(parse_grid("compute = 1e15\nratio = 1\ntop-k = two\n", "g"),
+                    "grid g: top-k = 'two' is not a number: give an integer, e.g. 16");
+  CHECK_THROWS_WITH(parse_grid("compute = 1e15\nratio = 1\nschedule = linear\n", "g"),
+                    Catch::StartsWith("grid g: ") && Catch::Contains("cosine"));
+}
+
+TEST_CASE("a train config round-trips through JSON", "[settings]") {
+  moe::TrainConfig c;
+  c.grouped_gemm = moe::GroupedGemm::kOn;
+  c.weight_decay = 0.03;
+  c.schedule = moe::Schedule::kWsd;
+  c.model.d_expert = 96;
+  moe::TrainConfig back;
+  from_json(nlohmann::json(c), back);
+  CHECK(nlohmann::json(back) == nlohmann::json(c));
+  CHECK(back.grouped_gemm == moe::GroupedGemm::kOn);
+  // How a run is carried out is not part of its identity.
+  moe::TrainConfig other = c;
+  other.grouped_gemm = moe::GroupedGemm::kOff;
+  other.threads = 3;
+  CHECK(moe::run_id(other) == moe::run_id(c));
+  other.weight_decay = 0.04;
+  CHECK(moe::run_id(other) != moe::run_id(c));
+}
