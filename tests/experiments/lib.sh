@@ -11,14 +11,17 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # Every column but wall_seconds (timings differ between runs of the same sweep).
 values() { cut -d, -f1-21 "$1"; }
 
-# Each run of a sweep directory has exactly one launch that ended done, and none that failed.
+# Each run of a sweep directory was trained to the end exactly once, and no launch failed. The
+# trainer's own log counts completions: a kill -9 of the sweep between a trainer's exit and the
+# sweep's attempts.jsonl line leaves a done run with no "done" attempt, which is not a rerun.
 check_done_once() {
   local out=$1 n=0
   for run in "$out"/runs/*/; do
     local done failed
-    done=$(grep -c '"outcome":"done"' "$run/attempts.jsonl" || true)
-    failed=$(grep -c '"outcome":"failed"' "$run/attempts.jsonl" || true)
-    [[ "$done" == 1 ]] || fail "$run finished $done times (attempts: $(cat "$run/attempts.jsonl"))"
+    done=$(grep -c ': done after' "$run/train.log" 2>/dev/null || true)
+    failed=$(grep -c '"outcome":"failed"' "$run/attempts.jsonl" 2>/dev/null || true)
+    done=${done:-0} failed=${failed:-0}  # no file: no line
+    [[ "$done" == 1 ]] || fail "$run trained to the end $done times (log: $(grep -h 'after' "$run/train.log"))"
     [[ "$failed" == 0 ]] || fail "$run failed $failed times"
     n=$((n + 1))
   done
