@@ -27,7 +27,7 @@ std::string report_number(double v) {
 
 namespace {
 
-bool same(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(std::fabs(a), 1e-12); }
+bool same(double a, double b) { return scaling::same_group(a, b); }
 
 json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 

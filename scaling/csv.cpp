@@ -62,11 +62,15 @@ bool parse_number(std::string_view text, double* value) {
   return true;
 }
 
+bool same_group(double a, double b) {
+  return std::fabs(a - b) <= kGroupTolerance * std::max(std::fabs(a), std::fabs(b));
+}
+
 bool cell_matches(const std::string& cell, const std::string& value) {
   if (trim(cell) == trim(value)) return true;
   double a = 0, b = 0;
   if (!parse_number(cell, &a) || !parse_number(value, &b)) return false;
-  return std::fabs(a - b) <= 1e-3 * std::max(std::fabs(a), std::fabs(b));
+  return same_group(a, b);
 }
 
 Table Table::parse(std::string_view text, const std::string& source) {

@@ -74,6 +74,12 @@ std::string shown(std::string_view text);
 // the text is not a finite number.
 bool parse_number(std::string_view text, double* value);
 
+// The one grouping rule of the fits, the report and the figures: two budgets (or sparsities)
+// are the same when they agree to kGroupTolerance relative. (Scripts that group runs, such as
+// scripts/plot_report.py, apply the same rule.)
+constexpr double kGroupTolerance = 1e-3;
+bool same_group(double a, double b);
+
 // True when `cell` matches `value` under the --where rule above.
 bool cell_matches(const std::string& cell, const std::string& value);
 

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "moe/errors.h"
+#include "scaling/csv.h"
 
 namespace moe::scaling {
 
@@ -123,10 +124,6 @@ std::vector<RatioRun> ratio_runs(const Table& table, const RoleNames& roles) {
 
 namespace {
 
-bool same_value(double a, double b) {
-  return std::fabs(a - b) <= 1e-3 * std::max(std::fabs(a), std::fabs(b));
-}
-
 int64_t integer_cell(const Table& table, size_t row, const std::string& column) {
   double v = 0;
   // Below 2^63, or the conversion to int64 is undefined.
@@ -168,7 +165,7 @@ std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& ro
   std::vector<Group> groups;
   for (size_t i = 0; i < c.size(); ++i) {
     auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
-      return same_value(g.c, c[i]) && same_value(g.s, s[i]);
+      return same_group(g.c, c[i]) && same_group(g.s, s[i]);
     });
     if (it == groups.end()) {
       groups.push_back({c[i], s[i], i, {}});

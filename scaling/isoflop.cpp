@@ -9,14 +9,11 @@
 #include <set>
 
 #include "moe/errors.h"
+#include "scaling/csv.h"
 
 namespace moe::scaling {
 
 namespace {
-
-bool same_budget(double a, double b) {
-  return std::fabs(a - b) <= 1e-3 * std::max(std::fabs(a), std::fabs(b));
-}
 
 struct Line {
   double intercept = kNaN, slope = kNaN;
@@ -104,7 +101,7 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
   });
   std::vector<std::vector<IsoflopPoint>> budgets;
   for (const auto& p : sorted) {
-    if (budgets.empty() || !same_budget(budgets.back().front().compute, p.compute)) {
+    if (budgets.empty() || !same_group(budgets.back().front().compute, p.compute)) {
       budgets.emplace_back();
     }
     budgets.back().push_back(p);

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "scaling/csv.h"
+
 namespace moe::scaling {
 
 const LawComparison& MoeLawComparison::law(LossLaw l) const {
@@ -52,7 +54,7 @@ std::pair<std::vector<LossPoint>, std::vector<LossPoint>> hold_out_highest_spars
   for (const auto& p : points) highest = std::max(highest, p.s);
   std::pair<std::vector<LossPoint>, std::vector<LossPoint>> out;
   for (const auto& p : points) {
-    const bool at_highest = std::fabs(p.s - highest) <= 1e-3 * std::fabs(highest);
+    const bool at_highest = same_group(p.s, highest);
     (at_highest ? out.second : out.first).push_back(p);
   }
   return out;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "moe/errors.h"
+#include "scaling/csv.h"
 
 namespace moe::scaling {
 
@@ -30,10 +31,6 @@ struct RatioLawResidual {
 
 double weight_of(const RatioOptimum& o) {
   return std::isfinite(o.sigma) && o.sigma > 0 ? 1.0 / o.sigma : 1.0;
-}
-
-bool same_value(double a, double b) {
-  return std::fabs(a - b) <= 1e-3 * std::max(std::fabs(a), std::fabs(b));
 }
 
 RatioLawParams params_of(const std::vector<double>& raw) {
@@ -172,7 +169,7 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
   PerSparsity out;
   for (const auto& run : runs) {
     bool seen = false;
-    for (double s : out.sparsities) seen = seen || same_value(s, run.sparsity);
+    for (double s : out.sparsities) seen = seen || same_group(s, run.sparsity);
     if (!seen) out.sparsities.push_back(run.sparsity);
   }
   std::sort(out.sparsities.begin(), out.sparsities.end());
@@ -181,7 +178,7 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
   for (size_t g = 0; g < out.sparsities.size(); ++g) {
     std::vector<IsoflopPoint> points;
     for (const auto& run : runs) {
-      if (same_value(run.sparsity, out.sparsities[g])) {
+      if (same_group(run.sparsity, out.sparsities[g])) {
         points.push_back({run.compute, run.r, run.loss});
       }
     }
@@ -293,7 +290,7 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
     RatioFold fold;
     fold.sparsity = s;
     std::vector<RatioOptimum> train, test;
-    for (const auto& o : used) (same_value(o.sparsity, s) ? test : train).push_back(o);
+    for (const auto& o : used) (same_group(o.sparsity, s) ? test : train).push_back(o);
     if (test.empty()) {
       fold.note = "no bracketed r* at this sparsity";
     } else {

@@ -29,6 +29,11 @@ def read_results(path):
         return list(csv.DictReader(f))
 
 
+def same_group(a, b):
+    """The grouping rule of the fits and the report (scaling/csv.h, kGroupTolerance)."""
+    return abs(a - b) <= 1e-3 * max(abs(a), abs(b))
+
+
 def as_float(row, key):
     try:
         v = float(row.get(key, ""))
@@ -75,7 +80,7 @@ def plot_ratio_curves(rows, fit, out_dir):
     fig, axes = panel_grid(len(groups))
     for ax, group in zip(axes, groups):
         s = group["S"]
-        pts = [r for r in rows if r["status"] == "done" and abs(as_float(r, "sparsity") - s) < 1e-6]
+        pts = [r for r in rows if r["status"] == "done" and same_group(as_float(r, "sparsity"), s)]
         budgets = sorted({as_float(r, "compute") for r in pts})
         colors = compute_colors(budgets)
         for c in budgets:
@@ -155,7 +160,7 @@ def plot_frontier(rows, fit, out_dir):
         s = group["S"]
         color = cmap(i % 10)
         pts = [(as_float(r, "compute"), as_float(r, "val_loss")) for r in rows
-               if r["status"] == "done" and abs(as_float(r, "sparsity") - s) < 1e-6]
+               if r["status"] == "done" and same_group(as_float(r, "sparsity"), s)]
         ax.plot([c for c, _ in pts], [y for _, y in pts], ".", color=color, alpha=0.35)
         best = {}
         for c, y in pts:
@@ -232,7 +237,7 @@ def plot_load_balance(rows, sweep_dir, fit, out_dir):
     for ax, group in zip(axes, groups):
         s = group["S"]
         runs = [r for r in rows if r["status"] in ("done", "diverged")
-                and abs(as_float(r, "sparsity") - s) < 1e-6]
+                and same_group(as_float(r, "sparsity"), s)]
         ratios = sorted({as_float(r, "ratio") for r in runs})
         cmap = plt.get_cmap("plasma")
         n = max(1, len(ratios) - 1)

@@ -216,8 +216,7 @@ json derive(const po::variables_map& vm, const Input& in, const sc::RoleNames& r
     moe::cli::DerivedRow row;
     row.target = t;
     for (const auto& o : direct) {
-      if (std::fabs(o.compute - t.compute) <= 1e-3 * t.compute &&
-          std::fabs(o.sparsity - t.sparsity) <= 1e-3 * std::max(t.sparsity, 1e-9)) {
+      if (sc::same_group(o.compute, t.compute) && sc::same_group(o.sparsity, t.sparsity)) {
         row.direct = o;
       }
     }
@@ -333,7 +332,7 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
     std::vector<double> sparsities;
     for (const auto& p : points) {
       bool seen = false;
-      for (double s : sparsities) seen = seen || std::fabs(s - p.s) <= 1e-3 * s;
+      for (double s : sparsities) seen = seen || sc::same_group(s, p.s);
       if (!seen) sparsities.push_back(p.s);
     }
     if (sparsities.size() >= 3) {

@@ -135,3 +135,15 @@ TEST_CASE("an integer cell too large for int64 is refused rather than converted"
   const Table ok = Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,4\n", "ok.csv");
   CHECK(moe::scaling::derive_targets(ok, moe::scaling::default_columns(), 2, 1).at(0).top_k == 4);
 }
+
+TEST_CASE("one grouping rule: values within 1e-3 relative are one budget or sparsity", "[csv]") {
+  using moe::scaling::same_group;
+  CHECK(same_group(1e12, 1.0009e12));
+  CHECK_FALSE(same_group(1e12, 1.0011e12));
+  CHECK(same_group(0.9091, 0.90915));  // a sparsity written with another rounding
+  CHECK_FALSE(same_group(0.8235, 0.9091));
+  CHECK(same_group(0.0, 0.0));
+  // --where uses the same rule on its cells.
+  CHECK(moe::scaling::cell_matches("0.90915", "0.9091"));
+  CHECK_FALSE(moe::scaling::cell_matches("0.8235", "0.9091"));
+}
