@@ -41,11 +41,6 @@ namespace {
 std::atomic<int> g_stop{0};
 extern "C" void on_sweep_signal(int sig) { g_stop.store(sig); }
 
-// Exit statuses of moescale-train (experiments/cli/train_main.cpp).
-constexpr int kExitDiverged = 3;
-constexpr int kExitInput = 2;
-constexpr int kExitBusy = 75;
-
 fs::path run_dir(const std::string& out, const std::string& id) {
   return fs::path(out) / "runs" / id;
 }
@@ -76,16 +71,10 @@ RunState read_run_state(const std::string& dir) {
       }
     }
   }
-  const std::string result = dir + "/result.json";
-  if (fs::exists(result)) {
-    try {
-      s.status = read_json(result).value("status", "pending");
-      return s;
-    } catch (const std::exception&) {
-      // unreadable: treat the run as unfinished; the trainer rewrites it
-    }
+  s.status = RunDir(dir).read_result().status;
+  if (s.status == RunStatus::kPending && fs::exists(RunDir(dir).checkpoints())) {
+    s.status = RunStatus::kInterrupted;
   }
-  if (fs::exists(dir + "/checkpoints")) s.status = "interrupted";
   return s;
 }
 
@@ -133,9 +122,9 @@ void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& r
         std::to_string(p.params.total_nonembedding()),
         num(p.flops.training()),
         num(tokens),
-        state.status == "done" ? loss("val_loss") : "",
+        state.status == RunStatus::kDone ? loss("val_loss") : "",
         loss("final_train_loss"),
-        state.status,
+        to_string(state.status),
         result.contains("wall_seconds") ? num(result["wall_seconds"].get<double>()) : ""};
     for (size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + row[i];
     csv += "\n";
@@ -175,8 +164,12 @@ class Sweep {
  private:
   void check_inputs();
   void worker(int index);
-  // Runs one launch of the trainer for run i; returns its outcome.
-  std::string launch(size_t i, const std::string& device, int threads);
+  // How one launch of the trainer ended: a run status, or kBusy (another process trains the
+  // run: try later) or kBadInput (the sweep stops: every run would fail the same way).
+  enum class Outcome { kDone, kDiverged, kInterrupted, kFailed, kBadInput, kBusy };
+  static std::string name(Outcome o);
+  // Runs one launch of the trainer for run i.
+  Outcome launch(size_t i, const std::string& device, int threads);
   void log(const std::string& line);
 
   SweepOptions opt_;
@@ -240,7 +233,24 @@ void Sweep::check_inputs() {
   write_json_atomic(manifest, data);
 }
 
-std::string Sweep::launch(size_t i, const std::string& device, int threads) {
+std::string Sweep::name(Outcome o) {
+  switch (o) {
+    case Outcome::kDone:
+      return "done";
+    case Outcome::kDiverged:
+      return "diverged";
+    case Outcome::kInterrupted:
+      return "interrupted";
+    case Outcome::kBusy:
+      return "busy";
+    case Outcome::kFailed:
+    case Outcome::kBadInput:
+      break;
+  }
+  return "failed";  // bad input is a failed launch in attempts.jsonl
+}
+
+Sweep::Outcome Sweep::launch(size_t i, const std::string& device, int threads) {
   const RunSpec& run = runs_[i];
   const fs::path dir = run_dir(opt_.out, run.id);
   fs::create_directories(dir);
@@ -302,30 +312,27 @@ std::string Sweep::launch(size_t i, const std::string& device, int threads) {
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 
-  std::string outcome;
-  if (code == kExitBusy) return "busy";
-  const std::string state = read_run_state(dir.string()).status;
-  if (code == 0 && state == "done") {
-    outcome = "done";
-  } else if (code == kExitDiverged || state == "diverged") {
-    outcome = "diverged";
+  if (code == exit_status::kBusy) return Outcome::kBusy;
+  const RunStatus state = read_run_state(dir.string()).status;
+  Outcome outcome = Outcome::kFailed;
+  if (code == exit_status::kDone && state == RunStatus::kDone) {
+    outcome = Outcome::kDone;
+  } else if (code == exit_status::kDiverged || state == RunStatus::kDiverged) {
+    outcome = Outcome::kDiverged;
   } else if (g_stop.load() != 0) {
-    outcome = "interrupted";
-  } else if (code == kExitInput) {
-    outcome = "input-error";
-  } else {
-    outcome = "failed";
+    outcome = Outcome::kInterrupted;
+  } else if (code == exit_status::kBadInput) {
+    outcome = Outcome::kBadInput;
   }
-  append_line((dir / "attempts.jsonl").string(),
-              nlohmann::json{{"host", host_name()},
-                             {"pid", static_cast<int64_t>(pid)},
-                             {"device", device},
-                             {"exit", code},
-                             {"signal", sig},
-                             {"seconds", seconds},
-                             {"outcome", outcome == "input-error" ? "failed" : outcome}}
-                  .dump());
-  if (outcome == "input-error") {
+  append_line((dir / "attempts.jsonl").string(), nlohmann::json{{"host", host_name()},
+                                                                {"pid", static_cast<int64_t>(pid)},
+                                                                {"device", device},
+                                                                {"exit", code},
+                                                                {"signal", sig},
+                                                                {"seconds", seconds},
+                                                                {"outcome", name(outcome)}}
+                                                     .dump());
+  if (outcome == Outcome::kBadInput) {
     std::lock_guard<std::mutex> g(mu_);
     fatal_ = fmt::format("run {} ({}): {}", run.id, describe(run), last_line_of(log_path));
   }
@@ -361,21 +368,17 @@ void Sweep::worker(int index) {
       continue;
     }
     log(fmt::format("start {} {} on {}", run.id, describe(run), device));
-    const std::string outcome = launch(i, device, threads_per_worker_);
-    if (outcome == "busy") {
+    const Outcome outcome = launch(i, device, threads_per_worker_);
+    if (outcome == Outcome::kBusy) {
       std::lock_guard<std::mutex> g(mu_);
       waiting_.push_back(i);
       continue;
     }
     const RunState state = read_run_state(dir.string());
     std::string detail;
-    if (outcome == "done") {
-      try {
-        detail = fmt::format(", val loss {:.4f}",
-                             read_json((dir / "result.json").string()).value("val_loss", 0.0));
-      } catch (const std::exception&) {
-      }
-    } else if (outcome != "interrupted") {
+    if (outcome == Outcome::kDone) {
+      detail = fmt::format(", val loss {:.4f}", RunDir(dir).read_result().val_loss);
+    } else if (outcome != Outcome::kInterrupted) {
       detail = ": " + last_line_of((dir / "train.log").string());
     }
     int finished = 0;
@@ -385,9 +388,10 @@ void Sweep::worker(int index) {
         finished = ++finished_;
       else
         finished = finished_;
-      if (outcome == "failed" && !state.final(opt_.max_failures)) todo_.push_back(i);  // retry
+      if (outcome == Outcome::kFailed && !state.final(opt_.max_failures)) todo_.push_back(i);
     }
-    log(fmt::format("{} {} [{}/{} finished]{}", outcome, run.id, finished, runs_.size(), detail));
+    log(fmt::format("{} {} [{}/{} finished]{}", name(outcome), run.id, finished, runs_.size(),
+                    detail));
     rebuild_results(opt_.out, runs_);
   }
 }
@@ -461,9 +465,9 @@ SweepSummary Sweep::run() {
   summary.runs = static_cast<int>(runs_.size());
   for (const auto& r : runs_) {
     const RunState s = read_run_state(run_dir(opt_.out, r.id).string());
-    if (s.status == "done")
+    if (s.status == RunStatus::kDone)
       ++summary.done;
-    else if (s.status == "diverged")
+    else if (s.status == RunStatus::kDiverged)
       ++summary.diverged;
     else if (s.final(opt_.max_failures))
       ++summary.failed;

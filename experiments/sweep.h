@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "experiments/grid.h"
+#include "moe/run_dir.h"
 
 namespace moe::experiments {
 
@@ -55,14 +56,14 @@ SweepSummary run_sweep(const SweepOptions& options);
 // Rebuilds SWEEPDIR/results.csv for `runs` from their run directories.
 void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs);
 
-// A run's state as read from its directory: done | diverged | failed | interrupted | pending,
-// and how many launches failed.
+// A run's state as read from its directory: its result.json status (kInterrupted also when it
+// has a checkpoint but no result), and how many launches failed.
 struct RunState {
-  std::string status = "pending";
+  RunStatus status = RunStatus::kPending;
   int failures = 0;
   bool final(int max_failures) const {
-    return status == "done" || status == "diverged" ||
-           (status == "failed" && failures >= max_failures);
+    return status == RunStatus::kDone || status == RunStatus::kDiverged ||
+           (status == RunStatus::kFailed && failures >= max_failures);
   }
 };
 RunState read_run_state(const std::string& run_dir);

@@ -70,7 +70,7 @@ class Trainer {
         device_(parse_device(config.device)),
         bf16_(config.dtype == "bf16") {}
 
-  TrainResult run(bool resume);
+  RunResult run(bool resume);
 
  private:
   void prepare_directory(bool resume);
@@ -80,7 +80,7 @@ class Trainer {
   void save_checkpoint();
   bool load_checkpoint(const fs::path& dir, std::string* why);
   double evaluate();
-  void write_result(const TrainResult& r);
+  void write_result(RunResult r);  // fills what the trainer knows: tokens, FLOPs, peak, id
   void truncate_metrics(int64_t last_step);
   std::string metrics_path() const { return (fs::path(dir_) / "metrics.jsonl").string(); }
   fs::path checkpoints_dir() const { return fs::path(dir_) / "checkpoints"; }
@@ -362,30 +362,17 @@ double Trainer::evaluate() {
   return total.item<double>() / static_cast<double>(n);
 }
 
-void Trainer::write_result(const TrainResult& r) {
-  nlohmann::json j = {
-      {"status", r.status},
-      {"reason", r.reason},
-      {"val_loss", r.val_loss},
-      {"final_train_loss", r.final_train_loss},
-      {"steps", r.steps_done},
-      {"steps_planned", cfg_.steps()},
-      {"tokens", r.steps_done * cfg_.batch_size * cfg_.model.context},
-      {"flops",
-       static_cast<double>(r.steps_done * cfg_.batch_size * cfg_.model.context) * flops_per_token_},
-      {"wall_seconds", r.wall_seconds},
-      {"peak_flops_per_second", peak_.flops_per_second},
-      {"peak_source", peak_.source},
-      {"run_id", run_id(cfg_)}};
-  if (r.diverged_step >= 0) j["diverged_step"] = r.diverged_step;
-  // JSON has no NaN: a diverged run's losses are written as null.
-  for (const char* key : {"val_loss", "final_train_loss"}) {
-    if (!std::isfinite(j[key].get<double>())) j[key] = nullptr;
-  }
-  write_json_atomic((fs::path(dir_) / "result.json").string(), j);
+void Trainer::write_result(RunResult r) {
+  r.steps_planned = cfg_.steps();
+  r.tokens = r.steps * cfg_.batch_size * cfg_.model.context;
+  r.flops = static_cast<double>(r.tokens) * flops_per_token_;
+  r.peak_flops_per_second = peak_.flops_per_second;
+  r.peak_source = peak_.source;
+  r.run_id = run_id(cfg_);
+  write_json_atomic(RunDir(dir_).result().string(), r);
 }
 
-TrainResult Trainer::run(bool resume) {
+RunResult Trainer::run(bool resume) {
   const fs::path result_path = fs::path(dir_) / "result.json";
   fs::create_directories(dir_);
   DirLock lock((fs::path(dir_) / "lock").string());
@@ -395,17 +382,10 @@ TrainResult Trainer::run(bool resume) {
   }
   prepare_directory(resume);
   if (resume && fs::exists(result_path)) {
-    const nlohmann::json done = read_json(result_path.string());
-    if (done.value("status", "") == "done") {
-      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(),
-                   done.value("val_loss", 0.0));
-      TrainResult r;
-      r.status = "done";
-      r.val_loss = done.value("val_loss", 0.0);
-      r.final_train_loss = done.value("final_train_loss", 0.0);
-      r.steps_done = done.value("steps", int64_t{0});
-      r.wall_seconds = done.value("wall_seconds", 0.0);
-      return r;
+    const RunResult done = read_json(result_path.string()).get<RunResult>();
+    if (done.status == RunStatus::kDone) {
+      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
+      return done;
     }
   }
   if (cfg_.threads > 0) at::set_num_threads(cfg_.threads);
@@ -440,17 +420,17 @@ TrainResult Trainer::run(bool resume) {
   ProgressLine progress("step", total_steps, step_);
   std::string detail = "starting";
 
-  TrainResult result;
-  auto finish = [&](const std::string& status, const std::string& reason) {
+  RunResult result;
+  auto finish = [&](RunStatus status, const std::string& reason) {
     result.status = status;
     result.reason = reason;
-    result.steps_done = step_;
+    result.steps = step_;
     result.final_train_loss = last_train_loss;
     result.val_loss = last_val;
     result.wall_seconds = wall_before_ + seconds_since(session_start_);
     write_result(result);
     progress.finish(
-        fmt::format("{}: {} after {} steps{}{}", dir_, status, step_,
+        fmt::format("{}: {} after {} steps{}{}", dir_, to_string(status), step_,
                     std::isfinite(last_val) ? fmt::format(", val loss {:.4f}", last_val) : "",
                     reason.empty() ? "" : " (" + reason + ")"));
     return result;
@@ -501,7 +481,7 @@ TrainResult Trainer::run(bool resume) {
       if (!std::isfinite(ce)) {
         result.diverged_step = step_;
         last_train_loss = ce;
-        return finish("diverged", fmt::format("loss became {} at step {}", ce, step_));
+        return finish(RunStatus::kDiverged, fmt::format("loss became {} at step {}", ce, step_));
       }
     }
     window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
@@ -565,7 +545,8 @@ TrainResult Trainer::run(bool resume) {
       }
       if (!std::isfinite(last_train_loss)) {
         result.diverged_step = step_;
-        return finish("diverged", fmt::format("loss became {} by step {}", last_train_loss, step_));
+        return finish(RunStatus::kDiverged,
+                      fmt::format("loss became {} by step {}", last_train_loss, step_));
       }
       append_line(metrics_path(), line.dump());
       detail = fmt::format("loss {:.4f}{} | {:.3g} tok/s{}", last_train_loss,
@@ -589,18 +570,19 @@ TrainResult Trainer::run(bool resume) {
     }
     if (stop) {
       const int sig = g_stop_signal.load();
-      return finish("interrupted", sig ? fmt::format("signal {} at step {}", sig, step_)
-                                       : fmt::format("stopped at step {} (--stop-at-step)", step_));
+      return finish(RunStatus::kInterrupted,
+                    sig ? fmt::format("signal {} at step {}", sig, step_)
+                        : fmt::format("stopped at step {} (--stop-at-step)", step_));
     }
   }
   save_checkpoint();
   if (!std::isfinite(last_val)) last_val = evaluate();
-  return finish("done", "");
+  return finish(RunStatus::kDone, "");
 }
 
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
+RunResult train(const TrainConfig& config, const std::string& run_dir, bool resume) {
   config.validate();
   Trainer trainer(config, run_dir);
   try {
@@ -617,8 +599,11 @@ TrainResult train(const TrainConfig& config, const std::string& run_dir, bool re
     std::string reason = e.what();
     reason = reason.substr(0, reason.find('\n'));
     if (fs::is_directory(run_dir)) {
-      write_json_atomic((fs::path(run_dir) / "result.json").string(),
-                        {{"status", "failed"}, {"reason", reason}, {"run_id", run_id(config)}});
+      RunResult failed;
+      failed.status = RunStatus::kFailed;
+      failed.reason = reason;
+      failed.run_id = run_id(config);
+      write_json_atomic(RunDir(run_dir).result().string(), failed);
     }
     throw;
   }

@@ -7,8 +7,9 @@
 //                   train_loss (mean CE over the steps since the last line), lr, tokens_per_s,
 //                   mfu, aux_loss, z_loss, grad_norm, expert_load_max_over_mean (per MoE layer);
 //                   val_loss on eval steps
-//   result.json     status done | diverged | failed | interrupted, reason, val_loss (final, on
-//                   the fixed held-out set), final_train_loss, steps, tokens, wall_seconds, ...
+//   result.json     moe::RunResult (moe/run_dir.h): status done | diverged | failed |
+//                   interrupted, reason, val_loss (final, on the fixed held-out set),
+//                   final_train_loss, steps, tokens, wall_seconds, ...
 //   checkpoints/step-NNNNNNNN/   model.pt, optimizer.pt, rng.pt, state.json (step, data
 //                   position, wall time so far, FNV-1a checksums of the three .pt files and of
 //                   state.json itself). The last two checkpoints are kept. Each is written
@@ -29,23 +30,15 @@
 #include <cstdint>
 #include <string>
 
+#include "moe/run_dir.h"
 #include "moe/train_config.h"
 
 namespace moe {
 
-struct TrainResult {
-  std::string status;  // done | diverged | failed | interrupted
-  std::string reason;
-  double val_loss = 0;
-  double final_train_loss = 0;
-  int64_t steps_done = 0;
-  int64_t diverged_step = -1;
-  double wall_seconds = 0;
-};
-
 // Trains (resume: continue from RUNDIR's newest good checkpoint, or start when there is none).
-// Throws moe::InputError for bad input (data, a RUNDIR holding a different config, ...).
-TrainResult train(const TrainConfig& config, const std::string& run_dir, bool resume);
+// Returns what it wrote to result.json (moe/run_dir.h). Throws moe::InputError for bad input
+// (data, a RUNDIR holding a different config, ...).
+RunResult train(const TrainConfig& config, const std::string& run_dir, bool resume);
 
 // SIGINT/SIGTERM handlers that ask the running train() to checkpoint and return "interrupted".
 void install_stop_handlers();

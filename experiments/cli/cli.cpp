@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "moe/errors.h"
+#include "moe/run_dir.h"
 
 extern char** environ;
 
@@ -30,22 +31,22 @@ int run_main(const std::string& command, const std::function<int()>& body) {
     return body();
   } catch (const po::error& e) {
     error(std::string(e.what()) + "; see 'moescale " + command + " --help'");
-    return 2;
+    return exit_status::kBadInput;
   } catch (const InputError& e) {
     error(e.what());
-    return 2;
+    return exit_status::kBadInput;
   } catch (const BusyError& e) {
     error(e.what());
-    return 75;
+    return exit_status::kBusy;
   } catch (const std::invalid_argument& e) {
     error(e.what());
-    return 2;
+    return exit_status::kBadInput;
   } catch (const nlohmann::json::exception& e) {
     error(std::string("malformed JSON input: ") + e.what());
-    return 2;
+    return exit_status::kBadInput;
   } catch (const std::exception& e) {
     error(e.what());
-    return 1;
+    return exit_status::kFailed;
   }
 }
 

@@ -36,15 +36,10 @@ double observed_flops_per_second(const std::string& out) {
   const fs::path runs = fs::path(out) / "runs";
   if (!fs::is_directory(runs)) return 0;
   for (const auto& entry : fs::directory_iterator(runs)) {
-    const fs::path result = entry.path() / "result.json";
-    if (!fs::exists(result)) continue;
-    try {
-      const nlohmann::json j = moe::read_json(result.string());
-      if (j.value("status", "") != "done") continue;
-      flops += j.value("flops", 0.0);
-      seconds += j.value("wall_seconds", 0.0);
-    } catch (const std::exception&) {
-    }
+    const moe::RunResult r = moe::RunDir(entry.path()).read_result();
+    if (r.status != moe::RunStatus::kDone) continue;
+    flops += r.flops;
+    seconds += r.wall_seconds;
   }
   return seconds > 0 ? flops / seconds : 0;
 }

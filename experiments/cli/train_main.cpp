@@ -132,18 +132,21 @@ int main(int argc, char** argv) {
     const std::string out = vm["out"].as<std::string>();
     print_header(c, out);
     moe::install_stop_handlers();
-    const moe::TrainResult r = moe::train(c, out, vm["resume"].as<bool>());
-    if (r.status == "done") return 0;
-    if (r.status == "diverged") {
-      std::fprintf(stderr, "moescale train: diverged at step %lld: %s\n",
-                   (long long)r.diverged_step, r.reason.c_str());
-      return 3;
+    const moe::RunResult r = moe::train(c, out, vm["resume"].as<bool>());
+    switch (r.status) {
+      case moe::RunStatus::kDone:
+        return moe::exit_status::kDone;
+      case moe::RunStatus::kDiverged:
+        std::fprintf(stderr, "moescale train: diverged at step %lld: %s\n",
+                     (long long)r.diverged_step, r.reason.c_str());
+        return moe::exit_status::kDiverged;
+      case moe::RunStatus::kInterrupted: {
+        const int sig = moe::stop_signal();
+        std::fprintf(stderr, "moescale train: interrupted; continue with --resume\n");
+        return sig ? 128 + sig : 130;
+      }
+      default:
+        return moe::exit_status::kFailed;
     }
-    if (r.status == "interrupted") {
-      const int sig = moe::stop_signal();
-      std::fprintf(stderr, "moescale train: interrupted; continue with --resume\n");
-      return sig ? 128 + sig : 130;
-    }
-    return 1;
   });
 }

@@ -2,6 +2,10 @@
 // one plan -> TrainConfig conversion. Torch-free.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -9,6 +13,7 @@
 #include "experiments/cli/plan_options.h"
 #include "experiments/grid.h"
 #include "moe/errors.h"
+#include "moe/run_dir.h"
 #include "moe/settings.h"
 
 namespace po = boost::program_options;
@@ -140,4 +145,47 @@ TEST_CASE("a train config round-trips through JSON", "[settings]") {
   CHECK(moe::run_id(other) == moe::run_id(c));
   other.weight_decay = 0.04;
   CHECK(moe::run_id(other) != moe::run_id(c));
+}
+
+TEST_CASE("result.json round-trips through RunResult, losses that are not finite as null",
+          "[run_dir]") {
+  moe::RunResult r;
+  r.status = moe::RunStatus::kDiverged;
+  r.reason = "loss became nan at step 7";
+  r.val_loss = std::numeric_limits<double>::quiet_NaN();
+  r.final_train_loss = 2.5;
+  r.steps = 7;
+  r.diverged_step = 7;
+  const nlohmann::json j = r;
+  CHECK(j["status"] == "diverged");
+  CHECK(j["val_loss"].is_null());
+  const moe::RunResult back = j.get<moe::RunResult>();
+  CHECK(back.status == moe::RunStatus::kDiverged);
+  CHECK(std::isnan(back.val_loss));
+  CHECK(back.final_train_loss == 2.5);
+  CHECK(back.diverged_step == 7);
+  CHECK(nlohmann::json(moe::RunResult{}).contains("diverged_step") == false);
+  CHECK_THROWS_WITH(moe::parse_run_status("busy"), Catch::Contains("'busy' is unknown"));
+  for (auto s : {moe::RunStatus::kPending, moe::RunStatus::kDone, moe::RunStatus::kDiverged,
+                 moe::RunStatus::kFailed, moe::RunStatus::kInterrupted}) {
+    CHECK(moe::parse_run_status(moe::to_string(s)) == s);
+  }
+}
+
+TEST_CASE("a run directory without a readable result is pending", "[run_dir]") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "moescale_test_run_dir";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const moe::RunDir run(dir);
+  CHECK(run.read_result().status == moe::RunStatus::kPending);
+  std::ofstream(run.result()) << "{\"status\": \"do";  // cut short by a kill
+  CHECK(run.read_result().status == moe::RunStatus::kPending);
+  moe::RunResult done;
+  done.status = moe::RunStatus::kDone;
+  done.val_loss = 3.25;
+  std::ofstream(run.result(), std::ios::trunc) << nlohmann::json(done).dump();
+  CHECK(run.read_result().status == moe::RunStatus::kDone);
+  CHECK(run.read_result().val_loss == 3.25);
+  std::filesystem::remove_all(dir);
 }

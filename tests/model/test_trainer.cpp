@@ -85,9 +85,9 @@ TEST_CASE("training lowers the loss and leaves a complete run directory", "[trai
   Fixture f;
   const moe::TrainConfig c = tiny_run(f.data);
   const std::string run = f.tmp / "run";
-  const moe::TrainResult r = moe::train(c, run, false);
-  CHECK(r.status == "done");
-  CHECK(r.steps_done == 60);
+  const moe::RunResult r = moe::train(c, run, false);
+  CHECK(r.status == moe::RunStatus::kDone);
+  CHECK(r.steps == 60);
   const auto m = metrics(run);
   REQUIRE(m.size() == 12);
   // ln(64) = 4.16 at the start; the source's conditional entropy is ln(3) = 1.10 at best.
@@ -117,16 +117,16 @@ TEST_CASE("an interrupted and resumed run equals an uninterrupted one bit for bi
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   const std::string straight = f.tmp / "straight", resumed = f.tmp / "resumed";
-  const moe::TrainResult a = moe::train(c, straight, false);
+  const moe::RunResult a = moe::train(c, straight, false);
 
   c.stop_at_step = 23;  // mid-window: the metrics accumulators are checkpointed too
-  const moe::TrainResult stopped = moe::train(c, resumed, false);
-  CHECK(stopped.status == "interrupted");
-  CHECK(stopped.steps_done == 23);
+  const moe::RunResult stopped = moe::train(c, resumed, false);
+  CHECK(stopped.status == moe::RunStatus::kInterrupted);
+  CHECK(stopped.steps == 23);
   CHECK(moe::read_json(resumed + "/result.json")["status"] == "interrupted");
   c.stop_at_step = -1;
-  const moe::TrainResult b = moe::train(c, resumed, true);
-  CHECK(b.status == "done");
+  const moe::RunResult b = moe::train(c, resumed, true);
+  CHECK(b.status == moe::RunStatus::kDone);
   CHECK(b.val_loss == a.val_loss);
   CHECK(b.final_train_loss == a.final_train_loss);
   check_same_curve(straight, resumed);
@@ -136,7 +136,7 @@ TEST_CASE("a corrupt checkpoint is detected and the previous one is used", "[tra
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   const std::string straight = f.tmp / "straight", run = f.tmp / "run";
-  const moe::TrainResult a = moe::train(c, straight, false);
+  const moe::RunResult a = moe::train(c, straight, false);
 
   c.checkpoint_every = 10;
   c.stop_at_step = 25;
@@ -150,8 +150,8 @@ TEST_CASE("a corrupt checkpoint is detected and the previous one is used", "[tra
     file.write("\xde\xad\xbe\xef", 4);
   }
   c.stop_at_step = -1;
-  const moe::TrainResult b = moe::train(c, run, true);
-  CHECK(b.status == "done");
+  const moe::RunResult b = moe::train(c, run, true);
+  CHECK(b.status == moe::RunStatus::kDone);
   CHECK(b.val_loss == a.val_loss);  // resumed from step 20 and recomputed 21..60 exactly
   check_same_curve(straight, run);
 }
@@ -161,8 +161,8 @@ TEST_CASE("a NaN loss stops the run with status diverged and the step", "[traine
   moe::TrainConfig c = tiny_run(f.data);
   c.inject_nan_at_step = 17;
   const std::string run = f.tmp / "run";
-  const moe::TrainResult r = moe::train(c, run, false);
-  CHECK(r.status == "diverged");
+  const moe::RunResult r = moe::train(c, run, false);
+  CHECK(r.status == moe::RunStatus::kDiverged);
   CHECK(r.diverged_step == 17);
   const nlohmann::json result = moe::read_json(run + "/result.json");
   CHECK(result["status"] == "diverged");
@@ -236,19 +236,19 @@ TEST_CASE("the learning-rate schedules", "[trainer]") {
 TEST_CASE("bf16 autocast on the CPU trains as well as fp32 and resumes bit for bit", "[trainer]") {
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
-  const moe::TrainResult fp32 = moe::train(c, f.tmp / "fp32", false);
+  const moe::RunResult fp32 = moe::train(c, f.tmp / "fp32", false);
   c.dtype = "bf16";
   const std::string straight = f.tmp / "straight", resumed = f.tmp / "resumed";
-  const moe::TrainResult a = moe::train(c, straight, false);
-  CHECK(a.status == "done");
+  const moe::RunResult a = moe::train(c, straight, false);
+  CHECK(a.status == moe::RunStatus::kDone);
   CHECK(a.val_loss < 2.2);
   CHECK(std::fabs(a.val_loss - fp32.val_loss) < 0.05);
   CHECK(a.val_loss != fp32.val_loss);  // the matmuls did run in bf16
   CHECK(moe::read_json(straight + "/result.json")["peak_source"] == "measured bf16 GEMM 1024^3");
   c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == "interrupted");
+  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
   c.stop_at_step = -1;
-  const moe::TrainResult b = moe::train(c, resumed, true);
+  const moe::RunResult b = moe::train(c, resumed, true);
   CHECK(b.val_loss == a.val_loss);
   check_same_curve(straight, resumed);
 }
@@ -264,17 +264,17 @@ TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint
   c.dtype = "bf16";
   c.model.d_expert = 32;  // multiples of 8: the grouped GEMM's layout on compute capability 9.x
   const std::string straight = f.tmp / "straight", resumed = f.tmp / "resumed";
-  const moe::TrainResult a = moe::train(c, straight, false);
-  CHECK(a.status == "done");
+  const moe::RunResult a = moe::train(c, straight, false);
+  CHECK(a.status == moe::RunStatus::kDone);
   CHECK(metrics(straight).front()["train_loss"].get<double>() > 3.0);
   CHECK(a.val_loss < 2.2);
 
   c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == "interrupted");
+  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
   c.stop_at_step = -1;
-  const moe::TrainResult b = moe::train(c, resumed, true);
-  CHECK(b.status == "done");
-  CHECK(b.steps_done == a.steps_done);
+  const moe::RunResult b = moe::train(c, resumed, true);
+  CHECK(b.status == moe::RunStatus::kDone);
+  CHECK(b.steps == a.steps);
   // CUDA's atomic scatter-adds are not bit-reproducible; the resumed curve follows within noise.
   CHECK(std::fabs(b.val_loss - a.val_loss) < 0.05);
   CHECK(metrics(resumed).size() == metrics(straight).size());
