@@ -49,75 +49,153 @@ template bool parse_setting_value<bool>(const std::string&, const std::string&);
 
 namespace {
 
+// A setting's flag (and grid key) and, for training settings, its config.json key.
+struct Keys {
+  Keys(const char* flag) : flag(flag) {}  // NOLINT: a plan setting, not in config.json
+  Keys(const char* flag, const char* json) : flag(flag), json(json) {}
+  std::string flag, json;
+};
+
+template <typename T>
+constexpr bool kIsOptional = false;
+template <typename T>
+constexpr bool kIsOptional<std::optional<T>> = true;
+
+Setting entry(const Keys& keys, SettingUse use, SettingGroup group, std::string help) {
+  Setting s;
+  s.key = keys.flag;
+  s.use = use;
+  s.group = group;
+  s.help = std::move(help);
+  s.json_key = keys.json;
+  return s;
+}
+
+// config.json: the field as it is, read back strictly.
+template <typename Field>
+void json_as_is(Setting& s, Field field) {
+  using T = std::decay_t<decltype(field(std::declval<RunSettings&>()))>;
+  if constexpr (!kIsOptional<T>) {
+    if (s.json_key.empty()) return;
+    s.to_json = [field](const RunSettings& r) {
+      return nlohmann::json(field(const_cast<RunSettings&>(r)));
+    };
+    s.from_json = [field, key = s.json_key](const JsonFields& f, RunSettings& r) {
+      f.get(key.c_str(), field(r));
+    };
+  }
+}
+
 // Builders of table entries. `field` returns a reference to what the setting writes.
 template <typename T, typename Field>
-Setting value(std::string key, SettingUse use, SettingGroup group, std::string help, Field field) {
-  return {std::move(key),
-          use,
-          group,
-          std::move(help),
-          false,
-          [field](const std::string& where, const std::string& text, RunSettings& s) {
-            field(s) = parse_setting_value<T>(where, text);
-          },
-          [field](const RunSettings& s) {
-            return fmt::format("{}", field(const_cast<RunSettings&>(s)));
-          }};
+Setting value(const Keys& keys, SettingUse use, SettingGroup group, std::string help, Field field) {
+  Setting s = entry(keys, use, group, std::move(help));
+  s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
+    field(r) = parse_setting_value<T>(where, text);
+  };
+  s.show = [field](const RunSettings& r) {
+    return fmt::format("{}", field(const_cast<RunSettings&>(r)));
+  };
+  json_as_is(s, field);
+  return s;
 }
 
 // A number whose default is derived (the label's, the data's) or unset; the help text says which.
 template <typename T, typename Field>
-Setting derived(std::string key, SettingUse use, SettingGroup group, std::string help,
+Setting derived(const Keys& keys, SettingUse use, SettingGroup group, std::string help,
                 Field field) {
-  return {std::move(key),
-          use,
-          group,
-          std::move(help),
-          false,
-          [field](const std::string& where, const std::string& text, RunSettings& s) {
-            field(s) = parse_setting_value<T>(where, text);
-          },
-          [](const RunSettings&) { return std::string(); }};
+  Setting s = entry(keys, use, group, std::move(help));
+  s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
+    field(r) = parse_setting_value<T>(where, text);
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  json_as_is(s, field);
+  return s;
 }
 
-Setting text(std::string key, SettingUse use, SettingGroup group, std::string help,
+Setting text(const Keys& keys, SettingUse use, SettingGroup group, std::string help,
              std::function<std::string&(RunSettings&)> field) {
-  return {std::move(key),
-          use,
-          group,
-          std::move(help),
-          false,
-          [field](const std::string&, const std::string& text, RunSettings& s) { field(s) = text; },
-          [field](const RunSettings& s) { return field(const_cast<RunSettings&>(s)); }};
+  Setting s = entry(keys, use, group, std::move(help));
+  s.apply = [field](const std::string&, const std::string& text, RunSettings& r) {
+    field(r) = text;
+  };
+  s.show = [field](const RunSettings& r) { return field(const_cast<RunSettings&>(r)); };
+  json_as_is(s, field);
+  return s;
 }
 
-// An enumeration with its own parse and to_string (their messages name the values).
+// An enumeration with its own parse and to_string (their messages name the values); written
+// to config.json by name.
 template <typename E, typename Field>
-Setting choice(std::string key, SettingUse use, SettingGroup group, std::string help, Field field,
+Setting choice(const Keys& keys, SettingUse use, SettingGroup group, std::string help, Field field,
                E (*parse)(const std::string&), std::string (*show)(E)) {
-  return {std::move(key),
-          use,
-          group,
-          std::move(help),
-          false,
-          [field, parse](const std::string&, const std::string& text, RunSettings& s) {
-            field(s) = parse(text);
-          },
-          [field, show](const RunSettings& s) { return show(field(const_cast<RunSettings&>(s))); }};
+  Setting s = entry(keys, use, group, std::move(help));
+  s.apply = [field, parse](const std::string&, const std::string& text, RunSettings& r) {
+    field(r) = parse(text);
+  };
+  s.show = [field, show](const RunSettings& r) { return show(field(const_cast<RunSettings&>(r))); };
+  if (!s.json_key.empty()) {
+    s.to_json = [field, show](const RunSettings& r) {
+      return nlohmann::json(show(field(const_cast<RunSettings&>(r))));
+    };
+    s.from_json = [field, parse, key = s.json_key](const JsonFields& f, RunSettings& r) {
+      if (!f.has(key.c_str())) return;
+      std::string name;
+      f.get(key.c_str(), name);
+      field(r) = parse(name);
+    };
+  }
+  return s;
 }
 
-// A switch: present on the command line means true; true/false in grids.
+// A switch of the plan: present on the command line means true; true/false in grids.
 template <typename Field>
-Setting flag(std::string key, SettingGroup group, std::string help, Field field) {
-  return {std::move(key),
-          SettingUse::kShared,
-          group,
-          std::move(help),
-          true,
-          [field](const std::string& where, const std::string& text, RunSettings& s) {
-            field(s) = parse_setting_value<bool>(where, text);
-          },
-          [](const RunSettings&) { return std::string(); }};
+Setting flag(const Keys& keys, std::string help, Field field) {
+  Setting s = entry(keys, SettingUse::kShared, SettingGroup::kPlan, std::move(help));
+  s.is_switch = true;
+  s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
+    field(r) = parse_setting_value<bool>(where, text);
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  return s;
+}
+
+// The three settings that write more than one field or invert theirs.
+Setting no_renormalize() {
+  Setting s = entry("no-renormalize", SettingUse::kShared, SettingGroup::kPlan,
+                    "do not renormalise the top-k gates to sum to 1");
+  s.is_switch = true;
+  s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
+    r.plan.base.renormalize_gates = !parse_setting_value<bool>(where, text);
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  return s;
+}
+
+// The planner counts steps with it; in config.json it is the run's batch.
+Setting batch_size() {
+  Setting s = entry({"batch-size", "batch_size"}, SettingUse::kShared, SettingGroup::kPlanAndTrain,
+                    "sequences per optimizer step (default: the label's)");
+  s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
+    r.plan.batch_size = parse_setting_value<int64_t>(where, text);
+    r.train.batch_size = *r.plan.batch_size;
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  json_as_is(s, [](RunSettings& r) -> int64_t& { return r.train.batch_size; });
+  return s;
+}
+
+// Given, it replaces the label's learning rate.
+Setting learning_rate() {
+  Setting s = entry({"lr", "lr"}, SettingUse::kShared, SettingGroup::kTrain,
+                    "peak learning rate (default: the label's)");
+  s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
+    r.train.lr = parse_setting_value<double>(where, text);
+    r.lr_given = true;
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  json_as_is(s, [](RunSettings& r) -> double& { return r.train.lr; });
+  return s;
 }
 
 constexpr SettingUse kAxis = SettingUse::kAxis, kShared = SettingUse::kShared,
@@ -179,12 +257,8 @@ std::vector<Setting> make_settings() {
     choice("router-score", kShared, kPlan, "softmax or sigmoid",
            [](S& s) -> RouterScore& { return s.plan.base.router_score; }, &parse_router_score,
            static_cast<std::string (*)(RouterScore)>(&to_string)),
-    {"no-renormalize", kShared, kPlan, "do not renormalise the top-k gates to sum to 1", true,
-     [](const std::string& where, const std::string& text, S& s) {
-       s.plan.base.renormalize_gates = !parse_setting_value<bool>(where, text);
-     },
-     [](const S&) { return std::string(); }},
-    flag("tie-embeddings", kPlan, "share the token embedding with the LM head",
+    no_renormalize(),
+    flag("tie-embeddings", "share the token embedding with the LM head",
          [](S& s) -> bool& { return s.plan.base.tie_embeddings; }),
     value<double>("aux-loss", kShared, kPlan, "load-balancing loss coefficient",
                   [](S& s) -> double& { return s.plan.base.aux_loss_coef; }),
@@ -193,67 +267,57 @@ std::vector<Setting> make_settings() {
     value<int64_t>("dense-layers", kShared, kPlan,
                    "the first N layers use a dense FFN of the same active width",
                    [](S& s) -> int64_t& { return s.plan.base.n_dense_layers; }),
-    {"batch-size", kShared, kBoth, "sequences per optimizer step (default: the label's)", false,
-     [](const std::string& where, const std::string& text, S& s) {
-       s.plan.batch_size = parse_setting_value<int64_t>(where, text);
-       s.train.batch_size = *s.plan.batch_size;
-     },
-     [](const S&) { return std::string(); }},
+    batch_size(),
 
-    value<uint64_t>("seed", kAxis, kTrain, "initialisation and data-order seed",
+    value<uint64_t>({"seed", "seed"}, kAxis, kTrain, "initialisation and data-order seed",
                     [](S& s) -> uint64_t& { return s.train.seed; }),
-    text("device", kCommand, kTrain, "cpu, cuda or cuda:<i>",
+    text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
          [](S& s) -> std::string& { return s.train.device; }),
-    text("dtype", kShared, kTrain,
+    text({"dtype", "dtype"}, kShared, kTrain,
          "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",
          [](S& s) -> std::string& { return s.train.dtype; }),
-    derived<int>("threads", kCommand, kTrain, "torch intra-op threads (default: all cores)",
+    derived<int>({"threads", "threads"}, kCommand, kTrain, "torch intra-op threads (default: all cores)",
                   [](S& s) -> int& { return s.train.threads; }),
-    choice("grouped-gemm", kShared, kTrain,
+    choice({"grouped-gemm", "grouped_gemm"}, kShared, kTrain,
            "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16), "
            "on (wherever the kernel runs, CPU too) or off (a loop over experts)",
            [](S& s) -> GroupedGemm& { return s.train.grouped_gemm; }, &parse_grouped_gemm,
            static_cast<std::string (*)(GroupedGemm)>(&to_string)),
-    derived<int64_t>("micro-batch", kShared, kTrain,
+    derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
                       [](S& s) -> int64_t& { return s.train.micro_batch_size; }),
-    derived<int64_t>("tokens", kCommand, kTrain,
+    derived<int64_t>({"tokens", "tokens"}, kCommand, kTrain,
                       "training tokens (default: the plan's D = C / FLOPs per token)",
                       [](S& s) -> int64_t& { return s.train.tokens; }),
-    {"lr", kShared, kTrain, "peak learning rate (default: the label's)", false,
-     [](const std::string& where, const std::string& text, S& s) {
-       s.train.lr = parse_setting_value<double>(where, text);
-       s.lr_given = true;
-     },
-     [](const S&) { return std::string(); }},
-    value<double>("min-lr-ratio", kShared, kTrain, "final LR / peak LR",
+    learning_rate(),
+    value<double>({"min-lr-ratio", "min_lr_ratio"}, kShared, kTrain, "final LR / peak LR",
                   [](S& s) -> double& { return s.train.min_lr_ratio; }),
-    derived<int64_t>("warmup", kShared, kTrain, "linear warmup steps (default: 2% of the steps)",
+    derived<int64_t>({"warmup", "warmup_steps"}, kShared, kTrain, "linear warmup steps (default: 2% of the steps)",
                       [](S& s) -> int64_t& { return s.train.warmup_steps; }),
-    choice("schedule", kShared, kTrain, "cosine, wsd (warmup-stable-decay) or constant",
+    choice({"schedule", "schedule"}, kShared, kTrain, "cosine, wsd (warmup-stable-decay) or constant",
            [](S& s) -> Schedule& { return s.train.schedule; }, &parse_schedule,
            static_cast<std::string (*)(Schedule)>(&to_string)),
-    value<double>("decay-fraction", kShared, kTrain, "WSD: fraction of steps in the final decay",
+    value<double>({"decay-fraction", "decay_fraction"}, kShared, kTrain, "WSD: fraction of steps in the final decay",
                   [](S& s) -> double& { return s.train.decay_fraction; }),
-    value<double>("weight-decay", kShared, kTrain, "AdamW decoupled weight decay on matrices",
+    value<double>({"weight-decay", "weight_decay"}, kShared, kTrain, "AdamW decoupled weight decay on matrices",
                   [](S& s) -> double& { return s.train.weight_decay; }),
-    value<double>("clip", kShared, kTrain, "global gradient-norm clip, 0 disables",
+    value<double>({"clip", "clip"}, kShared, kTrain, "global gradient-norm clip, 0 disables",
                   [](S& s) -> double& { return s.train.clip; }),
-    derived<int64_t>("eval-every", kShared, kTrain,
+    derived<int64_t>({"eval-every", "eval_every"}, kShared, kTrain,
                       "steps between validation evals (default: 4 evals per run)",
                       [](S& s) -> int64_t& { return s.train.eval_every; }),
-    value<int64_t>("eval-tokens", kShared, kTrain, "tokens in the fixed held-out set",
+    value<int64_t>({"eval-tokens", "eval_tokens"}, kShared, kTrain, "tokens in the fixed held-out set",
                    [](S& s) -> int64_t& { return s.train.eval_tokens; }),
-    value<int64_t>("log-every", kShared, kTrain, "steps between metrics.jsonl lines",
+    value<int64_t>({"log-every", "log_every"}, kShared, kTrain, "steps between metrics.jsonl lines",
                    [](S& s) -> int64_t& { return s.train.log_every; }),
-    value<double>("checkpoint-minutes", kShared, kTrain, "wall-clock minutes between checkpoints",
+    value<double>({"checkpoint-minutes", "checkpoint_minutes"}, kShared, kTrain, "wall-clock minutes between checkpoints",
                   [](S& s) -> double& { return s.train.checkpoint_minutes; }),
-    derived<int64_t>("checkpoint-every", kShared, kTrain, "also checkpoint every N steps",
+    derived<int64_t>({"checkpoint-every", "checkpoint_every"}, kShared, kTrain, "also checkpoint every N steps",
                       [](S& s) -> int64_t& { return s.train.checkpoint_every; }),
-    derived<int64_t>("stop-at-step", kCommand, kTrain,
+    derived<int64_t>({"stop-at-step", "stop_at_step"}, kCommand, kTrain,
                       "stop after this step with a checkpoint, as on SIGINT",
                       [](S& s) -> int64_t& { return s.train.stop_at_step; }),
-    derived<int64_t>("inject-nan-at", kCommand, kTrain, "testing: make the loss NaN at this step",
+    derived<int64_t>({"inject-nan-at", "inject_nan_at_step"}, kCommand, kTrain, "testing: make the loss NaN at this step",
                       [](S& s) -> int64_t& { return s.train.inject_nan_at_step; }),
   };
   // clang-format on

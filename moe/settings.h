@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "moe/json_fields.h"
 #include "moe/planner.h"
 #include "moe/train_config.h"
 
@@ -46,6 +47,12 @@ struct Setting {
   std::function<void(const std::string& where, const std::string& text, RunSettings& s)> apply;
   // The value as text, for help ("" when it has no default of its own, e.g. the label's).
   std::function<std::string(const RunSettings& s)> show;
+  // Its key in config.json (TrainConfig's JSON), "" for plan settings (config.json holds their
+  // outcome, the model and the plan), and how it is written there and read back (strictly:
+  // moe/json_fields.h).
+  std::string json_key;
+  std::function<nlohmann::json(const RunSettings& s)> to_json;
+  std::function<void(const JsonFields& f, RunSettings& s)> from_json;
 };
 
 // Every setting, plan settings first, in the order --help lists them.

@@ -8,6 +8,7 @@
 #include "moe/errors.h"
 #include "moe/io.h"
 #include "moe/json_fields.h"
+#include "moe/settings.h"
 
 namespace moe {
 
@@ -118,79 +119,34 @@ void TrainConfig::validate() const {
   check(checkpoint_every >= 0, fmt::format("--checkpoint-every {} must be >= 0", checkpoint_every));
 }
 
+// The run settings' keys and encodings come from the settings table (moe/settings.cpp); the
+// fields without a flag are written here.
 void to_json(nlohmann::json& j, const TrainConfig& c) {
-  j = nlohmann::json{{"model", c.model},
-                     {"plan", c.plan},
-                     {"data", c.data},
-                     {"val_data", c.val_data},
-                     {"device", c.device},
-                     {"dtype", c.dtype},
-                     {"threads", c.threads},
-                     {"grouped_gemm", to_string(c.grouped_gemm)},
-                     {"batch_size", c.batch_size},
-                     {"micro_batch_size", c.micro_batch_size},
-                     {"tokens", c.tokens},
-                     {"steps", c.steps()},
-                     {"lr", c.lr},
-                     {"min_lr_ratio", c.min_lr_ratio},
-                     {"warmup_steps", c.warmup_steps},
-                     {"schedule", to_string(c.schedule)},
-                     {"decay_fraction", c.decay_fraction},
-                     {"weight_decay", c.weight_decay},
-                     {"beta1", c.beta1},
-                     {"beta2", c.beta2},
-                     {"adam_eps", c.adam_eps},
-                     {"clip", c.clip},
-                     {"eval_every", c.eval_every},
-                     {"eval_tokens", c.eval_tokens},
-                     {"seed", c.seed},
-                     {"log_every", c.log_every},
-                     {"checkpoint_minutes", c.checkpoint_minutes},
-                     {"checkpoint_every", c.checkpoint_every},
-                     {"stop_at_step", c.stop_at_step},
-                     {"inject_nan_at_step", c.inject_nan_at_step}};
+  j = nlohmann::json{{"model", c.model},       {"plan", c.plan},        {"data", c.data},
+                     {"val_data", c.val_data}, {"steps", c.steps()},    {"beta1", c.beta1},
+                     {"beta2", c.beta2},       {"adam_eps", c.adam_eps}};
+  RunSettings s;
+  s.train = c;
+  for (const Setting& setting : settings()) {
+    if (!setting.json_key.empty()) j[setting.json_key] = setting.to_json(s);
+  }
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
   const JsonFields f = JsonFields::of<TrainConfig>(j, "train config");
-  const auto get = [&f](const char* key, auto& field) { f.get(key, field); };
-  if (f.has("model")) from_json(f.at("model"), c.model);
-  if (f.has("plan")) c.plan = f.at("plan");
-  get("data", c.data);
-  get("val_data", c.val_data);
-  get("device", c.device);
-  get("dtype", c.dtype);
-  get("threads", c.threads);
-  get("batch_size", c.batch_size);
-  get("micro_batch_size", c.micro_batch_size);
-  get("tokens", c.tokens);
-  get("lr", c.lr);
-  get("min_lr_ratio", c.min_lr_ratio);
-  get("warmup_steps", c.warmup_steps);
-  get("decay_fraction", c.decay_fraction);
-  get("weight_decay", c.weight_decay);
-  get("beta1", c.beta1);
-  get("beta2", c.beta2);
-  get("adam_eps", c.adam_eps);
-  get("clip", c.clip);
-  get("eval_every", c.eval_every);
-  get("eval_tokens", c.eval_tokens);
-  get("seed", c.seed);
-  get("log_every", c.log_every);
-  get("checkpoint_minutes", c.checkpoint_minutes);
-  get("checkpoint_every", c.checkpoint_every);
-  get("stop_at_step", c.stop_at_step);
-  get("inject_nan_at_step", c.inject_nan_at_step);
-  if (f.has("grouped_gemm")) {
-    std::string s;
-    get("grouped_gemm", s);
-    c.grouped_gemm = parse_grouped_gemm(s);
+  RunSettings s;
+  s.train = c;
+  if (f.has("model")) from_json(f.at("model"), s.train.model);
+  if (f.has("plan")) s.train.plan = f.at("plan");
+  f.get("data", s.train.data);
+  f.get("val_data", s.train.val_data);
+  f.get("beta1", s.train.beta1);
+  f.get("beta2", s.train.beta2);
+  f.get("adam_eps", s.train.adam_eps);
+  for (const Setting& setting : settings()) {
+    if (!setting.json_key.empty()) setting.from_json(f, s);
   }
-  if (f.has("schedule")) {
-    std::string s;
-    get("schedule", s);
-    c.schedule = parse_schedule(s);
-  }
+  c = s.train;
 }
 
 TrainConfig read_train_config(const std::string& path) {

@@ -128,6 +128,22 @@ TEST_CASE("grids refuse flags of one process and name bad values", "[settings]")
                     Catch::StartsWith("grid g: ") && Catch::Contains("cosine"));
 }
 
+TEST_CASE("config.json's run settings come from the table: each training setting has its key",
+          "[settings]") {
+  const nlohmann::json j = moe::TrainConfig{};
+  for (const auto& s : moe::settings()) {
+    INFO(s.key);
+    CHECK(s.json_key.empty() == (s.group == moe::SettingGroup::kPlan));
+    if (!s.json_key.empty()) CHECK(j.contains(s.json_key));
+  }
+  // A value of the wrong type is refused with the key named.
+  moe::TrainConfig c;
+  CHECK_THROWS_WITH(from_json(nlohmann::json{{"weight_decay", "much"}}, c),
+                    Catch::Contains("'weight_decay' must be a number"));
+  CHECK_THROWS_WITH(from_json(nlohmann::json{{"schedule", "linear"}}, c),
+                    Catch::Contains("--schedule linear is unknown"));
+}
+
 TEST_CASE("a train config round-trips through JSON", "[settings]") {
   moe::TrainConfig c;
   c.grouped_gemm = moe::GroupedGemm::kOn;
