@@ -86,9 +86,22 @@ void json_as_is(Setting& s, Field field) {
   }
 }
 
-// Builders of table entries. `field` returns a reference to what the setting writes.
-template <typename T, typename Field>
-Setting value(const Keys& keys, SettingUse use, SettingGroup group, std::string help, Field field) {
+// The range of the field's own values: ok(value), else "--<key> <value> <rule>".
+template <typename Field, typename Ok>
+void add_check(Setting& s, Field field, Ok ok, const char* rule) {
+  if constexpr (!std::is_same_v<Ok, std::nullptr_t>) {
+    s.check = [field, ok, rule, key = s.key](const RunSettings& r) {
+      const auto& v = field(const_cast<RunSettings&>(r));
+      if (!ok(v)) throw std::invalid_argument(fmt::format("--{} {} {}", key, v, rule));
+    };
+  }
+}
+
+// Builders of table entries. `field` returns a reference to what the setting writes; `ok` and
+// `rule`, when given, its range.
+template <typename T, typename Field, typename Ok = std::nullptr_t>
+Setting value(const Keys& keys, SettingUse use, SettingGroup group, std::string help, Field field,
+              Ok ok = nullptr, const char* rule = "") {
   Setting s = entry(keys, use, group, std::move(help));
   s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
     field(r) = parse_setting_value<T>(where, text);
@@ -97,30 +110,35 @@ Setting value(const Keys& keys, SettingUse use, SettingGroup group, std::string 
     return fmt::format("{}", field(const_cast<RunSettings&>(r)));
   };
   json_as_is(s, field);
+  add_check(s, field, ok, rule);
   return s;
 }
 
 // A number whose default is derived (the label's, the data's) or unset; the help text says which.
-template <typename T, typename Field>
-Setting derived(const Keys& keys, SettingUse use, SettingGroup group, std::string help,
-                Field field) {
+template <typename T, typename Field, typename Ok = std::nullptr_t>
+Setting derived(const Keys& keys, SettingUse use, SettingGroup group, std::string help, Field field,
+                Ok ok = nullptr, const char* rule = "") {
   Setting s = entry(keys, use, group, std::move(help));
   s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
     field(r) = parse_setting_value<T>(where, text);
   };
   s.show = [](const RunSettings&) { return std::string(); };
   json_as_is(s, field);
+  add_check(s, field, ok, rule);
   return s;
 }
 
+template <typename Ok = std::nullptr_t>
 Setting text(const Keys& keys, SettingUse use, SettingGroup group, std::string help,
-             std::function<std::string&(RunSettings&)> field) {
+             std::function<std::string&(RunSettings&)> field, Ok ok = nullptr,
+             const char* rule = "") {
   Setting s = entry(keys, use, group, std::move(help));
   s.apply = [field](const std::string&, const std::string& text, RunSettings& r) {
     field(r) = text;
   };
   s.show = [field](const RunSettings& r) { return field(const_cast<RunSettings&>(r)); };
   json_as_is(s, field);
+  add_check(s, field, ok, rule);
   return s;
 }
 
@@ -182,6 +200,9 @@ Setting batch_size() {
   };
   s.show = [](const RunSettings&) { return std::string(); };
   json_as_is(s, [](RunSettings& r) -> int64_t& { return r.train.batch_size; });
+  add_check(
+      s, [](RunSettings& r) -> int64_t& { return r.train.batch_size; },
+      [](int64_t v) { return v > 0; }, "must be > 0");
   return s;
 }
 
@@ -195,6 +216,9 @@ Setting learning_rate() {
   };
   s.show = [](const RunSettings&) { return std::string(); };
   json_as_is(s, [](RunSettings& r) -> double& { return r.train.lr; });
+  add_check(
+      s, [](RunSettings& r) -> double& { return r.train.lr; },
+      [](double v) { return std::isfinite(v) && v > 0; }, "must be > 0");
   return s;
 }
 
@@ -272,12 +296,15 @@ std::vector<Setting> make_settings() {
     value<uint64_t>({"seed", "seed"}, kAxis, kTrain, "initialisation and data-order seed",
                     [](S& s) -> uint64_t& { return s.train.seed; }),
     text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
-         [](S& s) -> std::string& { return s.train.device; }),
+         [](S& s) -> std::string& { return s.train.device; },
+        [](const std::string& v) { return v == "cpu" || v.rfind("cuda", 0) == 0; }, "is not a device: use cpu, cuda or cuda:<index>"),
     text({"dtype", "dtype"}, kShared, kTrain,
          "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",
-         [](S& s) -> std::string& { return s.train.dtype; }),
+         [](S& s) -> std::string& { return s.train.dtype; },
+        [](const std::string& v) { return v == "fp32" || v == "bf16"; }, "is unknown: use fp32 or bf16"),
     derived<int>({"threads", "threads"}, kCommand, kTrain, "torch intra-op threads (default: all cores)",
-                  [](S& s) -> int& { return s.train.threads; }),
+                  [](S& s) -> int& { return s.train.threads; },
+        [](int v) { return v >= 0; }, "must be >= 0"),
     choice({"grouped-gemm", "grouped_gemm"}, kShared, kTrain,
            "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16), "
            "on (wherever the kernel runs, CPU too) or off (a loop over experts)",
@@ -285,35 +312,46 @@ std::vector<Setting> make_settings() {
            static_cast<std::string (*)(GroupedGemm)>(&to_string)),
     derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
-                      [](S& s) -> int64_t& { return s.train.micro_batch_size; }),
+                      [](S& s) -> int64_t& { return s.train.micro_batch_size; },
+        [](int64_t v) { return v >= 0; }, "must be >= 0"),
     derived<int64_t>({"tokens", "tokens"}, kCommand, kTrain,
                       "training tokens (default: the plan's D = C / FLOPs per token)",
-                      [](S& s) -> int64_t& { return s.train.tokens; }),
+                      [](S& s) -> int64_t& { return s.train.tokens; },
+        [](int64_t v) { return v > 0; }, "must be > 0"),
     learning_rate(),
     value<double>({"min-lr-ratio", "min_lr_ratio"}, kShared, kTrain, "final LR / peak LR",
-                  [](S& s) -> double& { return s.train.min_lr_ratio; }),
+                  [](S& s) -> double& { return s.train.min_lr_ratio; },
+        [](double v) { return v >= 0 && v <= 1; }, "must be in [0, 1]"),
     derived<int64_t>({"warmup", "warmup_steps"}, kShared, kTrain, "linear warmup steps (default: 2% of the steps)",
-                      [](S& s) -> int64_t& { return s.train.warmup_steps; }),
+                      [](S& s) -> int64_t& { return s.train.warmup_steps; },
+        [](int64_t v) { return v >= -1; }, "must be >= 0 (or -1: 2% of the steps)"),
     choice({"schedule", "schedule"}, kShared, kTrain, "cosine, wsd (warmup-stable-decay) or constant",
            [](S& s) -> Schedule& { return s.train.schedule; }, &parse_schedule,
            static_cast<std::string (*)(Schedule)>(&to_string)),
     value<double>({"decay-fraction", "decay_fraction"}, kShared, kTrain, "WSD: fraction of steps in the final decay",
-                  [](S& s) -> double& { return s.train.decay_fraction; }),
+                  [](S& s) -> double& { return s.train.decay_fraction; },
+        [](double v) { return v >= 0 && v <= 1; }, "must be in [0, 1]"),
     value<double>({"weight-decay", "weight_decay"}, kShared, kTrain, "AdamW decoupled weight decay on matrices",
-                  [](S& s) -> double& { return s.train.weight_decay; }),
+                  [](S& s) -> double& { return s.train.weight_decay; },
+        [](double v) { return std::isfinite(v) && v >= 0; }, "must be >= 0"),
     value<double>({"clip", "clip"}, kShared, kTrain, "global gradient-norm clip, 0 disables",
-                  [](S& s) -> double& { return s.train.clip; }),
+                  [](S& s) -> double& { return s.train.clip; },
+        [](double v) { return std::isfinite(v) && v >= 0; }, "must be >= 0 (0 disables)"),
     derived<int64_t>({"eval-every", "eval_every"}, kShared, kTrain,
                       "steps between validation evals (default: 4 evals per run)",
-                      [](S& s) -> int64_t& { return s.train.eval_every; }),
+                      [](S& s) -> int64_t& { return s.train.eval_every; },
+        [](int64_t v) { return v >= 0; }, "must be >= 0"),
     value<int64_t>({"eval-tokens", "eval_tokens"}, kShared, kTrain, "tokens in the fixed held-out set",
                    [](S& s) -> int64_t& { return s.train.eval_tokens; }),
     value<int64_t>({"log-every", "log_every"}, kShared, kTrain, "steps between metrics.jsonl lines",
-                   [](S& s) -> int64_t& { return s.train.log_every; }),
+                   [](S& s) -> int64_t& { return s.train.log_every; },
+        [](int64_t v) { return v > 0; }, "must be > 0"),
     value<double>({"checkpoint-minutes", "checkpoint_minutes"}, kShared, kTrain, "wall-clock minutes between checkpoints",
-                  [](S& s) -> double& { return s.train.checkpoint_minutes; }),
+                  [](S& s) -> double& { return s.train.checkpoint_minutes; },
+        [](double v) { return std::isfinite(v) && v > 0; }, "must be > 0"),
     derived<int64_t>({"checkpoint-every", "checkpoint_every"}, kShared, kTrain, "also checkpoint every N steps",
-                      [](S& s) -> int64_t& { return s.train.checkpoint_every; }),
+                      [](S& s) -> int64_t& { return s.train.checkpoint_every; },
+        [](int64_t v) { return v >= 0; }, "must be >= 0"),
     derived<int64_t>({"stop-at-step", "stop_at_step"}, kCommand, kTrain,
                       "stop after this step with a checkpoint, as on SIGINT",
                       [](S& s) -> int64_t& { return s.train.stop_at_step; }),

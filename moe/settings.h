@@ -37,7 +37,7 @@ enum class SettingUse { kAxis, kShared, kCommand };
 enum class SettingGroup { kPlan, kTrain, kPlanAndTrain };
 
 struct Setting {
-  std::string key;  // "weight-decay": the flag is --weight-decay, the grid key weight-decay
+  std::string key;  // "top-k": the flag is --top-k, the grid key top-k
   SettingUse use;
   SettingGroup group;
   std::string help;
@@ -50,6 +50,9 @@ struct Setting {
   // Its key in config.json (TrainConfig's JSON), "" for plan settings (config.json holds their
   // outcome, the model and the plan), and how it is written there and read back (strictly:
   // moe/json_fields.h).
+  // Its own range, checked by TrainConfig::validate for training settings (the planner checks
+  // the plan's): throws std::invalid_argument "--<key> <value> must be ...". May be empty.
+  std::function<void(const RunSettings& s)> check;
   std::string json_key;
   std::function<nlohmann::json(const RunSettings& s)> to_json;
   std::function<void(const JsonFields& f, RunSettings& s)> from_json;

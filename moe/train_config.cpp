@@ -83,40 +83,26 @@ void check(bool ok, const std::string& message) {
 void TrainConfig::validate() const {
   model.validate();
   check(!data.empty(), "--data is required: a directory of token shards, a shard or a glob");
-  check(device == "cpu" || device.rfind("cuda", 0) == 0,
-        "--device " + device + " is not a device: use cpu, cuda or cuda:<index>");
-  check(dtype == "fp32" || dtype == "bf16", "--dtype " + dtype + " is unknown: use fp32 or bf16");
-  check(threads >= 0, fmt::format("--threads {} must be >= 0", threads));
-  check(batch_size > 0, fmt::format("--batch-size {} must be > 0", batch_size));
-  check(micro_batch_size >= 0 && batch_size % micro_batch() == 0,
+  // Each training setting's own range comes with it from the settings table.
+  RunSettings s;
+  s.train = *this;
+  for (const Setting& setting : settings()) {
+    if (setting.check && setting.group != SettingGroup::kPlan) setting.check(s);
+  }
+  // What needs several settings at once.
+  check(batch_size % micro_batch() == 0,
         fmt::format("--micro-batch {} must divide --batch-size {}", micro_batch_size, batch_size));
-  check(tokens > 0, fmt::format("--tokens {} must be > 0", tokens));
   check(steps() >= 1,
         fmt::format("--tokens {} is less than one step of {} sequences x {} tokens; raise "
                     "--tokens (or --compute) or lower --batch-size",
                     tokens, batch_size, model.context));
-  check(std::isfinite(lr) && lr > 0, fmt::format("--lr {} must be > 0", lr));
-  check(warmup_steps >= -1,
-        fmt::format("--warmup {} must be >= 0 (or -1: 2% of the steps)", warmup_steps));
-  check(min_lr_ratio >= 0 && min_lr_ratio <= 1,
-        fmt::format("--min-lr-ratio {} must be in [0, 1]", min_lr_ratio));
-  check(decay_fraction >= 0 && decay_fraction <= 1,
-        fmt::format("--decay-fraction {} must be in [0, 1]", decay_fraction));
-  check(std::isfinite(weight_decay) && weight_decay >= 0,
-        fmt::format("--weight-decay {} must be >= 0", weight_decay));
   check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
         fmt::format("AdamW betas ({}, {}) must be in [0, 1)", beta1, beta2));
   check(std::isfinite(adam_eps) && adam_eps > 0,
         fmt::format("AdamW epsilon {} must be > 0 (adam_eps)", adam_eps));
-  check(std::isfinite(clip) && clip >= 0, fmt::format("--clip {} must be >= 0 (0 disables)", clip));
-  check(eval_every >= 0, fmt::format("--eval-every {} must be >= 0", eval_every));
   check(eval_tokens >= model.context,
         fmt::format("--eval-tokens {} must hold at least one sequence of {} tokens", eval_tokens,
                     model.context));
-  check(log_every > 0, fmt::format("--log-every {} must be > 0", log_every));
-  check(std::isfinite(checkpoint_minutes) && checkpoint_minutes > 0,
-        fmt::format("--checkpoint-minutes {} must be > 0", checkpoint_minutes));
-  check(checkpoint_every >= 0, fmt::format("--checkpoint-every {} must be >= 0", checkpoint_every));
 }
 
 // The run settings' keys and encodings come from the settings table (moe/settings.cpp); the

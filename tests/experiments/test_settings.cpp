@@ -144,6 +144,25 @@ TEST_CASE("config.json's run settings come from the table: each training setting
                     Catch::Contains("--schedule linear is unknown"));
 }
 
+TEST_CASE("a training setting's range is checked from the table, naming the flag", "[settings]") {
+  moe::TrainConfig c;
+  c.data = "d";
+  c.tokens = c.batch_size * c.model.context;
+  CHECK_NOTHROW(c.validate());
+  moe::TrainConfig bad = c;
+  bad.weight_decay = -1;
+  CHECK_THROWS_WITH(bad.validate(), "--weight-decay -1 must be >= 0");
+  bad = c;
+  bad.dtype = "fp8";
+  CHECK_THROWS_WITH(bad.validate(), "--dtype fp8 is unknown: use fp32 or bf16");
+  bad = c;
+  bad.micro_batch_size = 3;  // 16 sequences: a cross-setting check, still in validate()
+  CHECK_THROWS_WITH(bad.validate(), "--micro-batch 3 must divide --batch-size 16");
+  bad = c;
+  bad.log_every = 0;
+  CHECK_THROWS_WITH(bad.validate(), "--log-every 0 must be > 0");
+}
+
 TEST_CASE("a train config round-trips through JSON", "[settings]") {
   moe::TrainConfig c;
   c.grouped_gemm = moe::GroupedGemm::kOn;
