@@ -82,6 +82,15 @@ class Trainer {
   double evaluate();
   void write_result(RunResult r);  // fills what the trainer knows: tokens, FLOPs, peak, id
   void truncate_metrics(int64_t last_step);
+  // The pieces of run(): what a session sets up (data, model, optimizer, checkpoint, peak);
+  // one step's forward and backward over its micro-batches (returns the step's mean
+  // cross-entropy, on the device); the optimizer update; the MFU of a window (measuring the
+  // CPU peak again when the model outran it); a window's metrics line.
+  void start_session(bool resume);
+  at::Tensor train_step(double lr);
+  void apply_update(const at::Tensor& step_ce);
+  double mfu(double tokens_per_s);
+  nlohmann::json window_line(double lr, double seconds);
   std::string metrics_path() const { return (fs::path(dir_) / "metrics.jsonl").string(); }
   fs::path checkpoints_dir() const { return fs::path(dir_) / "checkpoints"; }
 
@@ -95,6 +104,7 @@ class Trainer {
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
   std::vector<int64_t> val_windows_;  // (n_val, T + 1) row-major
+  std::vector<int64_t> host_batch_;   // (micro-batch, T + 1): the next micro-batch's tokens
 
   MoETransformer model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> opt_;
@@ -372,22 +382,7 @@ void Trainer::write_result(RunResult r) {
   write_json_atomic(RunDir(dir_).result().string(), r);
 }
 
-RunResult Trainer::run(bool resume) {
-  const fs::path result_path = fs::path(dir_) / "result.json";
-  fs::create_directories(dir_);
-  DirLock lock((fs::path(dir_) / "lock").string());
-  if (!lock.try_acquire()) {
-    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out", dir_,
-                                lock.owner()));
-  }
-  prepare_directory(resume);
-  if (resume && fs::exists(result_path)) {
-    const RunResult done = read_json(result_path.string()).get<RunResult>();
-    if (done.status == RunStatus::kDone) {
-      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
-      return done;
-    }
-  }
+void Trainer::start_session(bool resume) {
   if (cfg_.threads > 0) at::set_num_threads(cfg_.threads);
   load_data();
   const std::string convention = cfg_.plan.value("convention", std::string("full"));
@@ -396,27 +391,131 @@ RunResult Trainer::run(bool resume) {
                          .training();
   init_state();
   if (resume) try_resume();
-  fs::remove(result_path);
-
+  fs::remove(RunDir(dir_).result());
   peak_ = device_peak_flops(device_, bf16_);
-  const PeakFlops& peak = peak_;
-  const int64_t total_steps = cfg_.steps();
-  const int64_t t = cfg_.model.context;
-  const int64_t micro = cfg_.micro_batch();
-  const int64_t n_micro = cfg_.batch_size / micro;
-  const int64_t tokens_per_step = cfg_.batch_size * t;
-  const int64_t eval_every = cfg_.resolved_eval_every();
-  const bool check_every_step = device_.is_cpu();
+  session_start_ = Clock::now();
+}
 
-  std::vector<int64_t> host_batch(static_cast<size_t>(micro * (t + 1)));
-  const auto dev_f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
+at::Tensor Trainer::train_step(double lr) {
+  const int64_t t = cfg_.model.context, micro = cfg_.micro_batch();
+  const int64_t n_micro = cfg_.batch_size / micro;
+  for (auto& group : opt_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+  opt_->zero_grad();
+  at::Tensor step_ce = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
+  const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
+  for (int64_t m = 0; m < n_micro; ++m) {
+    sampler_->next_batch(micro, host_batch_.data());
+    const at::Tensor batch =
+        at::from_blob(host_batch_.data(), {micro, t + 1}, at::kLong).to(device_);
+    ModelOutput out;
+    LossParts loss;
+    {
+      AutocastScope autocast(bf16_, device_.type());
+      out = model_->forward(batch.narrow(1, 0, t));
+      loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
+    }
+    at::Tensor objective = loss.total;
+    if (step_ == cfg_.inject_nan_at_step) {
+      objective = objective * std::numeric_limits<double>::quiet_NaN();
+      loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
+    }
+    (objective / static_cast<double>(n_micro)).backward();
+    step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    if (window_.load.empty()) {
+      for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
+    }
+    for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
+      window_.load[l] += out.tokens_per_expert[l];
+    }
+  }
+  return step_ce;
+}
+
+void Trainer::apply_update(const at::Tensor& step_ce) {
+  window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
+  opt_->step();
+  window_.ce += step_ce;
+  ++step_;
+  ++window_.steps;
+}
+
+double Trainer::mfu(double tokens_per_s) {
+  const double rate = tokens_per_s * flops_per_token_;
+  if (device_.is_cpu() && rate > peak_.flops_per_second) {
+    // The model outran the GEMM peak: other work slowed the start-up measurement. Measure
+    // again, and never report an MFU above 100%.
+    const double start = peak_.flops_per_second;
+    peak_.flops_per_second =
+        std::max({start, device_peak_flops(device_, bf16_).flops_per_second, rate});
+    peak_.source = fmt::format(
+        "measured fp32 GEMM 1024^3, again at step {} ({:.3g} at start-up was below the "
+        "model's own rate: the machine was busy)",
+        step_, start);
+  }
+  return peak_.flops_per_second > 0 ? rate / peak_.flops_per_second : 0;
+}
+
+nlohmann::json Trainer::window_line(double lr, double seconds) {
+  const int64_t tokens_per_step = cfg_.batch_size * cfg_.model.context;
+  const double steps_d = static_cast<double>(window_.steps);
+  const double tokens_per_s = steps_d * static_cast<double>(tokens_per_step) / seconds;
+  nlohmann::json line = {{"step", step_},
+                         {"tokens", step_ * tokens_per_step},
+                         {"flops", static_cast<double>(step_ * tokens_per_step) * flops_per_token_},
+                         {"train_loss", window_.ce.item<double>() / steps_d},
+                         {"lr", lr},
+                         {"tokens_per_s", tokens_per_s},
+                         {"mfu", mfu(tokens_per_s)},
+                         {"aux_loss", window_.aux.item<double>() / steps_d},
+                         {"z_loss", window_.z.item<double>() / steps_d},
+                         {"grad_norm", window_.grad_norm.item<double>() / steps_d}};
+  // Routing per MoE layer over the window: pairs routed to each expert, max/mean load, and
+  // the pairs no expert processed (dropless dispatch: 0).
+  nlohmann::json loads = nlohmann::json::array(), counts = nlohmann::json::array();
+  int64_t dropped = 0;
+  const int64_t pairs = window_.steps * tokens_per_step * cfg_.model.top_k;
+  for (const auto& c : window_.load) {
+    const at::Tensor cpu = c.to(at::kCPU).contiguous();
+    const std::vector<int64_t> v(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
+    const int64_t routed = std::accumulate(v.begin(), v.end(), int64_t{0});
+    const double mean = static_cast<double>(routed) / static_cast<double>(v.size());
+    loads.push_back(static_cast<double>(*std::max_element(v.begin(), v.end())) / mean);
+    counts.push_back(v);
+    dropped += pairs - routed;
+  }
+  line["expert_load_max_over_mean"] = loads;
+  line["tokens_per_expert"] = counts;
+  line["dropped_tokens"] = dropped;
+  return line;
+}
+
+// The loop, llm.c style: a step, a NaN check, the update; at log steps a metrics line (and an
+// eval); then progress, the lock's heartbeat, and checkpoints.
+RunResult Trainer::run(bool resume) {
+  fs::create_directories(dir_);
+  DirLock lock(RunDir(dir_).lock().string());
+  if (!lock.try_acquire()) {
+    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out", dir_,
+                                lock.owner()));
+  }
+  prepare_directory(resume);
+  if (resume) {
+    const RunResult done = RunDir(dir_).read_result();
+    if (done.status == RunStatus::kDone) {
+      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
+      return done;
+    }
+  }
+  start_session(resume);
+  const int64_t total_steps = cfg_.steps(), eval_every = cfg_.resolved_eval_every();
+  host_batch_.resize(static_cast<size_t>(cfg_.micro_batch() * (cfg_.model.context + 1)));
   double last_train_loss = std::numeric_limits<double>::quiet_NaN();
   double last_val = std::numeric_limits<double>::quiet_NaN();
-
-  session_start_ = Clock::now();
-  auto window_start = Clock::now();
-  auto last_checkpoint = Clock::now();
-  auto last_heartbeat = Clock::now();
+  auto window_start = Clock::now(), last_checkpoint = Clock::now(), last_heartbeat = Clock::now();
   ProgressLine progress("step", total_steps, step_);
   std::string detail = "starting";
 
@@ -435,123 +534,41 @@ RunResult Trainer::run(bool resume) {
                     reason.empty() ? "" : " (" + reason + ")"));
     return result;
   };
+  auto diverged = [&](double loss, const std::string& when) {
+    result.diverged_step = step_;
+    last_train_loss = loss;
+    return finish(RunStatus::kDiverged,
+                  fmt::format("loss became {} {} step {}", loss, when, step_));
+  };
 
   model_->train();
   while (step_ < total_steps) {
     const double lr = cfg_.lr_at(step_);
-    for (auto& group : opt_->param_groups()) {
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    }
-    opt_->zero_grad();
-    at::Tensor step_ce = at::zeros({}, dev_f64);
-    {
-      const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
-      for (int64_t m = 0; m < n_micro; ++m) {
-        sampler_->next_batch(micro, host_batch.data());
-        const at::Tensor batch =
-            at::from_blob(host_batch.data(), {micro, t + 1}, at::kLong).to(device_);
-        ModelOutput out;
-        LossParts loss;
-        {
-          AutocastScope autocast(bf16_, device_.type());
-          out = model_->forward(batch.narrow(1, 0, t));
-          loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
-        }
-        at::Tensor objective = loss.total;
-        if (step_ == cfg_.inject_nan_at_step) {
-          objective = objective * std::numeric_limits<double>::quiet_NaN();
-          loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
-        }
-        (objective / static_cast<double>(n_micro)).backward();
-        step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
-        window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
-        window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
-        if (window_.load.empty()) {
-          for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
-        }
-        for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
-          window_.load[l] += out.tokens_per_expert[l];
-        }
-      }
-    }
+    const at::Tensor step_ce = train_step(lr);
     const bool log_now = (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
                          step_ + 1 == total_steps;
-    if (check_every_step || log_now) {
+    // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
+    if (device_.is_cpu() || log_now) {
       const double ce = step_ce.item<double>();
-      if (!std::isfinite(ce)) {
-        result.diverged_step = step_;
-        last_train_loss = ce;
-        return finish(RunStatus::kDiverged, fmt::format("loss became {} at step {}", ce, step_));
-      }
+      if (!std::isfinite(ce)) return diverged(ce, "at");
     }
-    window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
-    opt_->step();
-    window_.ce += step_ce;
-    ++step_;
-    ++window_.steps;
+    apply_update(step_ce);
 
     if (log_now) {
       synchronize(device_);
-      const double seconds = seconds_since(window_start);
-      const double steps_d = static_cast<double>(window_.steps);
-      const double tokens_per_s = steps_d * static_cast<double>(tokens_per_step) / seconds;
-      if (device_.is_cpu() && tokens_per_s * flops_per_token_ > peak_.flops_per_second) {
-        // The model outran the GEMM peak: other work slowed the start-up measurement. Measure
-        // again, and never report an MFU above 100%.
-        const double start = peak_.flops_per_second;
-        peak_.flops_per_second =
-            std::max({start, device_peak_flops(device_, bf16_).flops_per_second,
-                      tokens_per_s * flops_per_token_});
-        peak_.source = fmt::format(
-            "measured fp32 GEMM 1024^3, again at step {} ({:.3g} at start-up was below the "
-            "model's own rate: the machine was busy)",
-            step_, start);
-      }
-      const double mfu =
-          peak.flops_per_second > 0 ? tokens_per_s * flops_per_token_ / peak.flops_per_second : 0;
-      last_train_loss = window_.ce.item<double>() / steps_d;
-      nlohmann::json line = {
-          {"step", step_},
-          {"tokens", step_ * tokens_per_step},
-          {"flops", static_cast<double>(step_ * tokens_per_step) * flops_per_token_},
-          {"train_loss", last_train_loss},
-          {"lr", lr},
-          {"tokens_per_s", tokens_per_s},
-          {"mfu", mfu},
-          {"aux_loss", window_.aux.item<double>() / steps_d},
-          {"z_loss", window_.z.item<double>() / steps_d},
-          {"grad_norm", window_.grad_norm.item<double>() / steps_d}};
-      // Routing per MoE layer over the window: pairs routed to each expert, max/mean load, and
-      // the pairs no expert processed (dropless dispatch: 0).
-      nlohmann::json loads = nlohmann::json::array(), counts = nlohmann::json::array();
-      int64_t dropped = 0;
-      const int64_t pairs = window_.steps * tokens_per_step * cfg_.model.top_k;
-      for (const auto& c : window_.load) {
-        const at::Tensor cpu = c.to(at::kCPU).contiguous();
-        const std::vector<int64_t> v(cpu.data_ptr<int64_t>(),
-                                     cpu.data_ptr<int64_t>() + cpu.numel());
-        const double mean = static_cast<double>(std::accumulate(v.begin(), v.end(), int64_t{0})) /
-                            static_cast<double>(v.size());
-        loads.push_back(static_cast<double>(*std::max_element(v.begin(), v.end())) / mean);
-        counts.push_back(v);
-        dropped += pairs - std::accumulate(v.begin(), v.end(), int64_t{0});
-      }
-      line["expert_load_max_over_mean"] = loads;
-      line["tokens_per_expert"] = counts;
-      line["dropped_tokens"] = dropped;
+      nlohmann::json line = window_line(lr, seconds_since(window_start));
+      last_train_loss = line["train_loss"].get<double>();
       if (step_ % eval_every == 0 || step_ == total_steps) {
         last_val = evaluate();
         line["val_loss"] = last_val;
       }
-      if (!std::isfinite(last_train_loss)) {
-        result.diverged_step = step_;
-        return finish(RunStatus::kDiverged,
-                      fmt::format("loss became {} by step {}", last_train_loss, step_));
-      }
+      if (!std::isfinite(last_train_loss)) return diverged(last_train_loss, "by");
       append_line(metrics_path(), line.dump());
+      const double mfu = line["mfu"].get<double>();
       detail = fmt::format("loss {:.4f}{} | {:.3g} tok/s{}", last_train_loss,
                            std::isfinite(last_val) ? fmt::format(" | val {:.4f}", last_val) : "",
-                           tokens_per_s, mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
+                           line["tokens_per_s"].get<double>(),
+                           mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
       reset_window();
       window_start = Clock::now();
     }
