@@ -31,12 +31,11 @@ std::vector<sc::RatioRun> runs_from(const sc::RatioLawParams& law, double noise,
 }  // namespace
 
 TEST_CASE("the published law evaluates as printed", "[ratio]") {
-  // 6.7e-5 * (1 - 0.9091)^-1.23 * 1e19^(0.24 * (1 - 0.9091)^0.21)
-  const double one_minus_s = 1 - 0.9091;
-  const double expected =
-      6.7e-5 * std::pow(one_minus_s, -1.23) * std::pow(1e19, 0.24 * std::pow(one_minus_s, 0.21));
-  CHECK(sc::ratio_law(sc::kPublishedRatioLaw, 1e19, 0.9091) == Approx(expected));
-  CHECK(expected == Approx(0.7294).epsilon(1e-3));
+  // r* = 6.7e-5 (1-S)^-1.23 C^(0.24 (1-S)^0.21), evaluated by hand (a calculator, not this code)
+  // at three of the paper's (C, S) points.
+  CHECK(sc::ratio_law(sc::kPublishedRatioLaw, 1e19, 0.9091) == Approx(0.729357).epsilon(1e-5));
+  CHECK(sc::ratio_law(sc::kPublishedRatioLaw, 1e17, 0.8235) == Approx(0.386438).epsilon(1e-5));
+  CHECK(sc::ratio_law(sc::kPublishedRatioLaw, 1e21, 0.9767) == Approx(1.32695).epsilon(1e-5));
 }
 
 TEST_CASE("the ratio law recovers alpha0, p, beta0, q from r* valleys", "[ratio]") {
