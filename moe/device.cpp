@@ -9,9 +9,9 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
-#include <map>
-#include <mutex>
 
 #include "moe/errors.h"
 
@@ -90,18 +90,25 @@ std::vector<CudaDeviceInfo> cuda_devices() {
 
 bool grouped_gemm_known_good(const c10::Device& device) {
   if (!device.is_cuda()) return false;
-  // Asked once per device and process: the answer cannot change while it runs.
-  static std::mutex mutex;
-  static std::map<int, bool> known;
+  // Every MoE layer asks on every forward: the answer is computed once per device and then read
+  // without a lock (two threads computing it at once get the same answer). 0: not known yet,
+  // 1: no, 2: yes.
+  static std::array<std::atomic<int8_t>, 128> known{};
   const int index = device.index() < 0 ? 0 : device.index();
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto it = known.find(index);
-  if (it == known.end()) {
-    bool good = false;
-    for (const auto& d : cuda_devices()) good = good || (d.index == index && d.major == 9);
-    it = known.emplace(index, good).first;
+  auto compute = [index] {
+    for (const auto& d : cuda_devices()) {
+      if (d.index == index) return d.major == 9;
+    }
+    return false;
+  };
+  if (index >= static_cast<int>(known.size())) return compute();
+  std::atomic<int8_t>& slot = known[static_cast<size_t>(index)];
+  int8_t v = slot.load(std::memory_order_acquire);
+  if (v == 0) {
+    v = compute() ? 2 : 1;
+    slot.store(v, std::memory_order_release);
   }
-  return it->second;
+  return v == 2;
 }
 
 std::vector<std::string> build_info() {

@@ -203,18 +203,12 @@ void MoELayerImpl::reset_parameters() {
 }
 
 bool MoELayerImpl::use_grouped_gemm(const at::Tensor& x_PD) const {
-  switch (runtime_.grouped_gemm) {
-    case GroupedGemm::kOff:
-      return false;
-    case GroupedGemm::kOn:
-      // Wherever the kernel takes the layout: any CPU dtype; on CUDA bf16 with 16-byte rows.
-      return !x_PD.is_cuda() ||
-             (bf16_autocast_enabled() && config_.d_model % 8 == 0 && config_.d_expert % 8 == 0);
-    case GroupedGemm::kAuto:
-      return x_PD.is_cuda() && bf16_autocast_enabled() && config_.d_model % 8 == 0 &&
-             config_.d_expert % 8 == 0 && grouped_gemm_known_good(x_PD.device());
-  }
-  return false;
+  if (runtime_.grouped_gemm == GroupedGemm::kOff) return false;
+  // The CUDA kernel takes bf16 with 16-byte rows; the CPU kernel any dtype and width.
+  const bool cuda_layout =
+      bf16_autocast_enabled() && config_.d_model % 8 == 0 && config_.d_expert % 8 == 0;
+  if (runtime_.grouped_gemm == GroupedGemm::kOn) return !x_PD.is_cuda() || cuda_layout;
+  return x_PD.is_cuda() && cuda_layout && grouped_gemm_known_good(x_PD.device());  // kAuto
 }
 
 at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Tensor& counts_E) {
