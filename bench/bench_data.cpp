@@ -32,10 +32,10 @@
 #include <sentencepiece_processor.h>
 #endif
 
-#include "experiments/data/corpus.h"
-#include "experiments/data/tokenizer.h"
-#include "moe/io.h"
-#include "moe/shards.h"
+#include "common/io.h"
+#include "data/corpus.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "common/errors.h"
+#include "common/io.h"
 #include "moe/settings.h"
 
 namespace moe::experiments {

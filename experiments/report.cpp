@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <map>
 
-#include "experiments/cli/cli.h"
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "common/errors.h"
+#include "common/io.h"
+#include "common/process.h"
 #include "scaling/csv.h"
 #include "scaling/dataset.h"
 #include "scaling/isoflop.h"
@@ -436,7 +436,7 @@ json write_report(const ReportOptions& opt) {
       throw InputError(opt.plot_script +
                        " is missing: the figures are drawn by scripts/plot_report.py");
     }
-    const int status = cli::run_program({opt.python, opt.plot_script, opt.sweep_dir});
+    const int status = run_program({opt.python, opt.plot_script, opt.sweep_dir});
     if (status != 0) {
       throw std::runtime_error(fmt::format(
           "drawing the figures failed ({} {} exited with {}); is python3-matplotlib installed? "

@@ -1,13 +1,11 @@
 #include "experiments/sweep.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -18,13 +16,12 @@
 #include <sstream>
 #include <thread>
 
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/lock.h"
-#include "moe/progress.h"
-#include "moe/shards.h"
-
-extern char** environ;
+#include "common/errors.h"
+#include "common/io.h"
+#include "common/lock.h"
+#include "common/process.h"
+#include "common/progress.h"
+#include "data/shards.h"
 
 namespace moe::experiments {
 namespace fs = std::filesystem;
@@ -38,8 +35,20 @@ const std::vector<std::string> kResultColumns = {
 
 namespace {
 
+// A stop request (SIGINT/SIGTERM to the sweep) is forwarded by the handler itself to the
+// trainers running now, one slot per worker: kill() is async-signal-safe and the slots are
+// lock-free atomics. The trainers checkpoint and exit, and the workers then return.
+constexpr int kMaxWorkers = 1024;
 std::atomic<int> g_stop{0};
-extern "C" void on_sweep_signal(int sig) { g_stop.store(sig); }
+std::array<std::atomic<pid_t>, kMaxWorkers> g_children{};
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+extern "C" void on_sweep_signal(int sig) {
+  g_stop.store(sig);
+  for (auto& child : g_children) {
+    if (const pid_t pid = child.load(); pid > 0) ::kill(pid, SIGTERM);
+  }
+}
 
 fs::path run_dir(const std::string& out, const std::string& id) {
   return fs::path(out) / "runs" / id;
@@ -169,7 +178,7 @@ class Sweep {
   enum class Outcome { kDone, kDiverged, kInterrupted, kFailed, kBadInput, kBusy };
   static std::string name(Outcome o);
   // Runs one launch of the trainer for run i.
-  Outcome launch(size_t i, const std::string& device, int threads);
+  Outcome launch(size_t i, int worker, const std::string& device, int threads);
   void log(const std::string& line);
 
   SweepOptions opt_;
@@ -181,7 +190,6 @@ class Sweep {
   std::vector<size_t> waiting_;  // runs another process is training right now
   int finished_ = 0;
   std::string fatal_;  // a bad-input error from a trainer: stops the sweep
-  std::vector<pid_t> children_;
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
@@ -202,7 +210,9 @@ void Sweep::check_inputs() {
                      std::all_of(d.begin() + 5, d.end(), ::isdigit));
     if (!ok) throw InputError("--devices " + d + " is not a device: use cpu or cuda:0,cuda:1,...");
   }
-  if (opt_.workers < 0) throw InputError("--workers must be >= 0");
+  if (opt_.workers < 0 || opt_.workers > kMaxWorkers) {
+    throw InputError(fmt::format("--workers must be between 0 and {}", kMaxWorkers));
+  }
   // The data must exist and cover the largest vocabulary of the grid.
   int64_t vocab = 0;
   for (const auto& r : runs_) vocab = std::max(vocab, r.config.model.vocab_size);
@@ -250,7 +260,7 @@ std::string Sweep::name(Outcome o) {
   return "failed";  // bad input is a failed launch in attempts.jsonl
 }
 
-Sweep::Outcome Sweep::launch(size_t i, const std::string& device, int threads) {
+Sweep::Outcome Sweep::launch(size_t i, int worker, const std::string& device, int threads) {
   const RunSpec& run = runs_[i];
   const fs::path dir = run_dir(opt_.out, run.id);
   fs::create_directories(dir);
@@ -262,55 +272,23 @@ Sweep::Outcome Sweep::launch(size_t i, const std::string& device, int threads) {
 
   // The worker's cores go to torch's intra-op threads (OpenMP and MKL in the wheel: one run on
   // two cores trains 1.8x faster with 2 threads than with 1, bench/RESULTS.md).
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-  std::vector<std::string> args = {
-      opt_.train_program, "--config", config_path, "--out",     dir.string(),
-      "--resume",         "--device", device,      "--threads", std::to_string(threads)};
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    if (kv.rfind("MKL_NUM_THREADS=", 0) && kv.rfind("OMP_NUM_THREADS=", 0)) env.push_back(kv);
-  }
-  env.push_back("MKL_NUM_THREADS=" + std::to_string(threads));
-  env.push_back("OMP_NUM_THREADS=" + std::to_string(threads));
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const std::string log_path = (dir / "train.log").string();
-  const pid_t parent = ::getpid();
+  ChildSpec child;
+  child.argv = {opt_.train_program, "--config", config_path, "--out",     dir.string(),
+                "--resume",         "--device", device,      "--threads", std::to_string(threads)};
+  child.env = {"MKL_NUM_THREADS=" + std::to_string(threads),
+               "OMP_NUM_THREADS=" + std::to_string(threads)};
+  child.log_path = (dir / "train.log").string();
+  child.die_with_parent = true;
 
   const auto t0 = std::chrono::steady_clock::now();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a trainer never outlives its sweep
-    if (::getppid() != parent) ::_exit(1);
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::close(fd);
-    }
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    children_.push_back(pid);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    children_.erase(std::remove(children_.begin(), children_.end(), pid), children_.end());
-  }
+  const pid_t pid = spawn(child);
+  g_children[worker].store(pid);
+  if (g_stop.load() != 0) ::kill(pid, SIGTERM);  // the stop came before the slot was set
+  const ChildExit exit = wait_for(pid);
+  g_children[worker].store(0);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  const int code = exit.code;
 
   if (code == exit_status::kBusy) return Outcome::kBusy;
   const RunStatus state = read_run_state(dir.string()).status;
@@ -328,13 +306,13 @@ Sweep::Outcome Sweep::launch(size_t i, const std::string& device, int threads) {
                                                                 {"pid", static_cast<int64_t>(pid)},
                                                                 {"device", device},
                                                                 {"exit", code},
-                                                                {"signal", sig},
+                                                                {"signal", exit.signal},
                                                                 {"seconds", seconds},
                                                                 {"outcome", name(outcome)}}
                                                      .dump());
   if (outcome == Outcome::kBadInput) {
     std::lock_guard<std::mutex> g(mu_);
-    fatal_ = fmt::format("run {} ({}): {}", run.id, describe(run), last_line_of(log_path));
+    fatal_ = fmt::format("run {} ({}): {}", run.id, describe(run), last_line_of(child.log_path));
   }
   return outcome;
 }
@@ -368,7 +346,7 @@ void Sweep::worker(int index) {
       continue;
     }
     log(fmt::format("start {} {} on {}", run.id, describe(run), device));
-    const Outcome outcome = launch(i, device, threads_per_worker_);
+    const Outcome outcome = launch(i, index, device, threads_per_worker_);
     if (outcome == Outcome::kBusy) {
       std::lock_guard<std::mutex> g(mu_);
       waiting_.push_back(i);
@@ -414,8 +392,8 @@ SweepSummary Sweep::run() {
 
   const bool cuda = opt_.devices.front() != "cpu";
   const int workers = opt_.workers > 0 ? opt_.workers
-                      : cuda           ? static_cast<int>(opt_.devices.size())
-                                       : 1;
+                      : cuda ? std::min(static_cast<int>(opt_.devices.size()), kMaxWorkers)
+                             : 1;
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   threads_per_worker_ = opt_.threads > 0 ? opt_.threads : std::max(1, cores / workers);
 
@@ -440,23 +418,7 @@ SweepSummary Sweep::run() {
 
   std::vector<std::thread> pool;
   for (int w = 0; w < workers; ++w) pool.emplace_back([this, w] { worker(w); });
-  // Forward a stop request (SIGINT/SIGTERM to the sweep) to the trainers: they checkpoint and
-  // exit, and the workers then return.
-  std::atomic<bool> workers_done{false};
-  std::thread forwarder([&] {
-    bool forwarded = false;
-    while (!workers_done.load()) {
-      if (g_stop.load() != 0 && !forwarded) {
-        std::lock_guard<std::mutex> g(mu_);
-        for (pid_t c : children_) ::kill(c, SIGTERM);
-        forwarded = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
   for (auto& t : pool) t.join();
-  workers_done.store(true);
-  forwarder.join();
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
 

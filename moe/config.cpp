@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "common/json_fields.h"
 #include "moe/accounting.h"
-#include "moe/json_fields.h"
 
 namespace moe {
 

@@ -13,7 +13,7 @@
 #include <atomic>
 #include <chrono>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 
 #if MOESCALE_TORCH_CUDA
 #include <ATen/cuda/CUDAContextLight.h>

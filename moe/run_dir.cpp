@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "moe/io.h"
+#include "common/io.h"
 
 namespace moe {
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "moe/json_fields.h"
+#include "common/json_fields.h"
 #include "moe/planner.h"
 #include "moe/train_config.h"
 

@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/json_fields.h"
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/io.h"
+#include "common/json_fields.h"
 #include "moe/settings.h"
 
 namespace moe {
@@ -163,18 +165,12 @@ std::string run_id(const TrainConfig& c) {
 }
 
 std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
-  if (a.is_object() && b.is_object()) {
-    for (const auto& item : a.items()) {
-      if (!b.contains(item.key())) return item.key();
-      const std::string sub = first_difference(item.value(), b.at(item.key()));
-      if (!sub.empty()) return sub == "." ? item.key() : item.key() + "." + sub;
-    }
-    for (const auto& item : b.items()) {
-      if (!a.contains(item.key())) return item.key();
-    }
-    return "";
-  }
-  return a == b ? "" : ".";
+  const nlohmann::json patch = nlohmann::json::diff(a, b);
+  if (patch.empty()) return "";
+  std::string path = patch.front().at("path").get<std::string>();  // a JSON pointer, "/a/b"
+  if (path.empty()) return ".";                                    // the values themselves
+  std::replace(path.begin(), path.end(), '/', '.');
+  return path.substr(1);
 }
 
 }  // namespace moe

@@ -19,7 +19,7 @@ struct TrainConfig {
   ModelConfig model;
   nlohmann::json plan = nlohmann::json::object();  // the planner's JSON (label, compute, r...)
 
-  // Data: a directory, a shard file or a glob (see moe/shards.h). val_data defaults to data.
+  // Data: a directory, a shard file or a glob (see data/shards.h). val_data defaults to data.
   std::string data;
   std::string val_data;
 

@@ -18,14 +18,15 @@
 #include <numeric>
 #include <sstream>
 
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/io.h"
+#include "common/lock.h"
+#include "common/progress.h"
+#include "data/shards.h"
 #include "moe/accounting.h"
 #include "moe/device.h"
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/lock.h"
 #include "moe/model.h"
-#include "moe/progress.h"
-#include "moe/shards.h"
 
 namespace moe {
 namespace fs = std::filesystem;

@@ -10,8 +10,8 @@
 #include <map>
 #include <set>
 
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "common/errors.h"
+#include "common/io.h"
 
 namespace moe::scaling {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/csv.h"
 
 namespace moe::scaling {

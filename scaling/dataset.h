@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/derive_ratio.h"
 #include "scaling/csv.h"
-#include "scaling/derive_ratio.h"
 #include "scaling/fit.h"
 #include "scaling/isoflop.h"
 #include "scaling/laws.h"

@@ -9,7 +9,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 
 namespace moe::scaling {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/csv.h"
 
 namespace moe::scaling {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 
 namespace moe::scaling {
 

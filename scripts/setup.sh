@@ -28,7 +28,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   # libraries (see README "Dependencies")
   python3-venv libceres-dev libfmt-dev catch2 libboost-program-options-dev
-  nlohmann-json3-dev libsentencepiece-dev libopenblas0-pthread
+  nlohmann-json3-dev nettle-dev libsentencepiece-dev libopenblas0-pthread
   # default corpus: real English prose from Debian's archive (README "Data")
   bible-kjv-text bible-kjv dict-gcide linux-doc-6.1
   # figures

@@ -1,8 +1,6 @@
 #include "experiments/cli/cli.h"
 
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,7 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "moe/run_dir.h"
 
 extern char** environ;
@@ -76,20 +74,6 @@ std::string executable_dir() {
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return ".";
   return self.parent_path().string();
-}
-
-int run_program(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
 }
 
 std::string sci(double v, int digits) {

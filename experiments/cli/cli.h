@@ -33,10 +33,6 @@ void require(const po::variables_map& vm, const std::string& flag, const std::st
 // Directory of the running executable (for finding sibling programs and scripts).
 std::string executable_dir();
 
-// Runs a program (args[0] is its path) with this process's stdout/stderr and waits for it.
-// Returns its exit status, or 128 + signal when a signal ended it; -1 when it cannot start.
-int run_program(const std::vector<std::string>& args);
-
 // Formats 1.23e15-style numbers compactly for tables ("1.23e+15" -> "1.23e15").
 std::string sci(double v, int digits = 3);
 

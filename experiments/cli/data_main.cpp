@@ -3,10 +3,10 @@
 
 #include <iostream>
 
+#include "data/prepare.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 #include "experiments/cli/cli.h"
-#include "experiments/data/prepare.h"
-#include "experiments/data/tokenizer.h"
-#include "moe/shards.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/derive_ratio.h"
 #include "scaling/chinchilla.h"
-#include "scaling/derive_ratio.h"
 #include "scaling/isoflop.h"
 #include "scaling/loss_fit.h"
 #include "scaling/moe_law.h"

@@ -10,14 +10,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "common/errors.h"
+#include "common/io.h"
 #include "experiments/cli/cli.h"
 #include "experiments/cli/fit_format.h"
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "experiments/derive_ratio.h"
 #include "scaling/chinchilla.h"
 #include "scaling/csv.h"
 #include "scaling/dataset.h"
-#include "scaling/derive_ratio.h"
 #include "scaling/isoflop.h"
 #include "scaling/moe_law.h"
 #include "scaling/ratio_law.h"

@@ -7,8 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "common/process.h"
 #include "experiments/cli/cli.h"
 
 namespace {
@@ -66,7 +68,7 @@ int main(int argc, char** argv) {
       std::printf("no moescale-train in this build (configured with -DMOESCALE_WITH_TORCH=OFF)\n");
       return 0;
     }
-    return moe::cli::run_program({train, "--version"});
+    return moe::run_program({train, "--version"});
   }
   const std::string name = argv[1];
   const Command* command = nullptr;
@@ -91,6 +93,6 @@ int main(int argc, char** argv) {
   args.push_back(nullptr);
   ::execv(program.c_str(), args.data());
   std::fprintf(stderr, "moescale %s: error: cannot run %s: %s\n", name.c_str(), program.c_str(),
-               std::strerror(errno));
+               std::generic_category().message(errno).c_str());
   return 1;
 }

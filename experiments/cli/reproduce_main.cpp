@@ -8,11 +8,12 @@
 #include <iostream>
 #include <thread>
 
+#include "common/errors.h"
+#include "common/io.h"
+#include "common/process.h"
 #include "experiments/cli/cli.h"
 #include "experiments/grid.h"
 #include "experiments/presets.h"
-#include "moe/errors.h"
-#include "moe/io.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -29,7 +30,7 @@ void step(const std::string& what) {
 // Runs one step. Returns false when the step rejected its input (exit status 2): the step has
 // printed the one error line naming the input, so reproduce exits with status 2 and adds none.
 bool run_step(const std::vector<std::string>& args, const std::string& what) {
-  const int status = moe::cli::run_program(args);
+  const int status = moe::run_program(args);
   if (status == 2) return false;
   if (status != 0) {
     throw std::runtime_error(

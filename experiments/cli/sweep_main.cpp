@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/io.h"
 #include "experiments/cli/cli.h"
 #include "experiments/sweep.h"
-#include "moe/io.h"
 #include "moe/settings.h"
 
 namespace po = boost::program_options;

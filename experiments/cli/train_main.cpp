@@ -9,11 +9,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "common/io.h"
 #include "experiments/cli/cli.h"
 #include "experiments/cli/plan_options.h"
 #include "moe/accounting.h"
 #include "moe/device.h"
-#include "moe/io.h"
 #include "moe/planner.h"
 #include "moe/trainer.h"
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "moe/errors.h"
-#include "moe/shards.h"
+#include "common/errors.h"
+#include "data/shards.h"
 #include "tests/temp_dir.h"
 
 using Catch::Contains;

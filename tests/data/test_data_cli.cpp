@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "moe/io.h"
-#include "moe/shards.h"
+#include "common/io.h"
+#include "data/shards.h"
 #include "tests/data/sample_text.h"
 #include "tests/temp_dir.h"
 

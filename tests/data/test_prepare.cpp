@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "experiments/data/prepare.h"
-#include "experiments/data/sha256.h"
-#include "experiments/data/tokenizer.h"
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/shards.h"
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/io.h"
+#include "data/prepare.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 #include "tests/data/sample_text.h"
 #include "tests/temp_dir.h"
 
@@ -108,7 +108,7 @@ TEST_CASE("the split holds out whole documents: val and train partition the inpu
   CHECK(meta["train"]["tokens"].get<size_t>() + meta["val"]["tokens"].get<size_t>() ==
         text + docs.size());
   REQUIRE(meta["inputs"].size() == 2);
-  CHECK(meta["inputs"][0]["sha256"] == moe::data::sha256_hex(moe::read_file(dir / "a.txt")));
+  CHECK(meta["inputs"][0]["sha256"] == moe::sha256_hex(moe::read_file(dir / "a.txt")));
   CHECK(meta["inputs"][0]["documents"] == 150);
   CHECK(meta["inputs"][1]["documents"] == 90);
   CHECK_FALSE(fs::exists(dir / "out/tokenizer.model"));

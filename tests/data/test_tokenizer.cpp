@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/data/tokenizer.h"
+#include "data/tokenizer.h"
 #include "tests/data/sample_text.h"
 
 #ifdef MOESCALE_HAVE_SENTENCEPIECE

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "common/errors.h"
 #include "experiments/cli/plan_options.h"
 #include "experiments/grid.h"
-#include "moe/errors.h"
 #include "moe/run_dir.h"
 #include "moe/settings.h"
 

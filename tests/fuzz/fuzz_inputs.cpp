@@ -10,10 +10,10 @@
 #include <set>
 #include <vector>
 
+#include "common/errors.h"
+#include "common/io.h"
+#include "data/shards.h"
 #include "experiments/grid.h"
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/shards.h"
 #include "moe/train_config.h"
 #include "scaling/csv.h"
 
@@ -55,7 +55,7 @@ void write_bytes(const std::string& path, const uint8_t* p, size_t n) {
 
 // ---- shards ---------------------------------------------------------------------------------
 
-// What a shard file holds, decoded independently of moe/shards.cpp from the layout in shards.h.
+// What a shard file holds, decoded independently of data/shards.cpp from the layout in shards.h.
 struct ReferenceShard {
   std::string path;
   bool valid = false;

@@ -1,4 +1,4 @@
-// libFuzzer target for the token shard reader (moe/shards.h): the input format and the checks are
+// libFuzzer target for the token shard reader (data/shards.h): the input format and the checks are
 // in tests/fuzz/fuzz_inputs.h. A broken contract prints the defect and aborts, so libFuzzer keeps
 // the input; crashes and undefined behaviour are caught by ASan and UBSan.
 #include <cstdio>

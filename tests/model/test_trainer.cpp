@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "common/errors.h"
+#include "common/io.h"
+#include "data/shards.h"
 #include "moe/model.h"
-#include "moe/shards.h"
 #include "moe/trainer.h"
 #include "tests/markov.h"
 #include "tests/temp_dir.h"

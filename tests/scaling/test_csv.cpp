@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/csv.h"
 #include "scaling/dataset.h"
 

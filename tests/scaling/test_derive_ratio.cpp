@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "moe/errors.h"
-#include "scaling/derive_ratio.h"
+#include "common/errors.h"
+#include "experiments/derive_ratio.h"
 #include "scaling/isoflop.h"
 #include "scaling/loss_fit.h"
 

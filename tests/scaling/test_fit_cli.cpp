@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "scaling/derive_ratio.h"
+#include "experiments/derive_ratio.h"
 #include "scaling/fit.h"
 #include "scaling/laws.h"
 #include "tests/scaling/synthetic.h"

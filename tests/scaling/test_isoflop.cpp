@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/isoflop.h"
 
 namespace sc = moe::scaling;

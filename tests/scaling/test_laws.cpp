@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/chinchilla.h"
 #include "scaling/loss_fit.h"
 #include "scaling/moe_law.h"

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "moe/io.h"
-#include "moe/shards.h"
+#include "common/io.h"
+#include "data/shards.h"
 #include "tests/markov.h"
 
 int main(int argc, char** argv) {

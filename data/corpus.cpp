@@ -1,4 +1,4 @@
-#include "experiments/data/corpus.h"
+#include "data/corpus.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,8 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
-#include "moe/errors.h"
+#include "common/errors.h"
+#include "common/hashing.h"
 
 namespace moe::data {
 namespace fs = std::filesystem;
@@ -29,12 +31,6 @@ std::string_view trim(std::string_view s) {
   while (b < e && is_space(s[b])) ++b;
   while (e > b && is_space(s[e - 1])) --e;
   return s.substr(b, e - b);
-}
-
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 }  // namespace
@@ -85,7 +81,7 @@ std::vector<std::string> resolve_inputs(const std::vector<std::string>& specs) {
 TextFile::TextFile(const std::string& path) : path_(path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw InputError(path + ": cannot open (" + std::strerror(errno) +
+    throw InputError(path + ": cannot open (" + std::generic_category().message(errno) +
                      "); check the path and its permissions");
   }
   struct stat st {};
@@ -100,7 +96,8 @@ TextFile::TextFile(const std::string& path) : path_(path) {
   }
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  if (p == MAP_FAILED) throw InputError(path + ": cannot map (" + std::strerror(errno) + ")");
+  if (p == MAP_FAILED)
+    throw InputError(path + ": cannot map (" + std::generic_category().message(errno) + ")");
   ::madvise(p, size_, MADV_SEQUENTIAL);
   data_ = static_cast<const char*>(p);
 }

@@ -1,4 +1,4 @@
-#include "experiments/data/tokenizer.h"
+#include "data/tokenizer.h"
 
 #include <stdexcept>
 

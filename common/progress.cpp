@@ -1,4 +1,4 @@
-#include "moe/progress.h"
+#include "common/progress.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

@@ -7,7 +7,7 @@
 //   4. bpe: train SentencePiece on a seeded sample of lines (about sample_mb MB) from the
 //      training documents only, and write OUT/tokenizer.model. byte: nothing to train.
 //   5. Encode the documents on `threads` threads, in input order, each preceded by
-//      end-of-text, streaming into OUT/train.bin and OUT/val.bin (moe/shards.h: uint16 tokens
+//      end-of-text, streaming into OUT/train.bin and OUT/val.bin (data/shards.h: uint16 tokens
 //      when the vocabulary fits, else uint32).
 //   6. Write OUT/meta.json (vocabulary, token and document counts, inputs with sizes and
 //      SHA-256, settings, timings).
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/data/corpus.h"
+#include "data/corpus.h"
 
 namespace moe::data {
 

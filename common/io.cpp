@@ -1,4 +1,4 @@
-#include "moe/io.h"
+#include "common/io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,8 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 
 namespace moe {
 namespace fs = std::filesystem;
@@ -21,19 +22,21 @@ namespace fs = std::filesystem;
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
-  throw std::runtime_error(what + " " + path + ": " + std::strerror(errno));
+  throw std::system_error(errno, std::generic_category(), what + " " + path);
 }
 
-void write_all(int fd, std::string_view content, const std::string& path) {
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("cannot write", path);
-    }
-    done += static_cast<size_t>(n);
+void write_all(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot write", path);
+    bytes.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+std::string directory_of(const std::string& path) {
+  const fs::path target(path);
+  return target.has_parent_path() ? target.parent_path().string() : ".";
 }
 
 }  // namespace
@@ -45,27 +48,48 @@ void sync_directory(const std::string& dir) {
   ::close(fd);
 }
 
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  tmp_path_ =
+      (fs::path(directory_of(path_)) / ("." + fs::path(path_).filename().string() + ".tmp.XXXXXX"))
+          .string();
+  fd_ = ::mkstemp(tmp_path_.data());
+  if (fd_ < 0) fail("cannot create a temporary file for", path_);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_path_.c_str());
+  }
+}
+
+void AtomicFile::write(std::string_view bytes) { write_all(fd_, bytes, tmp_path_); }
+
+void AtomicFile::write_at(uint64_t offset, std::string_view bytes) {
+  if (::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset)) !=
+      static_cast<ssize_t>(bytes.size())) {
+    fail("cannot write", tmp_path_);
+  }
+}
+
+void AtomicFile::commit() {
+  if (fd_ < 0) throw std::logic_error("AtomicFile::commit called twice for " + path_);
+  if (::fsync(fd_) != 0) fail("cannot flush", tmp_path_);
+  ::fchmod(fd_, 0644);
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp_path_.c_str());
+    throw std::system_error(err, std::generic_category(), "cannot rename into place " + path_);
+  }
+  sync_directory(directory_of(path_));
+}
+
 void write_file_atomic(const std::string& path, std::string_view content) {
-  const fs::path target(path);
-  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-  std::string tmp = (fs::path(dir) / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) fail("cannot create a temporary file for", path);
-  try {
-    write_all(fd, content, tmp);
-    if (::fsync(fd) != 0) fail("cannot flush", tmp);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  ::fchmod(fd, 0644);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    fail("cannot rename into place", path);
-  }
-  sync_directory(dir);
+  AtomicFile file(path);
+  file.write(content);
+  file.commit();
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j) {
@@ -80,7 +104,7 @@ std::string read_file(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw InputError(path + ": cannot open (" + std::strerror(errno) +
+    throw InputError(path + ": cannot open (" + std::generic_category().message(errno) +
                      "); check the path and its permissions");
   }
   std::ostringstream ss;
@@ -136,27 +160,6 @@ nlohmann::json read_json(const std::string& path) {
                      ": a number is out of range for a double; the file is corrupt, "
                      "restore or delete it");
   }
-}
-
-uint64_t fnv1a64(std::string_view bytes, uint64_t seed) {
-  uint64_t h = seed;
-  for (unsigned char ch : bytes) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-uint64_t checksum_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
-  uint64_t h = 1469598103934665603ull;
-  std::string buf(1 << 16, '\0');
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h = fnv1a64(std::string_view(buf.data(), static_cast<size_t>(in.gcount())), h);
-  }
-  return h;
 }
 
 void append_line(const std::string& path, std::string_view line) {

@@ -14,7 +14,27 @@
 
 namespace moe {
 
-// Throws std::runtime_error naming the path if any step fails.
+// A file written under a temporary name in the target's directory and renamed over the target
+// by commit() (after fsync), so that a reader sees the old file or the whole new one. Destroyed
+// without commit(), it leaves nothing behind. Failures throw std::system_error naming the path.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::string_view bytes);
+  void write_at(uint64_t offset, std::string_view bytes);  // over bytes already written
+  void commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, tmp_path_;
+  int fd_ = -1;
+};
+
+// Throws std::system_error naming the path if any step fails.
 void write_file_atomic(const std::string& path, std::string_view content);
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
 
@@ -27,12 +47,6 @@ nlohmann::json read_json(const std::string& path);
 
 // Appends one line and flushes it to disk (metrics.jsonl). Creates the file when missing.
 void append_line(const std::string& path, std::string_view line);
-
-// FNV-1a 64-bit checksums (of bytes, of a file's contents): cheap integrity checks for
-// checkpoints and stable ids, not cryptographic. checksum_file throws moe::InputError when the
-// file cannot be read.
-uint64_t fnv1a64(std::string_view bytes, uint64_t seed = 1469598103934665603ull);
-uint64_t checksum_file(const std::string& path);
 
 // fsync a directory so that a rename inside it survives a crash.
 void sync_directory(const std::string& dir);

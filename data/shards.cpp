@@ -1,4 +1,4 @@
-#include "moe/shards.h"
+#include "data/shards.h"
 
 #include <fcntl.h>
 #include <glob.h>
@@ -12,9 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 
-#include "moe/errors.h"
-#include "moe/io.h"
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/io.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "token shards are little-endian and are read as they are");
@@ -31,10 +33,10 @@ constexpr uintptr_t kFaultBlockBytes = uintptr_t{2} << 20;
 // The vocabulary scan reads this much between drops; a multiple of the page size.
 constexpr int64_t kScanChunkBytes = 16ll << 20;
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() { return std::generic_category().message(errno); }
 
 [[noreturn]] void io_fail(const std::string& what, const std::string& path) {
-  throw std::runtime_error(what + " " + path + ": " + errno_text());
+  throw std::system_error(errno, std::generic_category(), what + " " + path);
 }
 
 bool known_layout(int32_t magic, int32_t version) {
@@ -118,7 +120,7 @@ class Permutation {
   Permutation(uint64_t n, uint64_t key) : n_(n) {
     while ((1ull << (2 * half_bits_)) < n_) ++half_bits_;
     mask_ = (1ull << half_bits_) - 1;
-    for (int i = 0; i < kRounds; ++i) keys_[i] = mix(key + 0x9E3779B97F4A7C15ull * (i + 1));
+    for (int i = 0; i < kRounds; ++i) keys_[i] = mix64(key + 0x9E3779B97F4A7C15ull * (i + 1));
   }
 
   uint64_t operator()(uint64_t x) const {
@@ -128,19 +130,13 @@ class Permutation {
     return x;
   }
 
-  static uint64_t mix(uint64_t z) {  // splitmix64's finaliser
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-
  private:
   static constexpr int kRounds = 4;
 
   uint64_t encrypt(uint64_t x) const {
     uint64_t left = x >> half_bits_, right = x & mask_;
     for (int i = 0; i < kRounds; ++i) {
-      const uint64_t next = left ^ (mix(right ^ keys_[i]) & mask_);
+      const uint64_t next = left ^ (mix64(right ^ keys_[i]) & mask_);
       left = right;
       right = next;
     }
@@ -154,7 +150,7 @@ class Permutation {
 };
 
 uint64_t epoch_key(uint64_t seed, uint64_t epoch) {
-  return Permutation::mix(Permutation::mix(seed) ^ (epoch * 0xD1B54A32D192ED03ull));
+  return mix64(mix64(seed) ^ (epoch * 0xD1B54A32D192ED03ull));
 }
 
 bool has_glob_chars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
@@ -171,27 +167,23 @@ int32_t shard_version_for_vocab(int64_t vocab_size) {
 
 // ---- writing --------------------------------------------------------------------------------
 
-ShardWriter::ShardWriter(const std::string& path, int32_t version)
-    : path_(path), version_(version) {
+namespace {
+
+int32_t checked_version(int32_t version) {
   if (version != kShardVersionU16 && version != kShardVersionU32) {
     throw std::invalid_argument("shard version " + std::to_string(version) +
                                 " is not 1 (uint16) or 7 (uint32)");
   }
-  const fs::path target(path);
-  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
-  tmp_path_ = (fs::path(dir) / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-  fd_ = ::mkstemp(tmp_path_.data());
-  if (fd_ < 0) io_fail("cannot create a temporary file for", path);
+  return version;
+}
+
+}  // namespace
+
+ShardWriter::ShardWriter(const std::string& path, int32_t version)
+    : path_(path), version_(checked_version(version)), file_(path) {
   // A zero header (magic 0) until finish(): the temporary never passes for a shard.
   buffer_.assign(kShardHeaderBytes, 0);
   buffer_.reserve(4 << 20);
-}
-
-ShardWriter::~ShardWriter() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_path_.c_str());
-  }
 }
 
 void ShardWriter::append(const uint32_t* tokens, size_t n) {
@@ -226,37 +218,20 @@ void ShardWriter::append(const uint32_t* tokens, size_t n) {
 }
 
 void ShardWriter::flush() {
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) io_fail("cannot write", tmp_path_);
-    done += static_cast<size_t>(n);
-  }
+  file_.write({reinterpret_cast<const char*>(buffer_.data()), buffer_.size()});
   buffer_.clear();
 }
 
 void ShardWriter::finish() {
-  if (fd_ < 0) throw std::logic_error("ShardWriter::finish called twice for " + path_);
+  if (finished_) throw std::logic_error("ShardWriter::finish called twice for " + path_);
   flush();
   int32_t header[kShardHeaderInts] = {};
   header[0] = version_ == kShardVersionU32 ? kShardMagicU32 : kShardMagic;
   header[1] = version_;
   header[2] = static_cast<int32_t>(n_tokens_);
-  if (::pwrite(fd_, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
-    io_fail("cannot write the header of", tmp_path_);
-  }
-  if (::fsync(fd_) != 0) io_fail("cannot flush", tmp_path_);
-  ::fchmod(fd_, 0644);
-  ::close(fd_);
-  fd_ = -1;
-  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp_path_.c_str());
-    throw std::runtime_error("cannot rename into place " + path_ + ": " + why);
-  }
-  const fs::path target(path_);
-  sync_directory(target.has_parent_path() ? target.parent_path().string() : ".");
+  file_.write_at(0, {reinterpret_cast<const char*>(header), sizeof(header)});
+  file_.commit();
+  finished_ = true;
 }
 
 void write_shard(const std::string& path, const std::vector<uint32_t>& tokens, int32_t version) {

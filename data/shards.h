@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/io.h"
+
 namespace moe {
 
 constexpr int32_t kShardMagic = 20240520;     // version 1 (uint16 tokens)
@@ -63,10 +65,7 @@ void write_shard(const std::string& path, const std::vector<uint32_t>& tokens, i
 // finished removes the temporary, so an interrupted run leaves no shard that looks valid.
 class ShardWriter {
  public:
-  ShardWriter(const std::string& path, int32_t version);  // throws std::runtime_error on I/O
-  ~ShardWriter();
-  ShardWriter(const ShardWriter&) = delete;
-  ShardWriter& operator=(const ShardWriter&) = delete;
+  ShardWriter(const std::string& path, int32_t version);  // throws std::system_error on I/O
 
   // Throws std::invalid_argument when a token does not fit the version or the count would
   // exceed kShardMaxTokens.
@@ -76,9 +75,10 @@ class ShardWriter {
 
  private:
   void flush();
-  std::string path_, tmp_path_;
+  std::string path_;
   int32_t version_;
-  int fd_ = -1;
+  AtomicFile file_;
+  bool finished_ = false;
   int64_t n_tokens_ = 0;
   std::vector<unsigned char> buffer_;
 };

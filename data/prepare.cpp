@@ -1,4 +1,4 @@
-#include "experiments/data/prepare.h"
+#include "data/prepare.h"
 
 #include <fmt/format.h>
 
@@ -13,11 +13,11 @@
 #include <mutex>
 #include <thread>
 
-#include "experiments/data/sha256.h"
-#include "experiments/data/tokenizer.h"
-#include "moe/errors.h"
-#include "moe/io.h"
-#include "moe/shards.h"
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/io.h"
+#include "data/shards.h"
+#include "data/tokenizer.h"
 
 namespace moe::data {
 namespace fs = std::filesystem;
@@ -58,12 +58,6 @@ void parallel_for(size_t n, int threads, F&& f) {
   work();
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
-}
-
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 struct Input {

@@ -1,4 +1,4 @@
-#include "scaling/derive_ratio.h"
+#include "experiments/derive_ratio.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "moe/errors.h"
+#include "common/errors.h"
 #include "scaling/isoflop.h"
 
 namespace moe::scaling {

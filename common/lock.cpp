@@ -1,4 +1,4 @@
-#include "moe/lock.h"
+#include "common/lock.h"
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -10,8 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
-#include "moe/io.h"
+#include "common/io.h"
 
 namespace moe {
 namespace fs = std::filesystem;
@@ -82,7 +83,7 @@ bool DirLock::try_acquire() {
     }
     if (errno != EEXIST) {
       throw std::runtime_error(
-          fmt::format("cannot create lock {}: {}", path_, std::strerror(errno)));
+          fmt::format("cannot create lock {}: {}", path_, std::generic_category().message(errno)));
     }
     if (!stale()) return false;
     // Break the stale lock under a second lock, re-checking inside: a breaker that decided

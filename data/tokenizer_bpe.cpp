@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "experiments/data/tokenizer.h"
-#include "moe/errors.h"
+#include "common/errors.h"
+#include "data/tokenizer.h"
 
 // Exported by libsentencepiece (0.1.97) but missing from its public headers: silences the
 // trainer's progress log, which would bury the program's own summary.
