@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -290,62 +291,46 @@ void validate(const DataOptions& o) {
   if (o.threads < 0) throw std::invalid_argument("--threads must be >= 0 (0: every core)");
 }
 
-DataSummary prepare_data(const DataOptions& options, bool quiet) {
-  validate(options);
-  const auto t_start = Clock::now();
-  auto say = [quiet](const std::string& line) {
-    if (!quiet) fmt::print("{}\n", line);
-    std::fflush(stdout);
-  };
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+using Say = std::function<void(const std::string&)>;
 
-  // 1. Inputs: map, hash.
-  const std::vector<std::string> paths = resolve_inputs(options.inputs);
+// Inputs mapped and hashed; their entries of meta.json.
+std::vector<Input> read_inputs(const std::vector<std::string>& paths, int threads,
+                               nlohmann::json& inputs_json, size_t& total_bytes) {
   std::vector<Input> inputs(paths.size());
   for (size_t i = 0; i < paths.size(); ++i) inputs[i].file = std::make_unique<TextFile>(paths[i]);
   parallel_for(inputs.size(), threads,
                [&](size_t i) { inputs[i].sha256 = sha256_hex(inputs[i].file->text()); });
-  nlohmann::json inputs_json = nlohmann::json::array();
-  size_t total_bytes = 0;
+  inputs_json = nlohmann::json::array();
+  total_bytes = 0;
   for (const auto& in : inputs) {
     inputs_json.push_back({{"path", fs::absolute(in.file->path()).lexically_normal().string()},
                            {"bytes", in.file->text().size()},
                            {"sha256", in.sha256}});
     total_bytes += in.file->text().size();
   }
+  return inputs;
+}
 
-  // 2. Up to date?
-  const fs::path out(options.out_dir);
-  const nlohmann::json settings = settings_json(options);
-  if (!options.force) {
-    nlohmann::json meta = previous_run(out, settings, inputs_json);
-    if (!meta.is_null()) {
-      say(
-          fmt::format("moescale data: {} is up to date (same inputs by SHA-256, same settings: "
-                      "{} train + {} val tokens); nothing to do",
-                      options.out_dir, meta["train"]["tokens"].get<int64_t>(),
-                      meta["val"]["tokens"].get<int64_t>()));
-      return {true, meta};
-    }
-  }
+struct Split {
+  std::vector<std::string_view> train_docs, val_docs;
+};
 
-  // 3. Documents and the split.
-  parallel_for(inputs.size(), threads,
-               [&](size_t i) { check_utf8(inputs[i].file->path(), inputs[i].file->text()); });
+// Documents, and which are held out for validation (by seeded hash, whole documents).
+Split split_inputs(std::vector<Input>& inputs, const DataOptions& options,
+                   const std::string& what) {
   std::vector<uint64_t> hashes;
   for (auto& in : inputs) {
     in.docs = split_documents(in.file->text(), options.separator);
     if (in.docs.empty()) throw InputError(in.file->path() + ": holds only whitespace");
     for (auto d : in.docs) hashes.push_back(document_hash(d, options.seed));
   }
-  const std::string what = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " inputs";
   const std::vector<bool> val = assign_validation(hashes, options.val_fraction, what);
   // Training documents keep the input order (the sampler shuffles windows). Validation
   // documents are ordered by their hash, a seeded shuffle, so that any prefix of val.bin (the
   // trainer evaluates on its first windows) samples every input, not just the first.
-  std::vector<std::string_view> train_docs, val_docs;
+  Split out;
+  auto& train_docs = out.train_docs;
+  auto& val_docs = out.val_docs;
   std::vector<std::pair<uint64_t, std::string_view>> val_order;
   for (size_t f = 0, k = 0; f < inputs.size(); ++f) {
     for (auto d : inputs[f].docs) {
@@ -360,15 +345,22 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
   }
   std::sort(val_order.begin(), val_order.end());
   for (const auto& [hash, d] : val_order) val_docs.push_back(d);
-  const size_t n_docs = train_docs.size() + val_docs.size(), n_val = val_docs.size();
-  say(fmt::format("moescale data: {} input{}, {}, {} documents ({} held out for validation)",
-                  inputs.size(), inputs.size() == 1 ? "" : "s",
-                  mb(static_cast<double>(total_bytes)), n_docs, n_val));
+  return out;
+}
 
-  // 4. Tokenizer.
-  const auto t_tok = Clock::now();
+struct TokenizerStep {
   std::unique_ptr<Tokenizer> tokenizer;
   size_t sample_bytes = 0;
+  double seconds = 0;
+};
+
+// Trains the BPE tokenizer on a sample (or takes the byte tokenizer) and prepares OUT for it.
+TokenizerStep make_tokenizer(const DataOptions& options, const std::vector<Input>& inputs,
+                             const fs::path& out, int threads, const Say& say) {
+  const auto t_tok = Clock::now();
+  TokenizerStep step;
+  auto& tokenizer = step.tokenizer;
+  size_t& sample_bytes = step.sample_bytes;
   if (options.tokenizer == "bpe") {
     const auto sample = bpe_sample(inputs, options.sample_mb * 1e6, options.seed, &sample_bytes);
     BpeTrainOptions bpe;
@@ -389,7 +381,59 @@ DataSummary prepare_data(const DataOptions& options, bool quiet) {
     say(fmt::format("  tokenizer  byte, vocab {} (256 bytes + end-of-text {})",
                     tokenizer->vocab_size(), tokenizer->eot_id()));
   }
-  const double tokenizer_seconds = seconds_since(t_tok);
+  step.seconds = seconds_since(t_tok);
+  return step;
+}
+
+DataSummary prepare_data(const DataOptions& options, bool quiet) {
+  validate(options);
+  const auto t_start = Clock::now();
+  const Say say = [quiet](const std::string& line) {
+    if (!quiet) fmt::print("{}\n", line);
+    std::fflush(stdout);
+  };
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  // 1. Inputs: map, hash.
+  const std::vector<std::string> paths = resolve_inputs(options.inputs);
+  nlohmann::json inputs_json;
+  size_t total_bytes = 0;
+  std::vector<Input> inputs = read_inputs(paths, threads, inputs_json, total_bytes);
+
+  // 2. Up to date?
+  const fs::path out(options.out_dir);
+  const nlohmann::json settings = settings_json(options);
+  if (!options.force) {
+    nlohmann::json meta = previous_run(out, settings, inputs_json);
+    if (!meta.is_null()) {
+      say(
+          fmt::format("moescale data: {} is up to date (same inputs by SHA-256, same settings: "
+                      "{} train + {} val tokens); nothing to do",
+                      options.out_dir, meta["train"]["tokens"].get<int64_t>(),
+                      meta["val"]["tokens"].get<int64_t>()));
+      return {true, meta};
+    }
+  }
+
+  // 3. Documents and the split.
+  parallel_for(inputs.size(), threads,
+               [&](size_t i) { check_utf8(inputs[i].file->path(), inputs[i].file->text()); });
+  const std::string what = paths.size() == 1 ? paths[0] : std::to_string(paths.size()) + " inputs";
+  const Split split = split_inputs(inputs, options, what);
+  const auto& train_docs = split.train_docs;
+  const auto& val_docs = split.val_docs;
+  const size_t n_docs = train_docs.size() + val_docs.size(), n_val = val_docs.size();
+  say(fmt::format("moescale data: {} input{}, {}, {} documents ({} held out for validation)",
+                  inputs.size(), inputs.size() == 1 ? "" : "s",
+                  mb(static_cast<double>(total_bytes)), n_docs, n_val));
+
+  // 4. Tokenizer.
+  const TokenizerStep tok = make_tokenizer(options, inputs, out, threads, say);
+  const Tokenizer* tokenizer = tok.tokenizer.get();
+  const size_t sample_bytes = tok.sample_bytes;
+  const double tokenizer_seconds = tok.seconds;
 
   // 5. Encode, streaming into the two shards.
   const auto t_enc = Clock::now();

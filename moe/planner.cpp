@@ -121,9 +121,9 @@ int64_t solve_d_expert(const PlanRequest& req, const Coefficients& k, int64_t he
   return d_expert;
 }
 
-}  // namespace
 
-Plan make_plan(const PlanRequest& req) {
+// Flags every plan needs, checked before any shape is derived from them.
+void check_request(const PlanRequest& req) {
   check(std::isfinite(req.compute) && req.compute > 0,
         fmt::format("--compute {} must be a positive number of training FLOPs, e.g. 1e15",
                     req.compute));
@@ -145,13 +145,10 @@ Plan make_plan(const PlanRequest& req) {
   if (req.context) check_at_most(*req.context, "context");
   if (req.d_model) check_at_most(*req.d_model, "d-model");
   if (req.n_kv_heads) check_at_most(*req.n_kv_heads, "kv-heads");
+}
 
-  Plan plan;
-  plan.request = req;
-  plan.label = find_label(req.label);
-  const SizeLabel& label = plan.label;
-
-  // Experts: from the sparsity S = (E - E_act) / E, E counting shared experts.
+// Routed experts: --experts, or from the sparsity S = (E - E_act) / E, E counting shared experts.
+int64_t routed_experts(const PlanRequest& req) {
   int64_t n_experts = req.n_experts.value_or(16);
   if (req.sparsity) {
     const double s = *req.sparsity;
@@ -179,7 +176,11 @@ Plan make_plan(const PlanRequest& req) {
   check(req.top_k <= n_experts,
         fmt::format("--top-k {} exceeds the {} routed experts: lower --top-k or raise --experts",
                     req.top_k, n_experts));
+  return n_experts;
+}
 
+// The label's shape with the request's overrides; head_dim and d_expert are still to be chosen.
+ModelConfig base_shape(const PlanRequest& req, const SizeLabel& label, int64_t n_experts) {
   ModelConfig c = req.base;
   c.vocab_size = req.vocab_size;
   c.context = req.context.value_or(label.context);
@@ -194,7 +195,13 @@ Plan make_plan(const PlanRequest& req) {
   check(c.d_model > 0, fmt::format("--d-model {} must be > 0", c.d_model));
   check(c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads == 0,
         fmt::format("--kv-heads {} must divide the label's {} heads", c.n_kv_heads, c.n_heads));
+  return c;
+}
 
+// Chooses head_dim and d_expert for the request's r, holding the label's forward FLOPs or its
+// active parameters; fills plan.target_forward_flops and plan.target_active_params.
+void choose_widths(const PlanRequest& req, ModelConfig& c, Plan& plan) {
+  const SizeLabel& label = plan.label;
   const bool rotary = c.positions == PositionEncoding::kRotary;
   const int64_t hd_multiple =
       std::lcm(req.head_dim_multiple > 0 ? req.head_dim_multiple : req.width_multiple,
@@ -259,9 +266,12 @@ Plan make_plan(const PlanRequest& req) {
       }
     }
   }
-  c.validate();
+}
 
-  plan.model = c;
+// Tokens and steps that the budget buys with the chosen shape.
+void fill_budget(const PlanRequest& req, Plan& plan) {
+  const ModelConfig& c = plan.model;
+  const SizeLabel& label = plan.label;
   plan.flops = flops_per_token(c, req.convention);
   plan.params = count_params(c);
   plan.tokens = req.compute / plan.flops.training();
@@ -281,6 +291,20 @@ Plan make_plan(const PlanRequest& req) {
                     "tokens; raise --compute to at least {:.3g} or lower --batch-size",
                     req.compute, plan.tokens, plan.batch_size, c.context,
                     tokens_per_step * plan.flops.training()));
+}
+
+}  // namespace
+
+Plan make_plan(const PlanRequest& req) {
+  check_request(req);
+  Plan plan;
+  plan.request = req;
+  plan.label = find_label(req.label);
+  ModelConfig c = base_shape(req, plan.label, routed_experts(req));
+  choose_widths(req, c, plan);
+  c.validate();
+  plan.model = c;
+  fill_budget(req, plan);
   return plan;
 }
 

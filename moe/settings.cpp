@@ -227,10 +227,12 @@ constexpr SettingUse kAxis = SettingUse::kAxis, kShared = SettingUse::kShared,
 constexpr SettingGroup kPlan = SettingGroup::kPlan, kTrain = SettingGroup::kTrain,
                        kBoth = SettingGroup::kPlanAndTrain;
 
-std::vector<Setting> make_settings() {
-  using S = RunSettings;
+using S = RunSettings;
+
+// What a plan is made from: the budget, r, the label and the model's shape.
+std::vector<Setting> plan_settings() {
   // clang-format off
-  std::vector<Setting> all = {
+  return {
     value<double>("compute", kAxis, kPlan, "total training FLOPs C, e.g. 1e15",
                   [](S& s) -> double& { return s.plan.compute; }),
     value<double>("ratio", kAxis, kPlan, "target r = expert FLOPs / attention FLOPs",
@@ -292,7 +294,14 @@ std::vector<Setting> make_settings() {
                    "the first N layers use a dense FFN of the same active width",
                    [](S& s) -> int64_t& { return s.plan.base.n_dense_layers; }),
     batch_size(),
+  };
+  // clang-format on
+}
 
+// How a run trains: seed, device, precision, schedule, evaluation and checkpoints.
+std::vector<Setting> train_settings() {
+  // clang-format off
+  return {
     value<uint64_t>({"seed", "seed"}, kAxis, kTrain, "initialisation and data-order seed",
                     [](S& s) -> uint64_t& { return s.train.seed; }),
     text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
@@ -382,13 +391,16 @@ std::vector<Setting> make_settings() {
                       [](S& s) -> int64_t& { return s.train.inject_nan_at_step; }),
   };
   // clang-format on
-  return all;
 }
 
 }  // namespace
 
 const std::vector<Setting>& settings() {
-  static const std::vector<Setting> all = make_settings();
+  static const std::vector<Setting> all = [] {
+    std::vector<Setting> table = plan_settings();
+    for (auto& setting : train_settings()) table.push_back(std::move(setting));
+    return table;
+  }();
   return all;
 }
 

@@ -75,10 +75,9 @@ double IsoflopFit::x_opt_at(double compute) const {
   return power_law.k.value * std::pow(compute, power_law.a.value);
 }
 
-IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options) {
-  if (options.bootstrap < 0) {
-    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
-  }
+namespace {
+
+void check_points(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options) {
   for (const auto& p : points) {
     if (!(std::isfinite(p.compute) && p.compute > 0)) {
       throw InputError(fmt::format("isoflop: {} = {} must be a finite number > 0",
@@ -93,8 +92,10 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
                                    describe_role(options.roles, "loss"), p.loss));
     }
   }
+}
 
-  // Group by budget, ascending.
+// Points grouped by budget (scaling::same_group), budgets ascending.
+std::vector<std::vector<IsoflopPoint>> group_by_budget(const std::vector<IsoflopPoint>& points) {
   std::vector<IsoflopPoint> sorted = points;
   std::stable_sort(sorted.begin(), sorted.end(), [](const IsoflopPoint& a, const IsoflopPoint& b) {
     return a.compute < b.compute;
@@ -106,52 +107,47 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
     }
     budgets.back().push_back(p);
   }
+  return budgets;
+}
 
-  IsoflopFit fit;
-  fit.n_points = static_cast<int>(points.size());
-  fit.n_bootstrap = options.bootstrap;
-  fit.seed = options.seed;
-  bool any_parabola = false;
-  for (const auto& group : budgets) {
-    BudgetOptimum o;
-    o.compute = group.front().compute;
-    o.n_points = static_cast<int>(group.size());
-    std::vector<double> log_x, loss;
-    o.x_min = INFINITY;
-    o.x_max = 0;
-    for (const auto& p : group) {
-      log_x.push_back(std::log(p.x));
-      loss.push_back(p.loss);
-      o.x_min = std::min(o.x_min, p.x);
-      o.x_max = std::max(o.x_max, p.x);
-    }
-    o.parabola = fit_parabola(log_x, loss);
-    if (!o.parabola.ok) {
-      o.note = fmt::format("fewer than 3 distinct {} values: no parabola",
-                           describe_role(options.roles, "x"));
+// One budget's parabola in log x and its vertex, when the swept range brackets it.
+BudgetOptimum budget_optimum(const std::vector<IsoflopPoint>& group,
+                             const IsoflopOptions& options) {
+  BudgetOptimum o;
+  o.compute = group.front().compute;
+  o.n_points = static_cast<int>(group.size());
+  std::vector<double> log_x, loss;
+  o.x_min = INFINITY;
+  o.x_max = 0;
+  for (const auto& p : group) {
+    log_x.push_back(std::log(p.x));
+    loss.push_back(p.loss);
+    o.x_min = std::min(o.x_min, p.x);
+    o.x_max = std::max(o.x_max, p.x);
+  }
+  o.parabola = fit_parabola(log_x, loss);
+  if (!o.parabola.ok) {
+    o.note = fmt::format("fewer than 3 distinct {} values: no parabola",
+                         describe_role(options.roles, "x"));
+  } else {
+    const double v = vertex_or_nan(o.parabola);
+    if (std::isnan(v)) {
+      o.note = "no minimum: the fitted parabola opens downward";
+    } else if (!(v > std::log(o.x_min) && v < std::log(o.x_max))) {
+      o.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
+                           v <= std::log(o.x_min) ? "below" : "above", o.x_min, o.x_max);
     } else {
-      any_parabola = true;
-      const double v = vertex_or_nan(o.parabola);
-      if (std::isnan(v)) {
-        o.note = "no minimum: the fitted parabola opens downward";
-      } else if (!(v > std::log(o.x_min) && v < std::log(o.x_max))) {
-        o.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
-                             v <= std::log(o.x_min) ? "below" : "above", o.x_min, o.x_max);
-      } else {
-        o.bracketed = true;
-        o.x_opt = std::exp(v);
-        o.loss_opt = o.parabola.value(v);
-      }
+      o.bracketed = true;
+      o.x_opt = std::exp(v);
+      o.loss_opt = o.parabola.value(v);
     }
-    fit.optima.push_back(o);
   }
-  if (!any_parabola) {
-    throw InputError(fmt::format(
-        "isoflop: no compute budget ({}) has 3 distinct values of {}: a parabola needs 3",
-        describe_role(options.roles, "C"), describe_role(options.roles, "x")));
-  }
+  return o;
+}
 
-  // Stratified bootstrap: one replicate resamples every budget.
+// Stratified bootstrap: one replicate resamples every budget; fills each optimum's interval.
+void bootstrap_optima(const std::vector<std::vector<IsoflopPoint>>& budgets,
+                      const IsoflopOptions& options, IsoflopFit& fit) {
   Rng rng(options.seed);
   std::vector<std::vector<double>> samples(budgets.size());
   for (int b = 0; b < options.bootstrap; ++b) {
@@ -183,8 +179,10 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
       o.note = "3 points fit the parabola exactly: no residual to bootstrap a CI from";
     }
   }
+}
 
-  // x* = k C^a across bracketed budgets.
+// x* = k C^a across bracketed budgets, with intervals from the same replicates.
+void fit_power_law(IsoflopFit& fit) {
   std::vector<size_t> used;
   for (size_t i = 0; i < fit.optima.size(); ++i) {
     if (fit.optima[i].bracketed) used.push_back(i);
@@ -220,6 +218,32 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
       std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(k_samples);
     }
   }
+}
+
+}  // namespace
+
+IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options) {
+  if (options.bootstrap < 0) {
+    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
+  }
+  check_points(points, options);
+  const auto budgets = group_by_budget(points);
+  IsoflopFit fit;
+  fit.n_points = static_cast<int>(points.size());
+  fit.n_bootstrap = options.bootstrap;
+  fit.seed = options.seed;
+  bool any_parabola = false;
+  for (const auto& group : budgets) {
+    fit.optima.push_back(budget_optimum(group, options));
+    any_parabola = any_parabola || fit.optima.back().parabola.ok;
+  }
+  if (!any_parabola) {
+    throw InputError(fmt::format(
+        "isoflop: no compute budget ({}) has 3 distinct values of {}: a parabola needs 3",
+        describe_role(options.roles, "C"), describe_role(options.roles, "x")));
+  }
+  bootstrap_optima(budgets, options, fit);
+  fit_power_law(fit);
   return fit;
 }
 

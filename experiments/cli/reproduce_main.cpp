@@ -46,27 +46,81 @@ std::string scripts_dir() {
   return env && *env ? env : std::string(MOESCALE_SOURCE_DIR) + "/scripts";
 }
 
+po::options_description reproduce_options() {
+  po::options_description o("reproduce");
+  // clang-format off
+  o.add_options()
+      ("preset", po::value<std::string>()->default_value("cpu-tiny"),
+       "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke")
+      ("device", po::value<std::string>(),
+       "cpu, cuda or cuda:0,cuda:1,... (default: cpu for cpu presets, cuda:0 for GPU ones)")
+      ("out", po::value<std::string>(), "output directory (default: runs/<preset>)")
+      ("workers", po::value<int>()->default_value(0),
+       "runs at a time (default: one per core on CPU, one per GPU)")
+      ("corpus", po::value<std::string>(),
+       "your own text (files or a directory of .txt) instead of the default corpus")
+      ("data", po::value<std::string>(),
+       "your own token shards (a directory with train/val shards and meta.json): skips the "
+       "corpus and the tokenizer")
+      ("yes", po::bool_switch(), "start a preset that costs GPU-hours (paper)");
+  // clang-format on
+  return o;
+}
+
+// The plan's cost, printed; a preset that costs GPU-hours needs --yes.
+void announce(const ex::Preset& preset, const std::vector<ex::RunSpec>& runs,
+              const std::string& out, bool yes) {
+  double compute = 0;
+  for (const auto& r : runs) compute += r.plan.request.compute;
+  // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
+  const std::string cost =
+      fmt::format("{} runs, {} training FLOPs in all", runs.size(), moe::cli::sci(compute));
+  const std::string gpu_hours =
+      fmt::format("about {:.0f} GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
+  if (preset.needs_confirmation && !yes) {
+    throw std::invalid_argument("--preset " + preset.name + " costs " + gpu_hours + " (" + cost +
+                                "); rerun with --yes to start");
+  }
+  const std::string gpu_note = preset.gpu ? ", " + gpu_hours : "";
+  std::printf("moescale reproduce --preset %s: %s\n  %s%s\n  output: %s\n", preset.name.c_str(),
+              preset.summary.c_str(), cost.c_str(), gpu_note.c_str(), out.c_str());
+  std::fflush(stdout);
+}
+
+// Steps 1 and 2: the corpus and the token shards (skipped for --data). The shards' directory,
+// or "" when a step rejected its input (it printed the one error line).
+std::string prepare_shards(const po::variables_map& vm, const ex::Preset& preset,
+                           const std::string& out, const std::string& bin) {
+  std::string data = fs::path(out) / "data";
+  if (vm.count("data")) {
+    data = vm["data"].as<std::string>();
+  } else {
+    std::string corpus = fs::path(out) / "corpus";
+    if (vm.count("corpus")) {
+      corpus = vm["corpus"].as<std::string>();
+    } else {
+      step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " + corpus);
+      if (!run_step({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
+                    "preparing the default corpus")) {
+        return "";
+      }
+    }
+    step("2/4 tokenizer and token shards -> " + data);
+    std::vector<std::string> args = {bin + "/moescale-data", "--input",       corpus, "--out", data,
+                                     "--tokenizer",          preset.tokenizer};
+    if (preset.tokenizer == "bpe") {
+      args.insert(args.end(), {"--vocab-size", std::to_string(preset.vocab_size)});
+    }
+    if (!run_step(args, "moescale data")) return "";
+  }
+  return data;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return moe::cli::run_main("reproduce", [&] {
-    po::options_description o("reproduce");
-    // clang-format off
-    o.add_options()
-        ("preset", po::value<std::string>()->default_value("cpu-tiny"),
-         "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke")
-        ("device", po::value<std::string>(),
-         "cpu, cuda or cuda:0,cuda:1,... (default: cpu for cpu presets, cuda:0 for GPU ones)")
-        ("out", po::value<std::string>(), "output directory (default: runs/<preset>)")
-        ("workers", po::value<int>()->default_value(0),
-         "runs at a time (default: one per core on CPU, one per GPU)")
-        ("corpus", po::value<std::string>(),
-         "your own text (files or a directory of .txt) instead of the default corpus")
-        ("data", po::value<std::string>(),
-         "your own token shards (a directory with train/val shards and meta.json): skips the "
-         "corpus and the tokenizer")
-        ("yes", po::bool_switch(), "start a preset that costs GPU-hours (paper)");
-    // clang-format on
+    const po::options_description o = reproduce_options();
     po::variables_map vm;
     if (!moe::cli::parse(argc, argv,
                          "moescale reproduce [--preset cpu-tiny|gpu-small|paper] [--device D] "
@@ -98,51 +152,15 @@ int main(int argc, char** argv) {
     const std::string grid_text = preset.grid + fmt::format("vocab = {}\n", vocab);
     // The plan first: impossible grids fail here, and expensive presets show their cost.
     const std::vector<ex::RunSpec> runs = ex::expand(ex::parse_grid(grid_text, preset.name));
-    double compute = 0;
-    for (const auto& r : runs) compute += r.plan.request.compute;
-    // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
-    const std::string cost =
-        fmt::format("{} runs, {} training FLOPs in all", runs.size(), moe::cli::sci(compute));
-    const std::string gpu_hours =
-        fmt::format("about {:.0f} GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
-    if (preset.needs_confirmation && !vm["yes"].as<bool>()) {
-      throw std::invalid_argument("--preset " + preset.name + " costs " + gpu_hours + " (" + cost +
-                                  "); rerun with --yes to start");
-    }
-    const std::string gpu_note = preset.gpu ? ", " + gpu_hours : "";
-    std::printf("moescale reproduce --preset %s: %s\n  %s%s\n  output: %s\n", preset.name.c_str(),
-                preset.summary.c_str(), cost.c_str(), gpu_note.c_str(), out.c_str());
-    std::fflush(stdout);
+    announce(preset, runs, out, vm["yes"].as<bool>());
     fs::create_directories(out);
     std::string command = "build/bin/moescale reproduce";
     for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
     moe::write_json_atomic((fs::path(out) / "reproduce.json").string(),
                            {{"command", command}, {"preset", preset.name}});
 
-    std::string data = fs::path(out) / "data";
-    if (vm.count("data")) {
-      data = vm["data"].as<std::string>();
-    } else {
-      std::string corpus = fs::path(out) / "corpus";
-      if (vm.count("corpus")) {
-        corpus = vm["corpus"].as<std::string>();
-      } else {
-        step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " +
-             corpus);
-        if (!run_step({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
-                      "preparing the default corpus")) {
-          return 2;
-        }
-      }
-      step("2/4 tokenizer and token shards -> " + data);
-      std::vector<std::string> args = {
-          bin + "/moescale-data", "--input",       corpus, "--out", data,
-          "--tokenizer",          preset.tokenizer};
-      if (preset.tokenizer == "bpe") {
-        args.insert(args.end(), {"--vocab-size", std::to_string(preset.vocab_size)});
-      }
-      if (!run_step(args, "moescale data")) return 2;
-    }
+    const std::string data = prepare_shards(vm, preset, out, bin);
+    if (data.empty()) return 2;
     const nlohmann::json meta = moe::read_json((fs::path(data) / "meta.json").string());
     if (meta.at("vocab_size").get<int64_t>() != vocab) {
       throw moe::InputError(

@@ -44,54 +44,108 @@ double observed_flops_per_second(const std::string& out) {
   return seconds > 0 ? flops / seconds : 0;
 }
 
+po::options_description sweep_options() {
+  po::options_description o("sweep");
+  // clang-format off
+  o.add_options()
+      ("grid", po::value<std::string>(), "grid file (its keys: see below and the README)")
+      ("data", po::value<std::string>(), "token shards: a directory, a shard or a glob")
+      ("val-data", po::value<std::string>(), "held-out shards (default: --data's val shards)")
+      ("out", po::value<std::string>(), "sweep directory (results.csv, runs/<id>/)")
+      ("workers", po::value<int>()->default_value(0),
+       "runs at a time (default: one per CUDA device, 1 on CPU; CPU workers share the cores)")
+      ("devices", po::value<std::string>()->default_value("cpu"), "cpu, or cuda:0,cuda:1,...")
+      ("threads", po::value<int>()->default_value(0),
+       "torch intra-op threads per worker (default: the machine's cores / workers)")
+      ("only", po::value<std::string>(), "run just this run id (what each Slurm array task does)")
+      ("dry-run", po::bool_switch(), "print the runs, the total compute and an estimated wall time")
+      ("flops-per-second", po::value<double>(),
+       "throughput for --dry-run (default: measured on this sweep's finished runs, else 5e10 "
+       "per CPU sweep, 2e14 per GPU)")
+      ("emit-slurm", po::value<std::string>(), "write a Slurm job-array script to this file")
+      ("partition", po::value<std::string>(), "Slurm partition")
+      ("time", po::value<std::string>()->default_value("04:00:00"), "Slurm time limit per run")
+      ("account", po::value<std::string>(), "Slurm account")
+      ("mem", po::value<std::string>(), "Slurm memory per run, e.g. 16G")
+      ("gpus-per-task", po::value<int>()->default_value(0), "GPUs per run (0: CPU runs)")
+      ("cpus-per-task", po::value<int>()->default_value(0), "CPUs per run (0: Slurm's default)")
+      ("max-parallel", po::value<int>()->default_value(0), "array throttle: runs at a time (0: no limit)")
+      ("stale-lock-seconds", po::value<double>()->default_value(300),
+       "a run lock whose owner on another host has not beaten for this long is broken");
+  // clang-format on
+  return o;
+}
+
+// --help's description, with the grid keys from the settings table.
+std::string sweep_description() {
+  // The grid keys, from the settings table: axes (lists) and shared settings (one value each).
+  std::string axes, shared;
+  for (const moe::Setting& s : moe::settings()) {
+    std::string& list = s.use == moe::SettingUse::kAxis ? axes : shared;
+    if (s.use == moe::SettingUse::kCommand) continue;
+    const size_t line =
+        list.size() - (list.rfind('\n') == std::string::npos ? 0 : list.rfind('\n'));
+    list += list.empty() ? "" : line + s.key.size() > 88 ? "\n    " : " ";
+    list += s.key;
+  }
+  const std::string description = fmt::format(
+      "Trains every run of a grid (compute x sparsity x ratio x label x seed). Rerunning the "
+      "same command\nskips finished runs, resumes interrupted ones and retries failed ones "
+      "once; results.csv is rebuilt\nafter every run. Grid keys, each the `moescale train` "
+      "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
+      axes, shared);
+  return description;
+}
+
+// --dry-run: the runs, the total compute and an estimated wall time.
+void print_dry_run(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& runs,
+                   const po::variables_map& vm) {
+  std::cout << ex::format_runs(runs);
+  double total = 0;
+  for (const auto& r : runs) total += r.plan.request.compute;
+  const bool cuda = opt.devices.front() != "cpu";
+  const double measured = opt.out.empty() ? 0 : observed_flops_per_second(opt.out);
+  double rate = vm.count("flops-per-second") ? vm["flops-per-second"].as<double>()
+                : measured > 0               ? measured
+                : cuda                       ? 2e14
+                                             : 5e10;
+  const std::string basis = vm.count("flops-per-second") ? "given"
+                            : measured > 0               ? "measured on finished runs"
+                                                         : "a rough default";
+  const double parallel = cuda ? static_cast<double>(opt.devices.size()) : 1.0;
+  const double hours = total / (rate * parallel) / 3600.0;
+  std::cout << fmt::format(
+      "estimated wall time: {:.2f} h at {:.3g} FLOP/s per {} ({}){}\n", hours, rate,
+      cuda ? "GPU" : "CPU sweep", basis,
+      cuda ? fmt::format(", {} GPU(s), {:.1f} GPU-hours", opt.devices.size(), hours * parallel)
+           : "");
+}
+
+// --emit-slurm: a job-array script, one task per run.
+void emit_slurm(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& runs,
+                const po::variables_map& vm) {
+  ex::SlurmOptions s;
+  if (vm.count("partition")) s.partition = vm["partition"].as<std::string>();
+  if (vm.count("account")) s.account = vm["account"].as<std::string>();
+  if (vm.count("mem")) s.mem = vm["mem"].as<std::string>();
+  s.time = vm["time"].as<std::string>();
+  s.gpus_per_task = vm["gpus-per-task"].as<int>();
+  s.cpus_per_task = vm["cpus-per-task"].as<int>();
+  s.max_parallel = vm["max-parallel"].as<int>();
+  const std::string path = vm["emit-slurm"].as<std::string>();
+  fs::create_directories(fs::path(opt.out) / "slurm");
+  moe::write_file_atomic(path,
+                         ex::slurm_script(opt, s, runs, moe::cli::executable_dir() + "/moescale"));
+  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
+  std::cout << fmt::format("wrote {}: {} array tasks; submit with: sbatch {}\n", path, runs.size(),
+                           path);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   return moe::cli::run_main("sweep", [&] {
-    po::options_description o("sweep");
-    // clang-format off
-    o.add_options()
-        ("grid", po::value<std::string>(), "grid file (its keys: see below and the README)")
-        ("data", po::value<std::string>(), "token shards: a directory, a shard or a glob")
-        ("val-data", po::value<std::string>(), "held-out shards (default: --data's val shards)")
-        ("out", po::value<std::string>(), "sweep directory (results.csv, runs/<id>/)")
-        ("workers", po::value<int>()->default_value(0),
-         "runs at a time (default: one per CUDA device, 1 on CPU; CPU workers share the cores)")
-        ("devices", po::value<std::string>()->default_value("cpu"), "cpu, or cuda:0,cuda:1,...")
-        ("threads", po::value<int>()->default_value(0),
-         "torch intra-op threads per worker (default: the machine's cores / workers)")
-        ("only", po::value<std::string>(), "run just this run id (what each Slurm array task does)")
-        ("dry-run", po::bool_switch(), "print the runs, the total compute and an estimated wall time")
-        ("flops-per-second", po::value<double>(),
-         "throughput for --dry-run (default: measured on this sweep's finished runs, else 5e10 "
-         "per CPU sweep, 2e14 per GPU)")
-        ("emit-slurm", po::value<std::string>(), "write a Slurm job-array script to this file")
-        ("partition", po::value<std::string>(), "Slurm partition")
-        ("time", po::value<std::string>()->default_value("04:00:00"), "Slurm time limit per run")
-        ("account", po::value<std::string>(), "Slurm account")
-        ("mem", po::value<std::string>(), "Slurm memory per run, e.g. 16G")
-        ("gpus-per-task", po::value<int>()->default_value(0), "GPUs per run (0: CPU runs)")
-        ("cpus-per-task", po::value<int>()->default_value(0), "CPUs per run (0: Slurm's default)")
-        ("max-parallel", po::value<int>()->default_value(0), "array throttle: runs at a time (0: no limit)")
-        ("stale-lock-seconds", po::value<double>()->default_value(300),
-         "a run lock whose owner on another host has not beaten for this long is broken");
-    // clang-format on
-    // The grid keys, from the settings table: axes (lists) and shared settings (one value each).
-    std::string axes, shared;
-    for (const moe::Setting& s : moe::settings()) {
-      std::string& list = s.use == moe::SettingUse::kAxis ? axes : shared;
-      if (s.use == moe::SettingUse::kCommand) continue;
-      const size_t line =
-          list.size() - (list.rfind('\n') == std::string::npos ? 0 : list.rfind('\n'));
-      list += list.empty() ? "" : line + s.key.size() > 88 ? "\n    " : " ";
-      list += s.key;
-    }
-    const std::string description = fmt::format(
-        "Trains every run of a grid (compute x sparsity x ratio x label x seed). Rerunning the "
-        "same command\nskips finished runs, resumes interrupted ones and retries failed ones "
-        "once; results.csv is rebuilt\nafter every run. Grid keys, each the `moescale train` "
-        "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
-        axes, shared);
+    const po::options_description o = sweep_options();
+    const std::string description = sweep_description();
     po::variables_map vm;
     if (!moe::cli::parse(argc, argv,
                          "moescale sweep --grid FILE --data DIR --out SWEEPDIR [--workers N] "
@@ -117,45 +171,13 @@ int main(int argc, char** argv) {
 
     const std::vector<ex::RunSpec> runs = ex::expand(ex::load_grid(opt.grid_path));
     if (vm["dry-run"].as<bool>()) {
-      std::cout << ex::format_runs(runs);
-      double total = 0;
-      for (const auto& r : runs) total += r.plan.request.compute;
-      const bool cuda = opt.devices.front() != "cpu";
-      const double measured = opt.out.empty() ? 0 : observed_flops_per_second(opt.out);
-      double rate = vm.count("flops-per-second") ? vm["flops-per-second"].as<double>()
-                    : measured > 0               ? measured
-                    : cuda                       ? 2e14
-                                                 : 5e10;
-      const std::string basis = vm.count("flops-per-second") ? "given"
-                                : measured > 0               ? "measured on finished runs"
-                                                             : "a rough default";
-      const double parallel = cuda ? static_cast<double>(opt.devices.size()) : 1.0;
-      const double hours = total / (rate * parallel) / 3600.0;
-      std::cout << fmt::format(
-          "estimated wall time: {:.2f} h at {:.3g} FLOP/s per {} ({}){}\n", hours, rate,
-          cuda ? "GPU" : "CPU sweep", basis,
-          cuda ? fmt::format(", {} GPU(s), {:.1f} GPU-hours", opt.devices.size(), hours * parallel)
-               : "");
+      print_dry_run(opt, runs, vm);
       return 0;
     }
     moe::cli::require(vm, "data", "give the token shards, e.g. --data data/corpus");
     moe::cli::require(vm, "out", "give the sweep directory, e.g. --out sweeps/s1");
     if (vm.count("emit-slurm")) {
-      ex::SlurmOptions s;
-      if (vm.count("partition")) s.partition = vm["partition"].as<std::string>();
-      if (vm.count("account")) s.account = vm["account"].as<std::string>();
-      if (vm.count("mem")) s.mem = vm["mem"].as<std::string>();
-      s.time = vm["time"].as<std::string>();
-      s.gpus_per_task = vm["gpus-per-task"].as<int>();
-      s.cpus_per_task = vm["cpus-per-task"].as<int>();
-      s.max_parallel = vm["max-parallel"].as<int>();
-      const std::string path = vm["emit-slurm"].as<std::string>();
-      fs::create_directories(fs::path(opt.out) / "slurm");
-      moe::write_file_atomic(
-          path, ex::slurm_script(opt, s, runs, moe::cli::executable_dir() + "/moescale"));
-      fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
-      std::cout << fmt::format("wrote {}: {} array tasks; submit with: sbatch {}\n", path,
-                               runs.size(), path);
+      emit_slurm(opt, runs, vm);
       return 0;
     }
     const ex::SweepSummary s = ex::run_sweep(opt);
