@@ -92,6 +92,15 @@ class Trainer {
   void apply_update(const at::Tensor& step_ce);
   double mfu(double tokens_per_s);
   nlohmann::json window_line(double lr, double seconds);
+  // The loop's bookkeeping: whether step n ends a metrics window; the window's metrics line
+  // (with an evaluation when one is due; false, and nothing logged, when its mean loss is not
+  // finite); a checkpoint when one is due, and why the run must stop now ("" to go on); the
+  // result.json and last progress line of a session's end.
+  bool is_log_step(int64_t n) const;
+  bool log_window(double lr);
+  std::string checkpoint_or_stop();
+  RunResult finish(RunStatus status, const std::string& reason, ProgressLine& progress);
+  RunResult diverged(double loss, const std::string& when, ProgressLine& progress);
   std::string metrics_path() const { return (fs::path(dir_) / "metrics.jsonl").string(); }
   fs::path checkpoints_dir() const { return fs::path(dir_) / "checkpoints"; }
 
@@ -126,6 +135,17 @@ class Trainer {
   int64_t step_ = 0;        // optimizer steps done
   double wall_before_ = 0;  // wall seconds of earlier sessions of this run
   Clock::time_point session_start_ = Clock::now();
+
+  // This session's loop: the last losses seen, when the open metrics window, the last
+  // checkpoint and the lock's last heartbeat began, and the progress line's detail.
+  struct Loop {
+    double train_loss = std::numeric_limits<double>::quiet_NaN();
+    double val_loss = std::numeric_limits<double>::quiet_NaN();
+    Clock::time_point window_start, last_checkpoint, last_heartbeat;
+    std::string detail = "starting";
+    int64_t diverged_step = -1;
+  };
+  Loop loop_;
 };
 
 void Trainer::prepare_directory(bool resume) {
@@ -394,7 +414,10 @@ void Trainer::start_session(bool resume) {
   if (resume) try_resume();
   fs::remove(RunDir(dir_).result());
   peak_ = device_peak_flops(device_, bf16_);
+  host_batch_.resize(static_cast<size_t>(cfg_.micro_batch() * (cfg_.model.context + 1)));
   session_start_ = Clock::now();
+  loop_ = Loop{};
+  loop_.window_start = loop_.last_checkpoint = loop_.last_heartbeat = Clock::now();
 }
 
 at::Tensor Trainer::train_step(double lr) {
@@ -496,6 +519,70 @@ nlohmann::json Trainer::window_line(double lr, double seconds) {
 
 // The loop, llm.c style: a step, a NaN check, the update; at log steps a metrics line (and an
 // eval); then progress, the lock's heartbeat, and checkpoints.
+bool Trainer::is_log_step(int64_t n) const {
+  return n % cfg_.log_every == 0 || n % cfg_.resolved_eval_every() == 0 || n == cfg_.steps();
+}
+
+bool Trainer::log_window(double lr) {
+  synchronize(device_);
+  nlohmann::json line = window_line(lr, seconds_since(loop_.window_start));
+  loop_.train_loss = line["train_loss"].get<double>();
+  if (step_ % cfg_.resolved_eval_every() == 0 || step_ == cfg_.steps()) {
+    loop_.val_loss = evaluate();
+    line["val_loss"] = loop_.val_loss;
+  }
+  if (!std::isfinite(loop_.train_loss)) return false;
+  append_line(metrics_path(), line.dump());
+  const double mfu = line["mfu"].get<double>();
+  loop_.detail = fmt::format(
+      "loss {:.4f}{} | {:.3g} tok/s{}", loop_.train_loss,
+      std::isfinite(loop_.val_loss) ? fmt::format(" | val {:.4f}", loop_.val_loss) : "",
+      line["tokens_per_s"].get<double>(), mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
+  reset_window();
+  loop_.window_start = Clock::now();
+  return true;
+}
+
+std::string Trainer::checkpoint_or_stop() {
+  const int sig = g_stop_signal.load();
+  const bool stop = sig != 0 || step_ == cfg_.stop_at_step;
+  const bool periodic = seconds_since(loop_.last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
+                        (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
+  if (stop || (periodic && step_ < cfg_.steps())) {
+    save_checkpoint();
+    loop_.last_checkpoint = Clock::now();
+  }
+  if (!stop) return "";
+  return sig ? fmt::format("signal {} at step {}", sig, step_)
+             : fmt::format("stopped at step {} (--stop-at-step)", step_);
+}
+
+RunResult Trainer::finish(RunStatus status, const std::string& reason, ProgressLine& progress) {
+  RunResult result;
+  result.status = status;
+  result.reason = reason;
+  result.steps = step_;
+  result.final_train_loss = loop_.train_loss;
+  result.val_loss = loop_.val_loss;
+  result.diverged_step = loop_.diverged_step;
+  result.wall_seconds = wall_before_ + seconds_since(session_start_);
+  write_result(result);
+  progress.finish(fmt::format(
+      "{}: {} after {} steps{}{}", dir_, to_string(status), step_,
+      std::isfinite(loop_.val_loss) ? fmt::format(", val loss {:.4f}", loop_.val_loss) : "",
+      reason.empty() ? "" : " (" + reason + ")"));
+  return result;
+}
+
+RunResult Trainer::diverged(double loss, const std::string& when, ProgressLine& progress) {
+  loop_.diverged_step = step_;
+  loop_.train_loss = loss;
+  return finish(RunStatus::kDiverged, fmt::format("loss became {} {} step {}", loss, when, step_),
+                progress);
+}
+
+// The loop, as llm.c's: a step's forward and backward, the NaN check, the update; at the end
+// of each metrics window a line (and an evaluation when due); checkpoints; a stop on request.
 RunResult Trainer::run(bool resume) {
   fs::create_directories(dir_);
   DirLock lock(RunDir(dir_).lock().string());
@@ -505,97 +592,37 @@ RunResult Trainer::run(bool resume) {
   }
   prepare_directory(resume);
   if (resume) {
-    const RunResult done = RunDir(dir_).read_result();
-    if (done.status == RunStatus::kDone) {
+    if (const RunResult done = RunDir(dir_).read_result(); done.status == RunStatus::kDone) {
       std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
       return done;
     }
   }
   start_session(resume);
-  const int64_t total_steps = cfg_.steps(), eval_every = cfg_.resolved_eval_every();
-  host_batch_.resize(static_cast<size_t>(cfg_.micro_batch() * (cfg_.model.context + 1)));
-  double last_train_loss = std::numeric_limits<double>::quiet_NaN();
-  double last_val = std::numeric_limits<double>::quiet_NaN();
-  auto window_start = Clock::now(), last_checkpoint = Clock::now(), last_heartbeat = Clock::now();
-  ProgressLine progress("step", total_steps, step_);
-  std::string detail = "starting";
-
-  RunResult result;
-  auto finish = [&](RunStatus status, const std::string& reason) {
-    result.status = status;
-    result.reason = reason;
-    result.steps = step_;
-    result.final_train_loss = last_train_loss;
-    result.val_loss = last_val;
-    result.wall_seconds = wall_before_ + seconds_since(session_start_);
-    write_result(result);
-    progress.finish(
-        fmt::format("{}: {} after {} steps{}{}", dir_, to_string(status), step_,
-                    std::isfinite(last_val) ? fmt::format(", val loss {:.4f}", last_val) : "",
-                    reason.empty() ? "" : " (" + reason + ")"));
-    return result;
-  };
-  auto diverged = [&](double loss, const std::string& when) {
-    result.diverged_step = step_;
-    last_train_loss = loss;
-    return finish(RunStatus::kDiverged,
-                  fmt::format("loss became {} {} step {}", loss, when, step_));
-  };
-
+  ProgressLine progress("step", cfg_.steps(), step_);
   model_->train();
-  while (step_ < total_steps) {
+  while (step_ < cfg_.steps()) {
     const double lr = cfg_.lr_at(step_);
     const at::Tensor step_ce = train_step(lr);
-    const bool log_now = (step_ + 1) % cfg_.log_every == 0 || (step_ + 1) % eval_every == 0 ||
-                         step_ + 1 == total_steps;
+    const bool log_now = is_log_step(step_ + 1);
     // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
     if (device_.is_cpu() || log_now) {
       const double ce = step_ce.item<double>();
-      if (!std::isfinite(ce)) return diverged(ce, "at");
+      if (!std::isfinite(ce)) return diverged(ce, "at", progress);
     }
     apply_update(step_ce);
-
-    if (log_now) {
-      synchronize(device_);
-      nlohmann::json line = window_line(lr, seconds_since(window_start));
-      last_train_loss = line["train_loss"].get<double>();
-      if (step_ % eval_every == 0 || step_ == total_steps) {
-        last_val = evaluate();
-        line["val_loss"] = last_val;
-      }
-      if (!std::isfinite(last_train_loss)) return diverged(last_train_loss, "by");
-      append_line(metrics_path(), line.dump());
-      const double mfu = line["mfu"].get<double>();
-      detail = fmt::format("loss {:.4f}{} | {:.3g} tok/s{}", last_train_loss,
-                           std::isfinite(last_val) ? fmt::format(" | val {:.4f}", last_val) : "",
-                           line["tokens_per_s"].get<double>(),
-                           mfu > 0 ? fmt::format(" | MFU {:.1f}%", 100 * mfu) : "");
-      reset_window();
-      window_start = Clock::now();
-    }
-    progress.update(step_, detail);
-    if (seconds_since(last_heartbeat) >= 30.0) {
+    if (log_now && !log_window(lr)) return diverged(loop_.train_loss, "by", progress);
+    progress.update(step_, loop_.detail);
+    if (seconds_since(loop_.last_heartbeat) >= 30.0) {
       lock.touch_heartbeat();
-      last_heartbeat = Clock::now();
+      loop_.last_heartbeat = Clock::now();
     }
-
-    const bool stop = g_stop_signal.load() != 0 || step_ == cfg_.stop_at_step;
-    const bool periodic = seconds_since(last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
-                          (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
-    if (stop || (periodic && step_ < total_steps)) {
-      save_checkpoint();
-      last_checkpoint = Clock::now();
-    }
-    if (stop) {
-      const int sig = g_stop_signal.load();
-      return finish(RunStatus::kInterrupted,
-                    sig ? fmt::format("signal {} at step {}", sig, step_)
-                        : fmt::format("stopped at step {} (--stop-at-step)", step_));
+    if (const std::string why = checkpoint_or_stop(); !why.empty()) {
+      return finish(RunStatus::kInterrupted, why, progress);
     }
   }
   save_checkpoint();
-  if (!std::isfinite(last_val)) last_val = evaluate();
-  return finish(RunStatus::kDone, "");
+  if (!std::isfinite(loop_.val_loss)) loop_.val_loss = evaluate();
+  return finish(RunStatus::kDone, "", progress);
 }
 
 }  // namespace
