@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "common/errors.h"
@@ -188,6 +189,55 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
   }
   out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(out["paper_rule"]));
   return out;
+}
+
+// Which rows of results.csv (0-based, header not counted) each sparsity and each of its budgets
+// hold, by the fits' own grouping rule: the figures take their points from these lists rather
+// than grouping the table again. A sparsity lists every row (any status); a budget, its
+// finished runs.
+void add_rows(json& fit, const scaling::Table& all) {
+  auto number = [&](size_t i, const char* column) {
+    constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+    double v = kNaN;
+    return scaling::parse_number(all.cell(i, column), &v) ? v : kNaN;
+  };
+  for (auto& g : fit["sparsities"]) {
+    const double s = g["S"].get<double>();
+    json rows = json::array();
+    for (size_t i = 0; i < all.n_rows(); ++i) {
+      if (same(number(i, "sparsity"), s)) rows.push_back(i);
+    }
+    for (auto& v : g["valleys"]) {
+      json budget_rows = json::array();
+      for (size_t i : rows) {
+        const bool done = !all.has_column("status") || all.cell(i, "status") == "done";
+        if (done && same(number(i, "compute"), v["C"].get<double>())) budget_rows.push_back(i);
+      }
+      v["rows"] = budget_rows;
+    }
+    g["rows"] = rows;
+  }
+}
+
+// The paper's r*(C) at each sparsity over the sweep's budgets (widened 1.5x each way), as 41
+// (C, r*) points per sparsity: the figures draw the law from fit.json, not from its formula.
+void add_paper_curves(json& fit) {
+  std::vector<double> budgets;
+  for (const auto& g : fit["sparsities"]) {
+    for (const auto& v : g["valleys"]) budgets.push_back(v["C"].get<double>());
+  }
+  if (budgets.empty()) return;
+  const double lo = *std::min_element(budgets.begin(), budgets.end()) / 1.5;
+  const double hi = *std::max_element(budgets.begin(), budgets.end()) * 1.5;
+  for (auto& g : fit["sparsities"]) {
+    json curve = json::array();
+    for (int j = 0; j <= 40; ++j) {
+      const double c = lo * std::pow(hi / lo, j / 40.0);
+      curve.push_back(
+          {c, scaling::ratio_law(scaling::kPublishedRatioLaw, c, g["S"].get<double>())});
+    }
+    g["paper_law_curve"] = curve;
+  }
 }
 
 std::string redo_commands(const std::string& sweep_dir, const json& fit) {
@@ -449,6 +499,9 @@ json write_report(const ReportOptions& opt) {
     fit["ratio_law_note"] =
         "Not fitted: the sweep has one sparsity; the joint law needs at least two.";
   }
+
+  add_paper_curves(fit);
+  add_rows(fit, all);
 
   const fs::path out = fs::path(opt.sweep_dir) / "report";
   fs::create_directories(out);

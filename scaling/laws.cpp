@@ -57,7 +57,9 @@ const LawInfo& law_info(LossLaw law) {
   throw std::logic_error("unknown law");
 }
 
-int n_params(LossLaw law) { return static_cast<int>(law_info(law).params.size()); }
+int n_params(LossLaw law) {
+  return with_law(law, [](auto l) { return decltype(l)::kParams; });
+}
 
 std::vector<double> to_natural(LossLaw law, const std::vector<double>& raw) {
   const LawInfo& info = law_info(law);

@@ -47,6 +47,7 @@
 
 #include <ceres/jet.h>
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -114,55 +115,109 @@ bool log_sum_exp(const T (&t)[kTerms], const T& extra, T* out) {
 
 }  // namespace detail
 
-// log Lhat(x; raw) for each law, templated for ceres::Jet. Parameter order as in the header.
-template <typename T>
-bool log_predict(LossLaw law, const T* p, const PreparedPoint& x, T* out) {
-  using std::exp;
-  using std::log;
-  const T zero(0);
-  switch (law) {
-    case LossLaw::kPower: {
-      const T t[2] = {p[0], p[1] - p[2] * x.log_n};
-      return detail::log_sum_exp(t, zero, out);
-    }
-    case LossLaw::kPowerNoOffset:
-      *out = p[0] - p[1] * x.log_n;
-      return true;
-    case LossLaw::kChinchilla: {
-      const T t[3] = {p[1] - p[3] * x.log_n, p[2] - p[4] * x.log_d, p[0]};
-      return detail::log_sum_exp(t, zero, out);
-    }
-    case LossLaw::kMoe: {
-      const double attention_share = 1.0 - x.expert_share;  // R = 1 / (1 + r)
-      const T t[4] = {p[0] - p[1] * x.log_n, p[2] - p[3] * x.log_d,
-                      p[4] + attention_share + p[5] * x.log_1ms - p[6] * x.log_n, p[8]};
-      return detail::log_sum_exp(t, p[7] * x.expert_share, out);
-    }
-    case LossLaw::kWang: {
-      // E = 1 / (1 - S): a / (N^alpha E^gamma) = exp(log a - alpha log N + gamma log(1 - S)).
-      const T t[3] = {p[0] - p[1] * x.log_n + p[2] * x.log_1ms, p[3] - p[4] * x.log_d, p[5]};
-      return detail::log_sum_exp(t, zero, out);
-    }
-    case LossLaw::kAbnar: {
-      const T t[5] = {p[0] - p[1] * x.log_n, p[2] - p[3] * x.log_d, p[4] - p[5] * x.log_1ms,
-                      p[6] - p[7] * x.log_1ms - p[8] * x.log_n, p[9]};
-      return detail::log_sum_exp(t, zero, out);
-    }
+// One functor per law, Ceres' style: log Lhat(x; raw) templated for ceres::Jet, the parameter
+// count, and the raw parameters bounded below by 0 (the exponents named above). Parameter order
+// as in the header. The fit's residuals, its objective and predict() all evaluate these.
+struct PowerLaw {
+  static constexpr int kParams = 3;
+  static constexpr std::array kNonNegative{2};  // alpha
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    const T t[2] = {p[0], p[1] - p[2] * x.log_n};
+    return detail::log_sum_exp(t, T(0), out);
   }
-  return false;
+};
+
+struct PowerNoOffsetLaw {
+  static constexpr int kParams = 2;
+  static constexpr std::array kNonNegative{1};  // alpha
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    *out = p[0] - p[1] * x.log_n;
+    return true;
+  }
+};
+
+struct ChinchillaLaw {
+  static constexpr int kParams = 5;
+  static constexpr std::array<int, 0> kNonNegative{};  // unbounded, as in Hoffmann et al.
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    const T t[3] = {p[1] - p[3] * x.log_n, p[2] - p[4] * x.log_d, p[0]};
+    return detail::log_sum_exp(t, T(0), out);
+  }
+};
+
+struct MoeLaw {
+  static constexpr int kParams = 9;
+  static constexpr std::array kNonNegative{1, 3};  // alpha, beta
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    const double attention_share = 1.0 - x.expert_share;  // R = 1 / (1 + r)
+    const T t[4] = {p[0] - p[1] * x.log_n, p[2] - p[3] * x.log_d,
+                    p[4] + attention_share + p[5] * x.log_1ms - p[6] * x.log_n, p[8]};
+    return detail::log_sum_exp(t, p[7] * x.expert_share, out);
+  }
+};
+
+struct WangLaw {
+  static constexpr int kParams = 6;
+  static constexpr std::array kNonNegative{1, 4};  // alpha, beta
+  // E = 1 / (1 - S): a / (N^alpha E^gamma) = exp(log a - alpha log N + gamma log(1 - S)).
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    const T t[3] = {p[0] - p[1] * x.log_n + p[2] * x.log_1ms, p[3] - p[4] * x.log_d, p[5]};
+    return detail::log_sum_exp(t, T(0), out);
+  }
+};
+
+struct AbnarLaw {
+  static constexpr int kParams = 10;
+  static constexpr std::array kNonNegative{1, 3};  // alpha, beta
+  template <typename T>
+  static bool log_value(const T* p, const PreparedPoint& x, T* out) {
+    const T t[5] = {p[0] - p[1] * x.log_n, p[2] - p[3] * x.log_d, p[4] - p[5] * x.log_1ms,
+                    p[6] - p[7] * x.log_1ms - p[8] * x.log_n, p[9]};
+    return detail::log_sum_exp(t, T(0), out);
+  }
+};
+
+// Calls f(Law{}) with the functor type of `law`.
+template <typename F>
+decltype(auto) with_law(LossLaw law, F&& f) {
+  switch (law) {
+    case LossLaw::kPower:
+      return f(PowerLaw{});
+    case LossLaw::kPowerNoOffset:
+      return f(PowerNoOffsetLaw{});
+    case LossLaw::kChinchilla:
+      return f(ChinchillaLaw{});
+    case LossLaw::kMoe:
+      return f(MoeLaw{});
+    case LossLaw::kWang:
+      return f(WangLaw{});
+    case LossLaw::kAbnar:
+      break;
+  }
+  return f(AbnarLaw{});
 }
 
-// The residual log Lhat - log L of one point: one functor per residual block.
+template <typename T>
+bool log_predict(LossLaw law, const T* p, const PreparedPoint& x, T* out) {
+  return with_law(law, [&](auto l) { return decltype(l)::log_value(p, x, out); });
+}
+
+// The residual log Lhat - log L of one point under Law: one residual block.
+template <typename Law>
 struct LogLossResidual {
-  LogLossResidual(LossLaw law, const PreparedPoint& point) : law_(law), point_(point) {}
+  explicit LogLossResidual(const PreparedPoint& point) : point_(point) {}
   template <typename T>
   bool operator()(const T* p, T* residual) const {
     T log_hat;
-    if (!log_predict(law_, p, point_, &log_hat)) return false;
+    if (!Law::log_value(p, point_, &log_hat)) return false;
     residual[0] = log_hat - point_.log_loss;
     return true;
   }
-  LossLaw law_;
   PreparedPoint point_;
 };
 

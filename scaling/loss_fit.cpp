@@ -17,48 +17,21 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Exponent bounds (see laws.h): alpha of power, and the N and D exponents of moe, wang and
-// abnar, are >= 0; chinchilla stays unbounded, as in Hoffmann et al.
+// Exponent bounds (see laws.h): each law's kNonNegative parameters are >= 0.
 std::vector<double> lower_bounds(LossLaw law) {
   std::vector<double> lb(static_cast<size_t>(n_params(law)), kNaN);
-  switch (law) {
-    case LossLaw::kPower:
-      lb[2] = 0;
-      break;
-    case LossLaw::kPowerNoOffset:
-      lb[1] = 0;
-      break;
-    case LossLaw::kChinchilla:
-      break;
-    case LossLaw::kMoe:
-    case LossLaw::kAbnar:
-      lb[1] = lb[3] = 0;  // alpha, beta
-      break;
-    case LossLaw::kWang:
-      lb[1] = lb[4] = 0;  // alpha, beta
-      break;
-  }
+  with_law(law, [&](auto l) {
+    for (int i : decltype(l)::kNonNegative) lb[static_cast<size_t>(i)] = 0;
+  });
   return lb;
 }
 
 ceres::CostFunction* make_cost(LossLaw law, const PreparedPoint& x) {
-  auto* f = new LogLossResidual(law, x);
-  switch (n_params(law)) {
-    case 2:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 2>(f);
-    case 3:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 3>(f);
-    case 5:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 5>(f);
-    case 6:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 6>(f);
-    case 9:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 9>(f);
-    case 10:
-      return new ceres::AutoDiffCostFunction<LogLossResidual, 1, 10>(f);
-  }
-  delete f;
-  throw std::logic_error("no cost function for this parameter count");
+  return with_law(law, [&](auto l) -> ceres::CostFunction* {
+    using Law = decltype(l);
+    return new ceres::AutoDiffCostFunction<LogLossResidual<Law>, 1, Law::kParams>(
+        new LogLossResidual<Law>(x));
+  });
 }
 
 double objective_prepared(LossLaw law, const double* raw, const std::vector<PreparedPoint>& pts,

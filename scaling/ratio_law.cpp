@@ -15,15 +15,21 @@ namespace moe::scaling {
 
 namespace {
 
-// Residual of one r* estimate; parameters (ln alpha0, p, beta0, q).
+// log r*(C, S) for raw parameters (ln alpha0, p, beta0, q): the one formula that the residual,
+// the objective, the starting points and ratio_law() evaluate.
+template <typename T>
+T log_ratio_law(const T* raw, double log_c, double log_1ms) {
+  using std::exp;
+  return raw[0] + raw[1] * log_1ms + raw[2] * exp(raw[3] * log_1ms) * log_c;
+}
+
+// Residual of one r* estimate.
 struct RatioLawResidual {
   RatioLawResidual(double log_c, double log_1ms, double log_r, double weight)
       : log_c_(log_c), log_1ms_(log_1ms), log_r_(log_r), weight_(weight) {}
   template <typename T>
   bool operator()(const T* law, T* residual) const {
-    using std::exp;
-    const T log_hat = law[0] + law[1] * log_1ms_ + law[2] * exp(law[3] * log_1ms_) * log_c_;
-    residual[0] = (log_hat - log_r_) * weight_;
+    residual[0] = (log_ratio_law(law, log_c_, log_1ms_) - log_r_) * weight_;
     return true;
   }
   double log_c_, log_1ms_, log_r_, weight_;
@@ -77,9 +83,7 @@ MultiStartResult solve(const std::vector<RatioOptimum>& optima,
   auto objective = [&](const double* law) {
     double sum = 0;
     for (size_t i = 0; i < lc.size(); ++i) {
-      const double log_hat =
-          law[0] + law[1] * l1ms[i] + law[2] * std::exp(law[3] * l1ms[i]) * lc[i];
-      const double u = (log_hat - lr[i]) * w[i];
+      const double u = (log_ratio_law(law, lc[i], l1ms[i]) - lr[i]) * w[i];
       sum += u * u;
     }
     return sum;
@@ -93,9 +97,10 @@ std::vector<std::vector<double>> default_starts(const std::vector<RatioOptimum>&
     for (double q : {-1.0, 0.0, 0.5, 1.0}) {
       for (double beta0 : {0.05, 0.25, 0.5}) {
         double mean = 0;  // ln alpha0 that fits the data on average for these p, q, beta0
+        const double shape[4] = {0.0, p, beta0, q};
         for (const auto& o : optima) {
-          const double l1ms = std::log1p(-o.sparsity);
-          mean += std::log(o.r_opt) - p * l1ms - beta0 * std::exp(q * l1ms) * std::log(o.compute);
+          mean += std::log(o.r_opt) -
+                  log_ratio_law(shape, std::log(o.compute), std::log1p(-o.sparsity));
         }
         starts.push_back({mean / static_cast<double>(optima.size()), p, beta0, q});
       }
@@ -117,9 +122,8 @@ nlohmann::json errors_json(const RatioErrors& e) {
 }  // namespace
 
 double ratio_law(const RatioLawParams& law, double compute, double sparsity) {
-  const double one_minus_s = 1.0 - sparsity;
-  return law.alpha0 * std::pow(one_minus_s, law.p) *
-         std::pow(compute, law.beta0 * std::pow(one_minus_s, law.q));
+  const double raw[4] = {std::log(law.alpha0), law.p, law.beta0, law.q};
+  return std::exp(log_ratio_law(raw, std::log(compute), std::log1p(-sparsity)));
 }
 
 RatioLawParams fit_ratio_law_to(const std::vector<RatioOptimum>& optima, double* objective) {

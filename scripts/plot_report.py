@@ -29,9 +29,9 @@ def read_results(path):
         return list(csv.DictReader(f))
 
 
-def same_group(a, b):
-    """The grouping rule of the fits and the report (scaling/csv.h, kGroupTolerance)."""
-    return abs(a - b) <= 1e-3 * max(abs(a), abs(b))
+def group_rows(rows, group, statuses):
+    """The rows of a sparsity (fit.json lists them: the fits' own grouping) with these statuses."""
+    return [rows[i] for i in group["rows"] if rows[i]["status"] in statuses]
 
 
 def as_float(row, key):
@@ -80,14 +80,13 @@ def plot_ratio_curves(rows, fit, out_dir):
     fig, axes = panel_grid(len(groups))
     for ax, group in zip(axes, groups):
         s = group["S"]
-        pts = [r for r in rows if r["status"] == "done" and same_group(as_float(r, "sparsity"), s)]
-        budgets = sorted({as_float(r, "compute") for r in pts})
+        budgets = sorted(v["C"] for v in group["valleys"])
         colors = compute_colors(budgets)
-        for c in budgets:
-            xs = sorted((as_float(r, "ratio_achieved"), as_float(r, "val_loss"))
-                        for r in pts if as_float(r, "compute") == c)
-            ax.plot([x for x, _ in xs], [y for _, y in xs], "o", color=colors[c], ms=5,
-                    label=f"C = {c:.2g}")
+        for v in sorted(group["valleys"], key=lambda v: v["C"]):
+            xs = sorted((as_float(rows[i], "ratio_achieved"), as_float(rows[i], "val_loss"))
+                        for i in v["rows"])
+            ax.plot([x for x, _ in xs], [y for _, y in xs], "o", color=colors[v["C"]], ms=5,
+                    label=f"C = {v['C']:.2g}")
         for v in group["valleys"]:
             c = v["C"]
             color = colors.get(c, "gray")
@@ -102,7 +101,7 @@ def plot_ratio_curves(rows, fit, out_dir):
                 ax.errorbar([v["x_opt"]], [y], xerr=ci_err(v, "x_opt"), fmt="*", color=color,
                             ms=12, mec="black", capsize=3)
         ax.set_xscale("log")
-        ratios = sorted({as_float(r, "ratio") for r in pts})  # the targets: one tick each
+        ratios = sorted({as_float(rows[i], "ratio") for v in group["valleys"] for i in v["rows"]})  # targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))
         ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
@@ -121,7 +120,6 @@ def plot_rstar(fit, out_dir):
     cmap = plt.get_cmap("tab10")
     all_c = [v["C"] for g in groups for v in g["valleys"]] or [1.0]
     c_lo, c_hi = min(all_c) / 1.5, max(all_c) * 1.5
-    paper = fit.get("paper_law")
     for i, group in enumerate(groups):
         color = cmap(i % 10)
         s = group["S"]
@@ -136,12 +134,9 @@ def plot_rstar(fit, out_dir):
             cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]
             ax.plot(cs, [law["k"] * c ** law["a"] for c in cs], "-", color=color,
                     label=f"fit r* = {law['k']:.3g} C^{law['a']:.3f}")
-        if paper:
-            one_minus_s = 1 - s
-            alpha = paper["alpha0"] * one_minus_s ** paper["p"]
-            beta = paper["beta0"] * one_minus_s ** paper["q"]
-            cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]
-            ax.plot(cs, [alpha * c ** beta for c in cs], "--", color=color, alpha=0.6,
+        curve = group.get("paper_law_curve")
+        if curve:
+            ax.plot([c for c, _ in curve], [r for _, r in curve], "--", color=color, alpha=0.6,
                     label=f"paper's law, {sparsity_label(s)}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -159,14 +154,13 @@ def plot_frontier(rows, fit, out_dir):
     for i, group in enumerate(fit["sparsities"]):
         s = group["S"]
         color = cmap(i % 10)
-        pts = [(as_float(r, "compute"), as_float(r, "val_loss")) for r in rows
-               if r["status"] == "done" and same_group(as_float(r, "sparsity"), s)]
+        pts = [(as_float(r, "compute"), as_float(r, "val_loss"))
+               for r in group_rows(rows, group, ("done",))]
         ax.plot([c for c, _ in pts], [y for _, y in pts], ".", color=color, alpha=0.35)
-        best = {}
-        for c, y in pts:
-            best[c] = min(y, best.get(c, float("inf")))
-        cs = sorted(best)
-        ax.plot(cs, [best[c] for c in cs], "o-", color=color, label=f"best over r, {sparsity_label(s)}")
+        best = [(v["C"], min(as_float(rows[i], "val_loss") for i in v["rows"]))
+                for v in sorted(group["valleys"], key=lambda v: v["C"]) if v["rows"]]
+        ax.plot([c for c, _ in best], [y for _, y in best], "o-", color=color,
+                label=f"best over r, {sparsity_label(s)}")
     ax.set_xscale("log")
     ax.set_xlabel("training compute C (FLOPs)")
     ax.set_ylabel("validation loss (nats/token)")
@@ -236,8 +230,7 @@ def plot_load_balance(rows, sweep_dir, fit, out_dir):
     fig, axes = panel_grid(len(groups))
     for ax, group in zip(axes, groups):
         s = group["S"]
-        runs = [r for r in rows if r["status"] in ("done", "diverged")
-                and same_group(as_float(r, "sparsity"), s)]
+        runs = group_rows(rows, group, ("done", "diverged"))
         ratios = sorted({as_float(r, "ratio") for r in runs})
         cmap = plt.get_cmap("plasma")
         n = max(1, len(ratios) - 1)

@@ -51,6 +51,36 @@ std::vector<sc::LossPoint> moe_points(int n, uint64_t seed) {
 
 }  // namespace
 
+TEST_CASE("each law's functor, its reported names and its formula agree", "[laws]") {
+  // Parameter counts: the functor's against the names the JSON and tables report.
+  for (LossLaw law : {LossLaw::kPower, LossLaw::kPowerNoOffset, LossLaw::kChinchilla, LossLaw::kMoe,
+                      LossLaw::kWang, LossLaw::kAbnar}) {
+    CHECK(static_cast<size_t>(sc::n_params(law)) == sc::law_info(law).params.size());
+  }
+  // predict() evaluates the functor: values computed by hand from the header's formulas.
+  sc::LossPoint x;
+  x.n = 1e6;
+  x.d = 1e9;
+  x.s = 0.9;
+  x.r = 3;
+  CHECK(sc::predict(LossLaw::kPower, sc::to_raw(LossLaw::kPower, {1.5, 20, 0.25}), x) ==
+        Approx(1.5 + 20 * std::pow(1e6, -0.25)));
+  CHECK(sc::predict(LossLaw::kChinchilla,
+                    sc::to_raw(LossLaw::kChinchilla, {1.69, 406.4, 410.7, 0.34, 0.28}),
+                    x) == Approx(1.69 + 406.4 / std::pow(1e6, 0.34) + 410.7 / std::pow(1e9, 0.28)));
+  // moe: a/N^alpha + b/D^beta + c e^R (1-S)^gamma / N^lambda + d r/(r+1) + tau, R = 1/(1+r).
+  const double moe = 400 / std::pow(1e6, 0.34) + 400 / std::pow(1e9, 0.28) +
+                     0.3 * std::exp(0.25) * std::pow(0.1, -0.5) / std::pow(1e6, 0.1) + 0.12 * 0.75 +
+                     1.6;
+  CHECK(sc::predict(LossLaw::kMoe, sc::to_raw(LossLaw::kMoe, kMoeTruth), x) == Approx(moe));
+  // abnar: a/N^alpha + b/D^beta + c/(1-S)^lambda + d/((1-S)^delta N^gamma) + tau.
+  const double abnar = 2 / std::pow(1e6, 0.3) + 3 / std::pow(1e9, 0.2) + 0.5 / std::pow(0.1, 0.1) +
+                       0.7 / (std::pow(0.1, 0.2) * std::pow(1e6, 0.05)) + 1.2;
+  CHECK(sc::predict(LossLaw::kAbnar,
+                    sc::to_raw(LossLaw::kAbnar, {2, 0.3, 3, 0.2, 0.5, 0.1, 0.7, 0.2, 0.05, 1.2}),
+                    x) == Approx(abnar));
+}
+
 TEST_CASE("power law with E recovers E, A, alpha despite noise and outliers", "[laws]") {
   const auto points = power_points(LossLaw::kPower, {1.8, 2e5, 0.3});
   sc::LawFitOptions options;
