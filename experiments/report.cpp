@@ -30,8 +30,6 @@ namespace {
 
 bool same(double a, double b) { return scaling::same_group(a, b); }
 
-json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-
 double num(const json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
 }
@@ -131,15 +129,12 @@ std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed,
 json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
                       const ReportOptions& opt) {
   std::vector<scaling::IsoflopPoint> pts;
-  std::vector<double> budgets;
+  std::vector<double> computes;
   for (const auto& r : runs) {
     pts.push_back({r.compute, r.r, r.loss});
-    if (std::none_of(budgets.begin(), budgets.end(),
-                     [&](double c) { return same(c, r.compute); })) {
-      budgets.push_back(r.compute);
-    }
+    computes.push_back(r.compute);
   }
-  std::sort(budgets.begin(), budgets.end());
+  const std::vector<double> budgets = scaling::distinct_groups(computes);
   json out = {{"S", s},
               {"n_runs", runs.size()},
               {"valleys", json::array()},
@@ -158,35 +153,10 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
   }
   int bracketed = 0;
   for (const auto& o : fit.optima) {
-    // The parabola in plain coefficients of u = ln r: loss = a u^2 + b u + k.
-    const auto& c = o.parabola.c;
-    const double m = o.parabola.center;
-    const json coef = o.parabola.ok
-                          ? json::array({c[2], c[1] - 2 * c[2] * m, c[0] - c[1] * m + c[2] * m * m})
-                          : json(nullptr);
-    out["valleys"].push_back({{"C", o.compute},
-                              {"x_opt", nullable(o.x_opt)},
-                              {"ci_low", nullable(o.ci_low)},
-                              {"ci_high", nullable(o.ci_high)},
-                              {"bracketed", o.bracketed},
-                              {"n_points", o.n_points},
-                              {"x_min", o.x_min},
-                              {"x_max", o.x_max},
-                              {"loss_opt", nullable(o.loss_opt)},
-                              {"coef", coef},
-                              {"note", o.note}});
+    out["valleys"].push_back(scaling::to_json(o));
     bracketed += o.bracketed ? 1 : 0;
   }
-  if (fit.power_law.fitted) {
-    const auto& law = fit.power_law;
-    out["power_law"] = {{"k", law.k.value},
-                        {"a", law.a.value},
-                        {"a_ci_low", nullable(law.a.ci_low)},
-                        {"a_ci_high", nullable(law.a.ci_high)},
-                        {"k_ci_low", nullable(law.k.ci_low)},
-                        {"k_ci_high", nullable(law.k.ci_high)},
-                        {"n_budgets", law.n_budgets}};
-  }
+  out["power_law"] = scaling::to_json(fit.power_law);
   out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(out["paper_rule"]));
   return out;
 }
@@ -459,14 +429,9 @@ json write_report(const ReportOptions& opt) {
   const scaling::RoleNames roles = scaling::default_columns();
   const std::vector<scaling::RatioRun> runs = scaling::ratio_runs(done, roles);
 
-  std::vector<double> sparsities;
-  for (const auto& r : runs) {
-    if (std::none_of(sparsities.begin(), sparsities.end(),
-                     [&](double s) { return same(s, r.sparsity); })) {
-      sparsities.push_back(r.sparsity);
-    }
-  }
-  std::sort(sparsities.begin(), sparsities.end());
+  std::vector<double> run_sparsities;
+  for (const auto& r : runs) run_sparsities.push_back(r.sparsity);
+  const std::vector<double> sparsities = scaling::distinct_groups(run_sparsities);
   json fit = {{"sweep", opt.sweep_dir},
               {"counts", counts},
               {"left_out", left_out},

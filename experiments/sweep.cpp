@@ -205,10 +205,8 @@ void Sweep::check_inputs() {
                      ": build with -DMOESCALE_WITH_TORCH=ON");
   }
   for (const auto& d : opt_.devices) {
-    const bool ok = d == "cpu" || d == "cuda" ||
-                    (d.rfind("cuda:", 0) == 0 && d.size() > 5 &&
-                     std::all_of(d.begin() + 5, d.end(), ::isdigit));
-    if (!ok) throw InputError("--devices " + d + " is not a device: use cpu or cuda:0,cuda:1,...");
+    if (!parse_device_name(d))
+      throw InputError("--devices " + d + " is not a device: use cpu or cuda:0,cuda:1,...");
   }
   if (opt_.workers < 0 || opt_.workers > kMaxWorkers) {
     throw InputError(fmt::format("--workers must be between 0 and {}", kMaxWorkers));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -107,6 +108,16 @@ RouterScore parse_router_score(const std::string& s) {
 std::string to_string(GroupedGemm g) {
   return g == GroupedGemm::kAuto ? "auto" : g == GroupedGemm::kOn ? "on" : "off";
 }
+std::optional<int> parse_device_name(const std::string& spec) {
+  if (spec == "cpu") return -1;
+  if (spec == "cuda") return 0;
+  if (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 && spec.size() < 9 &&
+      std::all_of(spec.begin() + 5, spec.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::stoi(spec.substr(5));
+  }
+  return std::nullopt;
+}
+
 GroupedGemm parse_grouped_gemm(const std::string& s) {
   if (s == "auto") return GroupedGemm::kAuto;
   if (s == "on") return GroupedGemm::kOn;

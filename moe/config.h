@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 namespace moe {
@@ -78,5 +79,9 @@ NormKind parse_norm_kind(const std::string& s);
 RouterScore parse_router_score(const std::string& s);
 std::string to_string(GroupedGemm g);
 GroupedGemm parse_grouped_gemm(const std::string& s);
+
+// A device name as --device and --devices take it: "cpu", "cuda" or "cuda:<index>" (the index
+// at most 3 digits). The CUDA index, 0 for "cuda", -1 for "cpu"; nullopt when it is no device.
+std::optional<int> parse_device_name(const std::string& spec);
 
 }  // namespace moe

@@ -14,6 +14,7 @@
 #include <chrono>
 
 #include "common/errors.h"
+#include "moe/config.h"
 
 #if MOESCALE_TORCH_CUDA
 #include <ATen/cuda/CUDAContextLight.h>
@@ -22,16 +23,12 @@
 namespace moe {
 
 c10::Device parse_device(const std::string& spec) {
-  if (spec == "cpu") return c10::Device(c10::kCPU);
-  int index = 0;
-  if (spec == "cuda") {
-    index = 0;
-  } else if (spec.rfind("cuda:", 0) == 0 && spec.size() > 5 && spec.size() < 9 &&
-             std::all_of(spec.begin() + 5, spec.end(), ::isdigit)) {
-    index = std::stoi(spec.substr(5));
-  } else {
+  const std::optional<int> parsed = parse_device_name(spec);
+  if (!parsed) {
     throw InputError("--device " + spec + " is not a device: use cpu, cuda or cuda:<index>");
   }
+  if (*parsed < 0) return c10::Device(c10::kCPU);
+  const int index = *parsed;
   if (!torch::cuda::is_available()) {
     throw InputError("--device " + spec +
                      ": CUDA is not available (a CPU-only LibTorch, or no GPU driver); use "

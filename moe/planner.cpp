@@ -121,7 +121,6 @@ int64_t solve_d_expert(const PlanRequest& req, const Coefficients& k, int64_t he
   return d_expert;
 }
 
-
 // Flags every plan needs, checked before any shape is derived from them.
 void check_request(const PlanRequest& req) {
   check(std::isfinite(req.compute) && req.compute > 0,

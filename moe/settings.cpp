@@ -306,7 +306,7 @@ std::vector<Setting> train_settings() {
                     [](S& s) -> uint64_t& { return s.train.seed; }),
     text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
          [](S& s) -> std::string& { return s.train.device; },
-         [](const std::string& v) { return v == "cpu" || v.rfind("cuda", 0) == 0; },
+         [](const std::string& v) { return parse_device_name(v).has_value(); },
          "is not a device: use cpu, cuda or cuda:<index>"),
     text({"dtype", "dtype"}, kShared, kTrain,
          "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",

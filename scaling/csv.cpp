@@ -66,6 +66,17 @@ bool same_group(double a, double b) {
   return std::fabs(a - b) <= kGroupTolerance * std::max(std::fabs(a), std::fabs(b));
 }
 
+std::vector<double> distinct_groups(const std::vector<double>& values) {
+  std::vector<double> groups;
+  for (double v : values) {
+    if (std::none_of(groups.begin(), groups.end(), [&](double g) { return same_group(g, v); })) {
+      groups.push_back(v);
+    }
+  }
+  std::sort(groups.begin(), groups.end());
+  return groups;
+}
+
 bool cell_matches(const std::string& cell, const std::string& value) {
   if (trim(cell) == trim(value)) return true;
   double a = 0, b = 0;

@@ -75,10 +75,12 @@ std::string shown(std::string_view text);
 bool parse_number(std::string_view text, double* value);
 
 // The one grouping rule of the fits, the report and the figures: two budgets (or sparsities)
-// are the same when they agree to kGroupTolerance relative. (Scripts that group runs, such as
-// scripts/plot_report.py, apply the same rule.)
+// are the same when they agree to kGroupTolerance relative. (The figures take their groups from
+// fit.json, which the report writes with this rule.)
 constexpr double kGroupTolerance = 1e-3;
 bool same_group(double a, double b);
+// The groups among `values` under same_group, ascending, each as its first value seen.
+std::vector<double> distinct_groups(const std::vector<double>& values);
 
 // True when `cell` matches `value` under the --where rule above.
 bool cell_matches(const std::string& cell, const std::string& value);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "common/errors.h"
+#include "common/hashing.h"
 
 namespace moe::scaling {
 
@@ -23,12 +24,11 @@ nlohmann::json ci_to_json(const Estimate& e) {
   return nlohmann::json::array({e.ci_low, e.ci_high});
 }
 
-uint64_t Rng::next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+nlohmann::json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
+
+uint64_t Rng::next() { return mix64(state_ += 0x9E3779B97F4A7C15ULL); }
 
 size_t Rng::index(size_t n) {
   // Lemire's multiply-shift with rejection: exactly uniform, no modulo bias.
@@ -46,6 +46,12 @@ double Rng::normal() {
   const double u1 = 1.0 - uniform();  // (0, 1]: log is finite
   const double u2 = uniform();
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+void check_bootstrap(int n) {
+  if (n < 0) {
+    throw InputError(fmt::format("--bootstrap {} must be >= 0 (0 disables intervals)", n));
+  }
 }
 
 std::vector<size_t> resample_indices(size_t n, Rng& rng) {

@@ -62,6 +62,8 @@ struct Estimate {
 
 // [low, high] as a JSON array (nulls without a CI).
 nlohmann::json ci_to_json(const Estimate& e);
+// A number, or null when it is not finite (NaN marks "no value" in memory; JSON has no NaN).
+nlohmann::json finite_or_null(double v);
 
 // SplitMix64: small, fast, and the same sequence everywhere for a seed.
 class Rng {
@@ -76,6 +78,9 @@ class Rng {
  private:
   uint64_t state_;
 };
+
+// Bootstrap replicates as --bootstrap gives them: throws moe::InputError unless n >= 0.
+void check_bootstrap(int n);
 
 // n indices drawn uniformly with replacement from [0, n).
 std::vector<size_t> resample_indices(size_t n, Rng& rng);

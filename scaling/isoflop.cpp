@@ -223,9 +223,7 @@ void fit_power_law(IsoflopFit& fit) {
 }  // namespace
 
 IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOptions& options) {
-  if (options.bootstrap < 0) {
-    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
-  }
+  check_bootstrap(options.bootstrap);
   check_points(points, options);
   const auto budgets = group_by_budget(points);
   IsoflopFit fit;
@@ -247,31 +245,45 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
   return fit;
 }
 
+nlohmann::json to_json(const BudgetOptimum& o) {
+  // The parabola in plain coefficients of u = ln x: loss = a u^2 + b u + k.
+  const auto& c = o.parabola.c;
+  const double m = o.parabola.center;
+  const nlohmann::json coef =
+      o.parabola.ok
+          ? nlohmann::json::array({c[2], c[1] - 2 * c[2] * m, c[0] - c[1] * m + c[2] * m * m})
+          : nlohmann::json(nullptr);
+  return {{"C", o.compute},
+          {"x_opt", finite_or_null(o.x_opt)},
+          {"ci_low", finite_or_null(o.ci_low)},
+          {"ci_high", finite_or_null(o.ci_high)},
+          {"bracketed", o.bracketed},
+          {"n_points", o.n_points},
+          {"x_min", o.x_min},
+          {"x_max", o.x_max},
+          {"loss_opt", finite_or_null(o.loss_opt)},
+          {"coef", coef},
+          {"bootstrap_ok", o.n_bootstrap_ok},
+          {"note", o.note}};
+}
+
+nlohmann::json to_json(const IsoflopPowerLaw& p) {
+  if (!p.fitted) return nullptr;
+  return {{"k", p.k.value},
+          {"a", p.a.value},
+          {"a_ci_low", finite_or_null(p.a.ci_low)},
+          {"a_ci_high", finite_or_null(p.a.ci_high)},
+          {"k_ci_low", finite_or_null(p.k.ci_low)},
+          {"k_ci_high", finite_or_null(p.k.ci_high)},
+          {"n_budgets", p.n_budgets},
+          {"bootstrap_ok", p.n_bootstrap_ok}};
+}
+
 nlohmann::json to_json(const IsoflopFit& fit) {
   nlohmann::json optima = nlohmann::json::array();
-  for (const auto& o : fit.optima) {
-    optima.push_back({{"C", o.compute},
-                      {"x_opt", o.x_opt},
-                      {"ci_low", o.ci_low},
-                      {"ci_high", o.ci_high},
-                      {"bracketed", o.bracketed},
-                      {"n_points", o.n_points},
-                      {"x_min", o.x_min},
-                      {"x_max", o.x_max},
-                      {"loss_opt", o.loss_opt},
-                      {"bootstrap_ok", o.n_bootstrap_ok},
-                      {"note", o.note}});
-  }
-  nlohmann::json law = nullptr;
-  if (fit.power_law.fitted) {
-    const auto& p = fit.power_law;
-    law = {{"k", p.k.value},           {"a", p.a.value},
-           {"a_ci_low", p.a.ci_low},   {"a_ci_high", p.a.ci_high},
-           {"k_ci_low", p.k.ci_low},   {"k_ci_high", p.k.ci_high},
-           {"n_budgets", p.n_budgets}, {"bootstrap_ok", p.n_bootstrap_ok}};
-  }
+  for (const auto& o : fit.optima) optima.push_back(to_json(o));
   return {{"optima", optima},
-          {"power_law", law},
+          {"power_law", to_json(fit.power_law)},
           {"n_points", fit.n_points},
           {"bootstrap", {{"replicates", fit.n_bootstrap}, {"seed", fit.seed}}}};
 }

@@ -104,6 +104,10 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
 // {"optima": [{"C", "x_opt", "ci_low", "ci_high", "bracketed", "n_points", "x_min", "x_max",
 //   "loss_opt", "note"}], "power_law": {"k", "a", "a_ci_low", "a_ci_high", "k_ci_low",
 //   "k_ci_high", "n_budgets"} or null, "n_points", "bootstrap": {"replicates", "seed"}}
+// JSON of a budget's optimum (its parabola as coefficients of u = ln x), of the power law (null
+// when not fitted) and of the whole fit; values that do not exist are null.
+nlohmann::json to_json(const BudgetOptimum& o);
+nlohmann::json to_json(const IsoflopPowerLaw& p);
 nlohmann::json to_json(const IsoflopFit& fit);
 
 }  // namespace moe::scaling

@@ -271,9 +271,7 @@ double ceres_cost(LossLaw law, const std::vector<double>& raw, const std::vector
 LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,
                     const LawFitOptions& options) {
   check_points(law, points, options.roles);
-  if (options.bootstrap < 0) {
-    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
-  }
+  check_bootstrap(options.bootstrap);
   if (!(options.huber_delta > 0)) {
     throw InputError(fmt::format("--huber-delta {} must be > 0", options.huber_delta));
   }

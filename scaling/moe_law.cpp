@@ -50,8 +50,10 @@ MoeLawComparison fit_moe_laws(const std::vector<LossPoint>& train,
 
 std::pair<std::vector<LossPoint>, std::vector<LossPoint>> hold_out_highest_sparsity(
     const std::vector<LossPoint>& points) {
-  double highest = -1;
-  for (const auto& p : points) highest = std::max(highest, p.s);
+  std::vector<double> s;
+  for (const auto& p : points) s.push_back(p.s);
+  const std::vector<double> groups = distinct_groups(s);
+  const double highest = groups.empty() ? -1 : groups.back();
   std::pair<std::vector<LossPoint>, std::vector<LossPoint>> out;
   for (const auto& p : points) {
     const bool at_highest = same_group(p.s, highest);

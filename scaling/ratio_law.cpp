@@ -161,9 +161,7 @@ struct PerSparsity {
 };
 
 PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOptions& options) {
-  if (options.bootstrap < 0) {
-    throw InputError(fmt::format("--bootstrap {} must be >= 0", options.bootstrap));
-  }
+  check_bootstrap(options.bootstrap);
   for (const auto& run : runs) {
     if (!(std::isfinite(run.sparsity) && run.sparsity >= 0 && run.sparsity < 1)) {
       throw InputError(fmt::format("ratio: {} = {} must lie in [0, 1) (log(1 - S) is taken)",

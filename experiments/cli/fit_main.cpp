@@ -328,15 +328,11 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
   sc::Table train = in.table, held = in.table.select({});
   std::string description;
   if (holdout == "auto") {
-    const auto points = sc::moe_points(in.table, roles);
-    std::vector<double> sparsities;
-    for (const auto& p : points) {
-      bool seen = false;
-      for (double s : sparsities) seen = seen || sc::same_group(s, p.s);
-      if (!seen) sparsities.push_back(p.s);
-    }
+    std::vector<double> s;
+    for (const auto& p : sc::moe_points(in.table, roles)) s.push_back(p.s);
+    const std::vector<double> sparsities = sc::distinct_groups(s);
     if (sparsities.size() >= 3) {
-      const double highest = *std::max_element(sparsities.begin(), sparsities.end());
+      const double highest = sparsities.back();
       const std::string column = roles.at("S");
       const std::string value = fmt::format("{}", highest);
       train = in.table.where(column, value, true);
@@ -403,10 +399,7 @@ int main(int argc, char** argv) {
     }
     moe::cli::require(vm, "input", "give the loss grid, e.g. --input results.csv");
     const int bootstrap = vm["bootstrap"].as<int>();
-    if (bootstrap < 0) {
-      throw moe::InputError(
-          fmt::format("--bootstrap {} must be >= 0 (0 disables intervals)", bootstrap));
-    }
+    moe::scaling::check_bootstrap(bootstrap);
     const uint64_t seed = parse_seed(vm["seed"].as<std::string>());
     if (!(vm["huber-delta"].as<double>() > 0)) {
       throw moe::InputError(

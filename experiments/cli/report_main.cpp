@@ -5,6 +5,7 @@
 
 #include "experiments/cli/cli.h"
 #include "experiments/report.h"
+#include "scaling/fit.h"
 
 namespace po = boost::program_options;
 
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
     moe::experiments::ReportOptions opt;
     opt.sweep_dir = vm["sweep"].as<std::string>();
     opt.bootstrap = vm["bootstrap"].as<int>();
-    if (opt.bootstrap < 0) throw std::invalid_argument("--bootstrap must be >= 0");
+    moe::scaling::check_bootstrap(opt.bootstrap);
     opt.seed = vm["seed"].as<uint64_t>();
     opt.figures = !vm["no-figures"].as<bool>();
     const char* scripts = std::getenv("MOESCALE_SCRIPTS");
