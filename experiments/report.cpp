@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/io.h"
+#include "moe/run_dir.h"
 #include "common/process.h"
 #include "scaling/csv.h"
 #include "scaling/dataset.h"
@@ -266,13 +267,10 @@ std::string runs_section(const std::string& dir, const json& fit, const scaling:
     }
     std::string reason;
     const std::string id = all.has_column("run_id") ? all.cell(i, "run_id") : "";
-    const fs::path result = fs::path(dir) / "runs" / id / "result.json";
-    if (!id.empty() && fs::exists(result)) {
-      try {
-        reason = read_json(result.string()).value("reason", "");
-      } catch (const std::exception&) {
-        reason = "unreadable result.json";
-      }
+    const RunDir run(fs::path(dir) / "runs" / id);
+    if (!id.empty() && fs::exists(run.result())) {
+      const RunResult result = run.read_result();
+      reason = result.status == RunStatus::kPending ? "unreadable result.json" : result.reason;
     }
     md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", id, all.cell(i, "compute"),
                       all.cell(i, "sparsity"), all.cell(i, "ratio"), status,

@@ -22,16 +22,59 @@
 #include "common/process.h"
 #include "common/progress.h"
 #include "data/shards.h"
+#include "scaling/csv.h"
 
 namespace moe::experiments {
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kResultColumns = {
-    "run_id",         "label",           "compute",  "sparsity",         "ratio",
-    "ratio_achieved", "n_experts",       "top_k",    "n_shared_experts", "d_model",
-    "n_layers",       "n_heads",         "head_dim", "d_expert",         "params_active",
-    "params_total",   "flops_per_token", "tokens",   "val_loss",         "final_train_loss",
-    "status",         "wall_seconds"};
+namespace {
+
+std::string num(double v) { return fmt::format("{}", v); }
+std::string optional_num(const std::optional<double>& v) { return v ? num(*v) : ""; }
+
+// Each column: its name and its cell. The one place that orders them.
+using Column = std::pair<const char*, std::string (*)(const ResultRow&)>;
+const Column kColumns[] = {
+    {"run_id", [](const ResultRow& r) { return r.run_id; }},
+    {"label", [](const ResultRow& r) { return r.label; }},
+    {"compute", [](const ResultRow& r) { return num(r.compute); }},
+    {"sparsity", [](const ResultRow& r) { return num(r.sparsity); }},
+    {"ratio", [](const ResultRow& r) { return num(r.ratio); }},
+    {"ratio_achieved", [](const ResultRow& r) { return num(r.ratio_achieved); }},
+    {"n_experts", [](const ResultRow& r) { return std::to_string(r.n_experts); }},
+    {"top_k", [](const ResultRow& r) { return std::to_string(r.top_k); }},
+    {"n_shared_experts", [](const ResultRow& r) { return std::to_string(r.n_shared_experts); }},
+    {"d_model", [](const ResultRow& r) { return std::to_string(r.d_model); }},
+    {"n_layers", [](const ResultRow& r) { return std::to_string(r.n_layers); }},
+    {"n_heads", [](const ResultRow& r) { return std::to_string(r.n_heads); }},
+    {"head_dim", [](const ResultRow& r) { return std::to_string(r.head_dim); }},
+    {"d_expert", [](const ResultRow& r) { return std::to_string(r.d_expert); }},
+    {"params_active", [](const ResultRow& r) { return std::to_string(r.params_active); }},
+    {"params_total", [](const ResultRow& r) { return std::to_string(r.params_total); }},
+    {"flops_per_token", [](const ResultRow& r) { return num(r.flops_per_token); }},
+    {"tokens", [](const ResultRow& r) { return num(r.tokens); }},
+    {"val_loss", [](const ResultRow& r) { return optional_num(r.val_loss); }},
+    {"final_train_loss", [](const ResultRow& r) { return optional_num(r.final_train_loss); }},
+    {"status", [](const ResultRow& r) { return to_string(r.status); }},
+    {"wall_seconds", [](const ResultRow& r) { return optional_num(r.wall_seconds); }},
+};
+
+}  // namespace
+
+const std::vector<std::string>& result_columns() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, cell] : kColumns) out.push_back(name);
+    return out;
+  }();
+  return names;
+}
+
+std::vector<std::string> result_cells(const ResultRow& row) {
+  std::vector<std::string> out;
+  for (const auto& [name, cell] : kColumns) out.push_back(cell(row));
+  return out;
+}
 
 namespace {
 
@@ -53,8 +96,6 @@ extern "C" void on_sweep_signal(int sig) {
 fs::path run_dir(const std::string& out, const std::string& id) {
   return fs::path(out) / "runs" / id;
 }
-
-std::string num(double v) { return fmt::format("{}", v); }
 
 std::string last_line_of(const std::string& path) {
   std::ifstream in(path);
@@ -87,58 +128,46 @@ RunState read_run_state(const std::string& dir) {
   return s;
 }
 
+ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult& result) {
+  const Plan& p = run.plan;
+  const ModelConfig& m = p.model;
+  const bool ended = result.status != RunStatus::kPending;  // a result.json was read
+  auto finite = [](double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; };
+  ResultRow row;
+  row.run_id = run.id;
+  row.label = p.label.name;
+  row.compute = p.request.compute;
+  row.sparsity = m.sparsity();
+  row.ratio = p.request.ratio;
+  row.ratio_achieved = p.flops.ratio();
+  row.n_experts = m.n_experts;
+  row.top_k = m.top_k;
+  row.n_shared_experts = m.n_shared_experts;
+  row.d_model = m.d_model;
+  row.n_layers = m.n_layers;
+  row.n_heads = m.n_heads;
+  row.head_dim = m.head_dim;
+  row.d_expert = m.d_expert;
+  row.params_active = p.params.active_nonembedding();
+  row.params_total = p.params.total_nonembedding();
+  row.flops_per_token = p.flops.training();
+  row.tokens = static_cast<double>(ended ? result.tokens : run.config.tokens);
+  if (ended && state.status == RunStatus::kDone) row.val_loss = finite(result.val_loss);
+  if (ended) row.final_train_loss = finite(result.final_train_loss);
+  row.status = state.status;
+  if (ended) row.wall_seconds = result.wall_seconds;
+  return row;
+}
+
 void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs) {
   DirLock lock((fs::path(sweep_dir) / "results.lock").string(), 60.0);
   while (!lock.try_acquire()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::string csv;
-  for (size_t i = 0; i < kResultColumns.size(); ++i) csv += (i ? "," : "") + kResultColumns[i];
-  csv += "\n";
+  scaling::CsvWriter csv(result_columns());
   for (const auto& run : runs) {
-    const std::string dir = run_dir(sweep_dir, run.id).string();
-    const RunState state = read_run_state(dir);
-    nlohmann::json result = nlohmann::json::object();
-    if (fs::exists(dir + "/result.json")) {
-      try {
-        result = read_json(dir + "/result.json");
-      } catch (const std::exception&) {
-      }
-    }
-    const Plan& p = run.plan;
-    const ModelConfig& m = p.model;
-    auto loss = [&](const char* key) {
-      return result.contains(key) && result[key].is_number() ? num(result[key].get<double>())
-                                                             : std::string();
-    };
-    const double tokens = result.contains("tokens") && result["tokens"].is_number()
-                              ? result["tokens"].get<double>()
-                              : static_cast<double>(run.config.tokens);
-    const std::vector<std::string> row = {
-        run.id,
-        p.label.name,
-        num(p.request.compute),
-        num(m.sparsity()),
-        num(p.request.ratio),
-        num(p.flops.ratio()),
-        std::to_string(m.n_experts),
-        std::to_string(m.top_k),
-        std::to_string(m.n_shared_experts),
-        std::to_string(m.d_model),
-        std::to_string(m.n_layers),
-        std::to_string(m.n_heads),
-        std::to_string(m.head_dim),
-        std::to_string(m.d_expert),
-        std::to_string(p.params.active_nonembedding()),
-        std::to_string(p.params.total_nonembedding()),
-        num(p.flops.training()),
-        num(tokens),
-        state.status == RunStatus::kDone ? loss("val_loss") : "",
-        loss("final_train_loss"),
-        to_string(state.status),
-        result.contains("wall_seconds") ? num(result["wall_seconds"].get<double>()) : ""};
-    for (size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + row[i];
-    csv += "\n";
+    const fs::path dir = run_dir(sweep_dir, run.id);
+    csv.row(result_cells(result_row(run, read_run_state(dir.string()), RunDir(dir).read_result())));
   }
-  write_file_atomic((fs::path(sweep_dir) / "results.csv").string(), csv);
+  write_file_atomic((fs::path(sweep_dir) / "results.csv").string(), csv.text());
 }
 
 std::string format_runs(const std::vector<RunSpec>& runs) {

@@ -4,7 +4,7 @@
 //   sweep.json        the data the sweep trains on (a later call must use the same data), the
 //                     latest grid file and devices (for the report's "how to redo this")
 //   results.csv       one row per run of the current grid, rebuilt atomically (under a lock)
-//                     after every finished run; columns in kResultColumns
+//                     after every finished run; columns in result_columns()
 //   runs/<id>/        one trainer run directory (moe/trainer.h) per run, named by the run id
 //                     (moe::run_id: a hash of the run's full config), plus
 //     sweep_config.json   the TrainConfig handed to moescale-train --config
@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,21 @@
 
 namespace moe::experiments {
 
-extern const std::vector<std::string> kResultColumns;
+// One row of results.csv: a run's plan and how it ended. Values a run does not have yet are
+// empty cells (nullopt).
+struct ResultRow {
+  std::string run_id, label;
+  double compute = 0, sparsity = 0, ratio = 0, ratio_achieved = 0;
+  int64_t n_experts = 0, top_k = 0, n_shared_experts = 0, d_model = 0, n_layers = 0, n_heads = 0,
+          head_dim = 0, d_expert = 0, params_active = 0, params_total = 0;
+  double flops_per_token = 0, tokens = 0;
+  std::optional<double> val_loss, final_train_loss;  // val_loss: done runs only
+  RunStatus status = RunStatus::kPending;
+  std::optional<double> wall_seconds;
+};
+// The columns, in order (what `moescale report` and `moescale fit` read by name).
+const std::vector<std::string>& result_columns();
+std::vector<std::string> result_cells(const ResultRow& row);
 
 struct SweepOptions {
   std::string grid_path;
@@ -67,6 +82,10 @@ struct RunState {
   }
 };
 RunState read_run_state(const std::string& run_dir);
+
+// A run's row of results.csv from its plan, its state and its result.json (RunDir::read_result:
+// pending when there is none yet).
+ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult& result);
 
 // The table `moescale plan --grid` and `moescale sweep --dry-run` print.
 std::string format_runs(const std::vector<RunSpec>& runs);

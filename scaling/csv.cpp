@@ -62,6 +62,35 @@ bool parse_number(std::string_view text, double* value) {
   return true;
 }
 
+std::string csv_cell(std::string_view text) {
+  const bool blank_edge =
+      !text.empty() && (std::isspace(static_cast<unsigned char>(text.front())) ||
+                        std::isspace(static_cast<unsigned char>(text.back())));
+  if (!blank_edge && text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+CsvWriter::CsvWriter(std::vector<std::string> columns) : n_columns_(columns.size()) {
+  line(columns);
+}
+
+void CsvWriter::row(const std::vector<std::string>& cells) {
+  if (cells.size() != n_columns_) {
+    throw std::logic_error("CsvWriter: a row of " + std::to_string(cells.size()) +
+                           " cells under a header of " + std::to_string(n_columns_));
+  }
+  line(cells);
+}
+
+void CsvWriter::line(const std::vector<std::string>& cells) {
+  for (size_t i = 0; i < cells.size(); ++i) text_ += (i ? "," : "") + csv_cell(cells[i]);
+  text_ += "\n";
+}
+
 bool same_group(double a, double b) {
   return std::fabs(a - b) <= kGroupTolerance * std::max(std::fabs(a), std::fabs(b));
 }

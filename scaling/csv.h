@@ -23,6 +23,23 @@
 
 namespace moe::scaling {
 
+// Writing what Table reads: one header and rows of cells, a cell quoted when the reader would
+// otherwise read it differently (a comma, a quote, a line break, or blanks at either end).
+std::string csv_cell(std::string_view text);
+
+class CsvWriter {
+ public:
+  explicit CsvWriter(std::vector<std::string> columns);
+  // Throws std::logic_error when the row's size differs from the header's.
+  void row(const std::vector<std::string>& cells);
+  const std::string& text() const { return text_; }
+
+ private:
+  void line(const std::vector<std::string>& cells);
+  size_t n_columns_;
+  std::string text_;
+};
+
 class Table {
  public:
   // Parses CSV text; `source` names it in error messages (usually the path). Throws
