@@ -68,6 +68,21 @@ Setting entry(const Keys& keys, SettingUse use, SettingGroup group, std::string 
   s.group = group;
   s.help = std::move(help);
   s.json_key = keys.json;
+  if (!s.json_key.empty()) s.identity = [](const TrainConfig&) { return true; };
+  return s;
+}
+
+// Micro-batches change the objective (the balancing loss is computed per micro-batch), so a
+// batch split into micro-batches is part of the identity; unsplit (the default), it is not, and
+// the ids of runs made before this rule stay the same.
+Setting split_batch(Setting s) {
+  s.identity = [](const TrainConfig& c) { return c.micro_batch() != c.batch_size; };
+  return s;
+}
+
+// How a run is carried out, not what it computes: outside the run's identity.
+Setting how(Setting s) {
+  s.identity = nullptr;
   return s;
 }
 
@@ -304,30 +319,30 @@ std::vector<Setting> train_settings() {
   return {
     value<uint64_t>({"seed", "seed"}, kAxis, kTrain, "initialisation and data-order seed",
                     [](S& s) -> uint64_t& { return s.train.seed; }),
-    text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
+    how(text({"device", "device"}, kCommand, kTrain, "cpu, cuda or cuda:<i>",
          [](S& s) -> std::string& { return s.train.device; },
          [](const std::string& v) { return parse_device_name(v).has_value(); },
-         "is not a device: use cpu, cuda or cuda:<index>"),
+         "is not a device: use cpu, cuda or cuda:<index>")),
     text({"dtype", "dtype"}, kShared, kTrain,
          "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",
          [](S& s) -> std::string& { return s.train.dtype; },
          [](const std::string& v) { return v == "fp32" || v == "bf16"; },
          "is unknown: use fp32 or bf16"),
-    derived<int>({"threads", "threads"}, kCommand, kTrain,
+    how(derived<int>({"threads", "threads"}, kCommand, kTrain,
                  "torch intra-op threads (default: all cores)",
                   [](S& s) -> int& { return s.train.threads; },
                   [](int v) { return v >= 0; },
-                  "must be >= 0"),
-    choice({"grouped-gemm", "grouped_gemm"}, kShared, kTrain,
+                  "must be >= 0")),
+    how(choice({"grouped-gemm", "grouped_gemm"}, kShared, kTrain,
            "experts as one grouped GEMM per matrix: auto (CUDA compute capability 9.x + bf16), "
            "on (wherever the kernel runs, CPU too) or off (a loop over experts)",
            [](S& s) -> GroupedGemm& { return s.train.grouped_gemm; }, &parse_grouped_gemm,
-           static_cast<std::string (*)(GroupedGemm)>(&to_string)),
-    derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
+           static_cast<std::string (*)(GroupedGemm)>(&to_string))),
+    split_batch(derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
                       [](S& s) -> int64_t& { return s.train.micro_batch_size; },
                       [](int64_t v) { return v >= 0; },
-                      "must be >= 0"),
+                      "must be >= 0")),
     derived<int64_t>({"tokens", "tokens"}, kCommand, kTrain,
                       "training tokens (default: the plan's D = C / FLOPs per token)",
                       [](S& s) -> int64_t& { return s.train.tokens; },
@@ -369,26 +384,27 @@ std::vector<Setting> train_settings() {
     value<int64_t>({"eval-tokens", "eval_tokens"}, kShared, kTrain,
                    "tokens in the fixed held-out set",
                    [](S& s) -> int64_t& { return s.train.eval_tokens; }),
-    value<int64_t>({"log-every", "log_every"}, kShared, kTrain, "steps between metrics.jsonl lines",
+    how(value<int64_t>({"log-every", "log_every"}, kShared, kTrain,
+                   "steps between metrics.jsonl lines",
                    [](S& s) -> int64_t& { return s.train.log_every; },
                    [](int64_t v) { return v > 0; },
-                   "must be > 0"),
-    value<double>({"checkpoint-minutes", "checkpoint_minutes"}, kShared, kTrain,
+                   "must be > 0")),
+    how(value<double>({"checkpoint-minutes", "checkpoint_minutes"}, kShared, kTrain,
                   "wall-clock minutes between checkpoints",
                   [](S& s) -> double& { return s.train.checkpoint_minutes; },
                   [](double v) { return std::isfinite(v) && v > 0; },
-                  "must be > 0"),
-    derived<int64_t>({"checkpoint-every", "checkpoint_every"}, kShared, kTrain,
+                  "must be > 0")),
+    how(derived<int64_t>({"checkpoint-every", "checkpoint_every"}, kShared, kTrain,
                      "also checkpoint every N steps",
                       [](S& s) -> int64_t& { return s.train.checkpoint_every; },
                       [](int64_t v) { return v >= 0; },
-                      "must be >= 0"),
-    derived<int64_t>({"stop-at-step", "stop_at_step"}, kCommand, kTrain,
+                      "must be >= 0")),
+    how(derived<int64_t>({"stop-at-step", "stop_at_step"}, kCommand, kTrain,
                       "stop after this step with a checkpoint, as on SIGINT",
-                      [](S& s) -> int64_t& { return s.train.stop_at_step; }),
-    derived<int64_t>({"inject-nan-at", "inject_nan_at_step"}, kCommand, kTrain,
+                      [](S& s) -> int64_t& { return s.train.stop_at_step; })),
+    how(derived<int64_t>({"inject-nan-at", "inject_nan_at_step"}, kCommand, kTrain,
                      "testing: make the loss NaN at this step",
-                      [](S& s) -> int64_t& { return s.train.inject_nan_at_step; }),
+                      [](S& s) -> int64_t& { return s.train.inject_nan_at_step; })),
   };
   // clang-format on
 }

@@ -54,6 +54,10 @@ struct Setting {
   // the plan's): throws std::invalid_argument "--<key> <value> must be ...". May be empty.
   std::function<void(const RunSettings& s)> check;
   std::string json_key;
+  // Whether, in this config, the setting is part of the run's identity (run_identity: the run
+  // id and the resume check): what a run computes rather than how it is carried out. Empty:
+  // never (device, threads, logging and checkpoint cadence, test hooks).
+  std::function<bool(const TrainConfig& c)> identity;
   std::function<nlohmann::json(const RunSettings& s)> to_json;
   std::function<void(const JsonFields& f, RunSettings& s)> from_json;
 };

@@ -150,13 +150,12 @@ TrainConfig read_train_config(const std::string& path) {
 
 nlohmann::json run_identity(const TrainConfig& c) {
   nlohmann::json j = c;
-  for (const char* key : {"plan", "data", "val_data", "device", "dtype", "threads", "grouped_gemm",
-                          "log_every", "checkpoint_minutes", "checkpoint_every", "stop_at_step",
-                          "inject_nan_at_step", "micro_batch_size"}) {
-    j.erase(key);
+  // The plan's record and the data's paths are not the experiment (the model, batch, tokens and
+  // learning rate it yields are); each table setting says whether it is (Setting::identity).
+  for (const char* key : {"plan", "data", "val_data"}) j.erase(key);
+  for (const Setting& s : settings()) {
+    if (!s.json_key.empty() && !(s.identity && s.identity(c))) j.erase(s.json_key);
   }
-  // bf16 changes the numbers a run computes, so it is part of the identity after all.
-  j["dtype"] = c.dtype;
   return j;
 }
 

@@ -72,9 +72,10 @@ void from_json(const nlohmann::json& j, TrainConfig& c);
 // result is not validated: flags may still override fields.
 TrainConfig read_train_config(const std::string& path);
 
-// The fields that define the experiment: the model, optimisation, tokens, seed, eval set size.
-// Device, threads, data paths, logging and checkpoint cadence and test hooks are excluded: they
-// change how a run is carried out, not what it computes.
+// The fields that define the experiment: the model, optimisation, tokens, seed, eval set size,
+// precision, and micro-batches when they split the batch (the settings table marks each setting,
+// Setting::identity). Device, threads, grouped GEMM, data paths, logging and checkpoint cadence
+// and test hooks are excluded: they change how a run is carried out, not what it computes.
 nlohmann::json run_identity(const TrainConfig& c);
 // A stable 12-hex-digit id: FNV-1a 64 of run_identity's canonical dump.
 std::string run_id(const TrainConfig& c);

@@ -182,6 +182,33 @@ TEST_CASE("a train config round-trips through JSON", "[settings]") {
   CHECK(moe::run_id(other) != moe::run_id(c));
 }
 
+TEST_CASE("a run's identity: what it computes, decided per setting in the table", "[settings]") {
+  moe::TrainConfig c;
+  c.batch_size = 16;
+  const std::string id = moe::run_id(c);
+  // Pinned: the id this config had before the table decided identity, so stored sweeps keep
+  // their run directories.
+  CHECK(id == "46f585518ad7");
+  auto id_with = [&](auto change) {
+    moe::TrainConfig other = c;
+    change(other);
+    return moe::run_id(other);
+  };
+  // How it is carried out: the same run.
+  CHECK(id_with([](moe::TrainConfig& o) { o.device = "cuda:1"; }) == id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.log_every = 7; }) == id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.checkpoint_every = 9; }) == id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.data = "elsewhere"; }) == id);
+  // A micro-batch equal to the batch is no split; a split changes the balancing loss.
+  CHECK(id_with([](moe::TrainConfig& o) { o.micro_batch_size = 16; }) == id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.micro_batch_size = 4; }) != id);
+  // What it computes: another run.
+  CHECK(id_with([](moe::TrainConfig& o) { o.dtype = "bf16"; }) != id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.seed = 1; }) != id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.eval_tokens = 4096; }) != id);
+  CHECK(id_with([](moe::TrainConfig& o) { o.tokens = 12345; }) != id);
+}
+
 TEST_CASE("result.json round-trips through RunResult, losses that are not finite as null",
           "[run_dir]") {
   moe::RunResult r;
