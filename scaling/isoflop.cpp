@@ -110,6 +110,18 @@ std::vector<std::vector<IsoflopPoint>> group_by_budget(const std::vector<Isoflop
   return budgets;
 }
 
+// kCurvePoints (x, loss) over the swept range, log-spaced, of a valley given as loss(ln x).
+template <typename Valley>
+std::vector<std::array<double, 2>> sample_curve(const BudgetOptimum& o, Valley valley) {
+  std::vector<std::array<double, 2>> out;
+  const double lo = std::log(o.x_min), hi = std::log(o.x_max);
+  for (int j = 0; j < kCurvePoints; ++j) {
+    const double u = lo + (hi - lo) * j / (kCurvePoints - 1);
+    out.push_back({std::exp(u), valley(u)});
+  }
+  return out;
+}
+
 // One budget's parabola in log x and its vertex, when the swept range brackets it.
 BudgetOptimum budget_optimum(const std::vector<IsoflopPoint>& group,
                              const IsoflopOptions& options) {
@@ -126,6 +138,7 @@ BudgetOptimum budget_optimum(const std::vector<IsoflopPoint>& group,
     o.x_max = std::max(o.x_max, p.x);
   }
   o.parabola = fit_parabola(log_x, loss);
+  if (o.parabola.ok) o.curve = sample_curve(o, [&](double u) { return o.parabola.value(u); });
   if (!o.parabola.ok) {
     o.note = fmt::format("fewer than 3 distinct {} values: no parabola",
                          describe_role(options.roles, "x"));
@@ -139,6 +152,7 @@ BudgetOptimum budget_optimum(const std::vector<IsoflopPoint>& group,
     } else {
       o.bracketed = true;
       o.x_opt = std::exp(v);
+      o.x_opt_parabola = o.x_opt;
       o.loss_opt = o.parabola.value(v);
     }
   }
@@ -177,6 +191,96 @@ void bootstrap_optima(const std::vector<std::vector<IsoflopPoint>>& budgets,
       std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
     } else if (o.bracketed && options.bootstrap > 0 && budgets[i].size() <= 3) {
       o.note = "3 points fit the parabola exactly: no residual to bootstrap a CI from";
+    }
+  }
+}
+
+// The budgets the walls model can fit (3 distinct x), as log x and loss.
+struct WallsData {
+  std::vector<size_t> budget;  // index into the budgets
+  std::vector<std::vector<double>> log_x, loss;
+};
+
+WallsData walls_data(const std::vector<std::vector<IsoflopPoint>>& budgets, const IsoflopFit& fit) {
+  WallsData d;
+  for (size_t i = 0; i < budgets.size(); ++i) {
+    if (!fit.optima[i].parabola.ok) continue;
+    d.budget.push_back(i);
+    d.log_x.emplace_back();
+    d.loss.emplace_back();
+    for (const auto& p : budgets[i]) {
+      d.log_x.back().push_back(std::log(p.x));
+      d.loss.back().push_back(p.loss);
+    }
+  }
+  return d;
+}
+
+// Each budget's minimum under a walls fit: ln x*, NaN when none inside its swept range.
+std::vector<double> walls_minima(const WallsFit& walls, const WallsData& d) {
+  std::vector<double> out;
+  for (size_t k = 0; k < d.budget.size(); ++k) {
+    const auto [lo, hi] = std::minmax_element(d.log_x[k].begin(), d.log_x[k].end());
+    out.push_back(walls.argmin(k, *lo, *hi));
+  }
+  return out;
+}
+
+// The optima from the walls model fitted to every budget at once (valley.h).
+void apply_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& fit) {
+  fit.walls = fit_walls(options.valley, d.log_x, d.loss);
+  fit.valley = options.valley;
+  const std::vector<double> minima = walls_minima(fit.walls, d);
+  for (size_t k = 0; k < d.budget.size(); ++k) {
+    BudgetOptimum& o = fit.optima[d.budget[k]];
+    o.bracketed = std::isfinite(minima[k]);
+    o.x_opt = o.bracketed ? std::exp(minima[k]) : kNaN;
+    o.loss_opt = o.bracketed ? fit.walls.value(k, minima[k]) : kNaN;
+    o.curve = sample_curve(o, [&](double u) { return fit.walls.value(k, u); });
+    if (o.bracketed) {
+      o.note.clear();
+    } else {
+      const bool below =
+          fit.walls.value(k, std::log(o.x_min)) < fit.walls.value(k, std::log(o.x_max));
+      o.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
+                           below ? "below" : "above", o.x_min, o.x_max);
+    }
+  }
+}
+
+// Residual bootstrap of the walls fit: fitted values plus resampled, rescaled residuals.
+void bootstrap_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& fit) {
+  std::vector<double> fitted, residual;
+  for (size_t k = 0; k < d.budget.size(); ++k) {
+    for (size_t j = 0; j < d.log_x[k].size(); ++j) {
+      fitted.push_back(fit.walls.value(k, d.log_x[k][j]));
+      residual.push_back(d.loss[k][j] - fitted.back());
+    }
+  }
+  const double n = static_cast<double>(fitted.size());
+  const double inflate = std::sqrt(n / std::max(1.0, n - fit.walls.n_params()));
+  Rng rng(options.seed);
+  std::vector<std::vector<double>> samples(fit.optima.size());
+  for (int b = 0; b < options.bootstrap; ++b) {
+    std::vector<std::vector<double>> loss = d.loss;
+    size_t at = 0;
+    for (auto& budget : loss) {
+      for (double& y : budget) y = fitted[at++] + inflate * residual[rng.index(residual.size())];
+    }
+    std::vector<double> rep(fit.optima.size(), kNaN);
+    const std::vector<double> minima = walls_minima(fit_walls(options.valley, d.log_x, loss), d);
+    for (size_t k = 0; k < d.budget.size(); ++k) {
+      if (!std::isfinite(minima[k])) continue;
+      rep[d.budget[k]] = std::exp(minima[k]);
+      samples[d.budget[k]].push_back(rep[d.budget[k]]);
+    }
+    fit.replicate_x_opt.push_back(rep);
+  }
+  for (size_t i = 0; i < fit.optima.size(); ++i) {
+    BudgetOptimum& o = fit.optima[i];
+    o.n_bootstrap_ok = static_cast<int>(samples[i].size());
+    if (o.bracketed && !samples[i].empty()) {
+      std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
     }
   }
 }
@@ -240,7 +344,22 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
         "isoflop: no compute budget ({}) has 3 distinct values of {}: a parabola needs 3",
         describe_role(options.roles, "C"), describe_role(options.roles, "x")));
   }
-  bootstrap_optima(budgets, options, fit);
+  bool walls = false;
+  if (options.valley != ValleyModel::kParabola) {
+    const WallsData d = walls_data(budgets, fit);
+    try {
+      apply_walls(d, options, fit);
+      bootstrap_walls(d, options, fit);
+      walls = true;
+    } catch (const InputError& e) {
+      fit.valley_note = fmt::format("the {} valley could not be fitted ({}): parabola vertices",
+                                    to_string(options.valley), e.what());
+    }
+  }
+  if (!walls) {
+    fit.valley = ValleyModel::kParabola;
+    bootstrap_optima(budgets, options, fit);
+  }
   fit_power_law(fit);
   return fit;
 }
@@ -262,7 +381,9 @@ nlohmann::json to_json(const BudgetOptimum& o) {
           {"x_min", o.x_min},
           {"x_max", o.x_max},
           {"loss_opt", finite_or_null(o.loss_opt)},
+          {"x_opt_parabola", finite_or_null(o.x_opt_parabola)},
           {"coef", coef},
+          {"curve", o.curve},
           {"bootstrap_ok", o.n_bootstrap_ok},
           {"note", o.note}};
 }
@@ -282,7 +403,18 @@ nlohmann::json to_json(const IsoflopPowerLaw& p) {
 nlohmann::json to_json(const IsoflopFit& fit) {
   nlohmann::json optima = nlohmann::json::array();
   for (const auto& o : fit.optima) optima.push_back(to_json(o));
-  return {{"optima", optima},
+  nlohmann::json walls = nullptr;
+  if (fit.valley != ValleyModel::kParabola) {
+    walls = {{"a", fit.walls.a},
+             {"b", fit.walls.b},
+             {"sse", fit.walls.sse},
+             {"n_points", fit.walls.n_points},
+             {"n_params", fit.walls.n_params()}};
+  }
+  return {{"valley", to_string(fit.valley)},
+          {"valley_note", fit.valley_note},
+          {"walls", walls},
+          {"optima", optima},
           {"power_law", to_json(fit.power_law)},
           {"n_points", fit.n_points},
           {"bootstrap", {{"replicates", fit.n_bootstrap}, {"seed", fit.seed}}}};

@@ -5,19 +5,21 @@
 // al. 2026 do the same with x = r = C_E / C_A to get r*(C) (they took the argmin of the observed
 // losses instead; the vertex uses every point of the valley and is not tied to the grid).
 //
-// Per budget C (points whose C agree within a relative 1e-3):
-//   loss = c0 + c1 u + c2 u^2,  u = ln x,   least squares;
-//   x*(C) = exp(-c1 / (2 c2)),  the vertex.
-// A budget is bracketed when c2 > 0 and the vertex lies strictly inside the swept range
+// Per budget C (points whose C agree within a relative 1e-3), the valley's minimum, by default
+// from the walls model of valley.h fitted to every budget with 3 distinct x at once (shared
+// wall exponents; --valley allocation for x = r, power for x = N or D). When the budgets hold
+// too few points for it (3 per budget + 2), the parabola is used and the fit says so. The
+// parabola (--valley parabola, and always computed for comparison):
+//   loss = c0 + c1 u + c2 u^2,  u = ln x,   least squares;   x*(C) = exp(-c1 / (2 c2)).
+// A budget is bracketed when its valley has a minimum strictly inside the swept range
 // [min x, max x]; otherwise it is reported (with the side its minimum lies on) and excluded:
-// x* is not extrapolated. A budget with fewer than 3 distinct x cannot give a parabola and is
-// reported and excluded too.
+// x* is not extrapolated. A budget with fewer than 3 distinct x is reported and excluded too.
 //
-// Bootstrap: points are resampled with replacement within each budget (stratified), the
-// parabola refitted, and the CI of x* is the 2.5/97.5 percentiles of the replicate vertices
-// (replicates with fewer than 3 distinct x or c2 <= 0 have no vertex and are left out; their
-// count is reported). A budget of only 3 points has no CI: the parabola passes through them
-// exactly, so every resample that has a vertex has the same one.
+// Bootstrap, walls model: residual bootstrap. The fitted values plus residuals drawn with
+// replacement from all points (rescaled by sqrt(n / (n - p)) for the parameters fitted) are
+// refitted; the CI of x* is the 2.5/97.5 percentiles of the replicates' minima. Parabola: points
+// are resampled within each budget (stratified); a budget of only 3 points has no CI (the
+// parabola passes through them exactly). Replicates without a minimum are left out and counted.
 //
 // Across budgets: ln x* = ln k + a ln C by least squares over the bracketed budgets (at least
 // 2). The CI of a (and of k) comes from refitting the line to each bootstrap replicate's
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "scaling/fit.h"
+#include "scaling/valley.h"
 
 namespace moe::scaling {
 
@@ -42,6 +45,9 @@ struct IsoflopPoint {
 };
 
 struct IsoflopOptions {
+  // How each budget's minimum is found (valley.h): the walls of the allocation model (x = r,
+  // the default), power walls (x = N or D), or the parabola in ln x.
+  ValleyModel valley = ValleyModel::kAllocation;
   int bootstrap = kDefaultBootstrap;
   uint64_t seed = 0;
   RoleNames roles;  // for error messages
@@ -62,17 +68,23 @@ struct Parabola {
 // Least-squares parabola in ln x; ok = false with fewer than 3 distinct x.
 Parabola fit_parabola(const std::vector<double>& log_x, const std::vector<double>& loss);
 
+constexpr int kCurvePoints = 61;
+
 struct BudgetOptimum {
   double compute = 0;
   int n_points = 0;
   double x_min = 0, x_max = 0;  // swept range
   Parabola parabola;
   bool bracketed = false;
-  double x_opt = kNaN;  // the vertex; NaN when not bracketed
+  double x_opt = kNaN;           // the valley's minimum; NaN when not bracketed
+  double x_opt_parabola = kNaN;  // the parabola's vertex when bracketed, for comparison
   double ci_low = kNaN, ci_high = kNaN;
   double loss_opt = kNaN;  // the parabola at the vertex
   int n_bootstrap_ok = 0;  // replicates with a vertex
-  std::string note;        // why excluded, empty when bracketed
+  // The fitted valley (the model's, or the parabola) at kCurvePoints x over the swept range:
+  // what a figure draws.
+  std::vector<std::array<double, 2>> curve;
+  std::string note;  // why excluded, empty when bracketed
 };
 
 struct IsoflopPowerLaw {
@@ -84,6 +96,9 @@ struct IsoflopPowerLaw {
 };
 
 struct IsoflopFit {
+  ValleyModel valley = ValleyModel::kParabola;  // the model the optima come from
+  std::string valley_note;            // why the requested walls model was not used, if it was not
+  WallsFit walls;                     // with a walls model: the joint fit of the bracketed budgets
   std::vector<BudgetOptimum> optima;  // ascending C
   IsoflopPowerLaw power_law;
   int n_points = 0;

@@ -185,6 +185,7 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
       }
     }
     IsoflopOptions iso;
+    iso.valley = options.valley;
     iso.bootstrap = options.bootstrap;
     iso.seed = options.seed ^ (0x9E3779B97F4A7C15ULL * (g + 1));
     iso.roles = roles;

@@ -29,6 +29,7 @@
 
 #include "scaling/fit.h"
 #include "scaling/isoflop.h"
+#include "scaling/valley.h"
 
 namespace moe::scaling {
 
@@ -94,6 +95,7 @@ struct RatioLawFit {
 };
 
 struct RatioLawOptions {
+  ValleyModel valley = ValleyModel::kAllocation;  // how each budget's r* is found (valley.h)
   int bootstrap = kDefaultBootstrap;
   uint64_t seed = 0;
   RoleNames roles;

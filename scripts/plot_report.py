@@ -90,16 +90,12 @@ def plot_ratio_curves(rows, fit, out_dir):
         for v in group["valleys"]:
             c = v["C"]
             color = colors.get(c, "gray")
-            a, b, k = v["coef"]
-            lo, hi = v["x_min"], v["x_max"]
-            us = [math.log(lo) + (math.log(hi) - math.log(lo)) * i / 60 for i in range(61)]
-            ax.plot([math.exp(u) for u in us], [a * u * u + b * u + k for u in us], "-",
-                    color=color, lw=1.2, alpha=0.8)
+            curve = v.get("curve") or []
+            ax.plot([x for x, _ in curve], [y for _, y in curve], "-", color=color, lw=1.2,
+                    alpha=0.8)
             if v["bracketed"]:
-                u = math.log(v["x_opt"])
-                y = a * u * u + b * u + k
-                ax.errorbar([v["x_opt"]], [y], xerr=ci_err(v, "x_opt"), fmt="*", color=color,
-                            ms=12, mec="black", capsize=3)
+                ax.errorbar([v["x_opt"]], [v["loss_opt"]], xerr=ci_err(v, "x_opt"), fmt="*",
+                            color=color, ms=12, mec="black", capsize=3)
         ax.set_xscale("log")
         ratios = sorted({as_float(rows[i], "ratio") for v in group["valleys"] for i in v["rows"]})  # targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))

@@ -85,20 +85,34 @@ std::string format_chinchilla(const sc::ChinchillaFit& fit) {
 std::string format_isoflop(const sc::IsoflopFit& fit, const std::string& x_name) {
   std::string s;
   s += fmt::format("  x          column {}\n", x_name);
-  s += "  per budget loss = c0 + c1 u + c2 u^2 with u = ln x; x* at the vertex\n";
-  s += fmt::format("  intervals  {}\n\n",
-                   fit.n_bootstrap == 0
-                       ? std::string("no bootstrap (--bootstrap 0): no intervals")
-                       : fmt::format("95% percentile intervals from {} replicates resampled "
-                                     "within each budget (seed {})",
-                                     fit.n_bootstrap, fit.seed));
-  s += fmt::format("  {:<10} {:>6}  {:<16} {:>9}  {:<20} {}\n", "C", "points", "x swept", "x*",
-                   "95% CI", "status");
+  const bool walls = fit.valley != sc::ValleyModel::kParabola;
+  if (walls) {
+    s += fmt::format(
+        "  valley     {} walls, exponents shared by the budgets: a = {}, b = {} ({} points, {} "
+        "parameters); x* at each fitted valley's minimum\n",
+        sc::to_string(fit.valley), num(fit.walls.a), num(fit.walls.b), fit.walls.n_points,
+        fit.walls.n_params());
+  } else {
+    s += "  valley     loss = c0 + c1 u + c2 u^2 with u = ln x per budget; x* at the vertex\n";
+  }
+  if (!fit.valley_note.empty()) s += "  note       " + fit.valley_note + "\n";
+  s += fmt::format(
+      "  intervals  {}\n\n",
+      fit.n_bootstrap == 0 ? std::string("no bootstrap (--bootstrap 0): no intervals")
+      : walls ? fmt::format("95% percentile intervals from {} residual-bootstrap replicates "
+                            "(seed {})",
+                            fit.n_bootstrap, fit.seed)
+              : fmt::format("95% percentile intervals from {} replicates resampled within "
+                            "each budget (seed {})",
+                            fit.n_bootstrap, fit.seed));
+  s += fmt::format("  {:<10} {:>6}  {:<16} {:>9}  {:<20} {:>9}  {}\n", "C", "points", "x swept",
+                   "x*", "95% CI", walls ? "parabola" : "", "status");
   for (const auto& o : fit.optima) {
     sc::Estimate e{o.x_opt, o.ci_low, o.ci_high};
-    s += fmt::format("  {:<10} {:>6}  {:<16} {:>9}  {:<20} {}\n", sci(o.compute), o.n_points,
+    s += fmt::format("  {:<10} {:>6}  {:<16} {:>9}  {:<20} {:>9}  {}\n", sci(o.compute), o.n_points,
                      fmt::format("[{}, {}]", num(o.x_min, 3), num(o.x_max, 3)), num(o.x_opt),
-                     interval(e), o.bracketed ? "bracketed" : "excluded: " + o.note);
+                     interval(e), walls ? num(o.x_opt_parabola) : "",
+                     o.bracketed ? "bracketed" : "excluded: " + o.note);
   }
   const auto& law = fit.power_law;
   if (law.fitted) {

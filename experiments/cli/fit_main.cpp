@@ -72,6 +72,9 @@ po::options_description fit_options() {
        "bootstrap replicates for the 95% intervals; 0 disables them")
       ("seed", po::value<std::string>()->default_value("0"), "bootstrap seed (same seed, same intervals)")
       ("out", po::value<std::string>(), "write the results as JSON to this file (atomically)")
+      ("valley", po::value<std::string>()->default_value("allocation"),
+       "isoflop, ratio: each budget's minimum from the walls of the allocation model "
+       "(allocation: x = r), power walls (power: x = N or D) or the parabola in ln x (parabola)")
       ("huber-delta", po::value<double>()->default_value(sc::kChinchillaHuberDelta),
        "power, chinchilla, moe-law: delta of the Huber loss on log residuals")
       ("exhaustive", po::bool_switch(),
@@ -285,7 +288,8 @@ json run_chinchilla(const po::variables_map& vm, const Input& in, const sc::Role
   return j;
 }
 
-json run_isoflop(const Input& in, const sc::RoleNames& roles, int bootstrap, uint64_t seed) {
+json run_isoflop(const Input& in, const sc::RoleNames& roles, sc::ValleyModel valley, int bootstrap,
+                 uint64_t seed) {
   const auto points = sc::isoflop_points(in.table, roles);
   std::cout << header("isoflop", in, points.size());
   if (in.table.has_column(roles.at("S"))) {
@@ -298,6 +302,7 @@ json run_isoflop(const Input& in, const sc::RoleNames& roles, int bootstrap, uin
     }
   }
   sc::IsoflopOptions o;
+  o.valley = valley;
   o.bootstrap = bootstrap;
   o.seed = seed;
   o.roles = roles;
@@ -308,10 +313,12 @@ json run_isoflop(const Input& in, const sc::RoleNames& roles, int bootstrap, uin
   return j;
 }
 
-json run_ratio(const Input& in, const sc::RoleNames& roles, int bootstrap, uint64_t seed) {
+json run_ratio(const Input& in, const sc::RoleNames& roles, sc::ValleyModel valley, int bootstrap,
+               uint64_t seed) {
   const auto runs = sc::ratio_runs(in.table, roles);
   std::cout << header("ratio", in, runs.size());
   sc::RatioLawOptions o;
+  o.valley = valley;
   o.bootstrap = bootstrap;
   o.seed = seed;
   o.roles = roles;
@@ -401,6 +408,7 @@ int main(int argc, char** argv) {
     const int bootstrap = vm["bootstrap"].as<int>();
     moe::scaling::check_bootstrap(bootstrap);
     const uint64_t seed = parse_seed(vm["seed"].as<std::string>());
+    const sc::ValleyModel valley = sc::parse_valley_model(vm["valley"].as<std::string>());
     if (!(vm["huber-delta"].as<double>() > 0)) {
       throw moe::InputError(
           fmt::format("--huber-delta {} must be > 0", vm["huber-delta"].as<double>()));
@@ -436,9 +444,9 @@ int main(int argc, char** argv) {
           (named_c || (!in.table.has_column(roles.at("D")) && in.table.has_column(roles.at("C"))));
       j = run_chinchilla(vm, in, roles, d_from_compute, bootstrap, seed);
     } else if (law == "isoflop") {
-      j = run_isoflop(in, roles, bootstrap, seed);
+      j = run_isoflop(in, roles, valley, bootstrap, seed);
     } else if (law == "ratio") {
-      j = run_ratio(in, roles, bootstrap, seed);
+      j = run_ratio(in, roles, valley, bootstrap, seed);
     } else {
       j = run_moe_law(vm, in, roles, bootstrap, seed);
     }

@@ -8,7 +8,9 @@ namespace sc = moe::scaling;
 
 namespace {
 
-// A valley loss = 3 - 0.1 log10(C) + kappa (ln x - ln x0)^2 swept over x in [0.2, 1.5].
+// A valley loss = 3 - 0.1 log10(C) + kappa (ln x - ln x0)^2 swept over x in [0.2, 1.5]: a
+// parabola in ln x, the parabola estimator's own model (the default walls valley is tested on
+// planted asymmetric valleys in test_valley.cpp).
 std::vector<sc::IsoflopPoint> valley(double compute, double x0, double noise, sc::Rng& rng,
                                      int n = 9) {
   std::vector<sc::IsoflopPoint> out;
@@ -47,6 +49,7 @@ TEST_CASE("isoflop finds x*(C) with bootstrap CIs and recovers x* = k C^a", "[is
     for (const auto& p : valley(c, truth_x0(c), 0.002, rng)) points.push_back(p);
   }
   sc::IsoflopOptions options;
+  options.valley = sc::ValleyModel::kParabola;
   options.bootstrap = 200;
   options.seed = 3;
   const sc::IsoflopFit fit = sc::fit_isoflop(points, options);
@@ -85,21 +88,40 @@ TEST_CASE("a budget whose minimum is outside the sweep is reported and excluded"
   for (const auto& p : valley(1e21, 0.05, 0.001, rng)) points.push_back(p);  // below 0.2
   points.push_back({1e22, 0.5, 2.0});  // one point: no parabola
   points.push_back({1e22, 0.7, 1.9});
+  for (const auto valley : {sc::ValleyModel::kParabola, sc::ValleyModel::kAllocation}) {
+    INFO("valley " << sc::to_string(valley));
+    sc::IsoflopOptions options;
+    options.valley = valley;
+    options.bootstrap = 50;
+    const sc::IsoflopFit fit = sc::fit_isoflop(points, options);
+    CHECK(fit.valley == valley);
+    REQUIRE(fit.optima.size() == 5);
+    CHECK(fit.optima[0].bracketed);
+    CHECK(fit.optima[1].bracketed);
+    CHECK_FALSE(fit.optima[2].bracketed);
+    CHECK(std::isnan(fit.optima[2].x_opt));
+    CHECK(std::isnan(fit.optima[2].ci_low));
+    CHECK(fit.optima[2].note.find("above the swept range") != std::string::npos);
+    CHECK(fit.optima[3].note.find("below the swept range") != std::string::npos);
+    CHECK(fit.optima[4].note.find("fewer than 3 distinct") != std::string::npos);
+    // Only the two bracketed budgets enter the power law: a = ln(0.8/0.6) / ln 10.
+    CHECK(fit.power_law.n_budgets == 2);
+    CHECK(fit.power_law.a.value == Approx(std::log(0.8 / 0.6) / std::log(10.0)).margin(0.02));
+  }
+}
+
+TEST_CASE("budgets too few for the walls valley fall back to the parabola, saying so",
+          "[isoflop]") {
+  sc::Rng rng(4);
+  // One budget of 4 points: 4 points for the allocation valley's 5 parameters.
+  const auto points = valley(1e18, 0.6, 0.001, rng, 4);
   sc::IsoflopOptions options;
-  options.bootstrap = 50;
+  options.bootstrap = 0;
   const sc::IsoflopFit fit = sc::fit_isoflop(points, options);
-  REQUIRE(fit.optima.size() == 5);
+  CHECK(fit.valley == sc::ValleyModel::kParabola);
+  CHECK(fit.valley_note.find("4 points for the allocation valley's 5 parameters") !=
+        std::string::npos);
   CHECK(fit.optima[0].bracketed);
-  CHECK(fit.optima[1].bracketed);
-  CHECK_FALSE(fit.optima[2].bracketed);
-  CHECK(std::isnan(fit.optima[2].x_opt));
-  CHECK(std::isnan(fit.optima[2].ci_low));
-  CHECK(fit.optima[2].note.find("above the swept range") != std::string::npos);
-  CHECK(fit.optima[3].note.find("below the swept range") != std::string::npos);
-  CHECK(fit.optima[4].note.find("fewer than 3 distinct") != std::string::npos);
-  // Only the two bracketed budgets enter the power law: a = ln(0.8/0.6) / ln 10.
-  CHECK(fit.power_law.n_budgets == 2);
-  CHECK(fit.power_law.a.value == Approx(std::log(0.8 / 0.6) / std::log(10.0)).margin(0.02));
 }
 
 TEST_CASE("isoflop input errors name the role", "[isoflop]") {

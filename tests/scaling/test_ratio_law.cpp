@@ -41,6 +41,7 @@ TEST_CASE("the published law evaluates as printed", "[ratio]") {
 TEST_CASE("the ratio law recovers alpha0, p, beta0, q from r* valleys", "[ratio]") {
   const sc::RatioLawParams truth{6e-4, -1.0, 0.2, 0.3};  // r* from 0.3 to 1.1
   sc::RatioLawOptions options;
+  options.valley = sc::ValleyModel::kParabola;  // the valleys are planted as parabolas
   options.bootstrap = 100;
   options.seed = 4;
   const sc::RatioLawFit fit = sc::fit_ratio_law(runs_from(truth, 0.001, 8), options);
@@ -71,6 +72,7 @@ TEST_CASE("the ratio law recovers alpha0, p, beta0, q from r* valleys", "[ratio]
 
 TEST_CASE("data drawn from the published law is described by it", "[ratio]") {
   sc::RatioLawOptions options;
+  options.valley = sc::ValleyModel::kParabola;  // the valleys are planted as parabolas
   options.bootstrap = 0;
   const sc::RatioLawFit fit =
       sc::fit_ratio_law(runs_from(sc::kPublishedRatioLaw, 0.0005, 2), options);
@@ -89,6 +91,7 @@ TEST_CASE("the ratio law needs r* at two sparsities and two budgets", "[ratio]")
     if (r.sparsity == 0.9091) one_sparsity.push_back(r);
   }
   sc::RatioLawOptions options;
+  options.valley = sc::ValleyModel::kParabola;  // the valleys are planted as parabolas
   options.bootstrap = 0;
   CHECK_THROWS_WITH(sc::fit_ratio_law(one_sparsity, options),
                     Catch::Contains("over 1 sparsity and 5 budgets") &&
