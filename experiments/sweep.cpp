@@ -37,6 +37,7 @@ using Column = std::pair<const char*, std::string (*)(const ResultRow&)>;
 const Column kColumns[] = {
     {"run_id", [](const ResultRow& r) { return r.run_id; }},
     {"label", [](const ResultRow& r) { return r.label; }},
+    {"seed", [](const ResultRow& r) { return std::to_string(r.seed); }},
     {"compute", [](const ResultRow& r) { return num(r.compute); }},
     {"sparsity", [](const ResultRow& r) { return num(r.sparsity); }},
     {"ratio", [](const ResultRow& r) { return num(r.ratio); }},
@@ -136,6 +137,7 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
   ResultRow row;
   row.run_id = run.id;
   row.label = p.label.name;
+  row.seed = run.config.seed;
   row.compute = p.request.compute;
   row.sparsity = m.sparsity();
   row.ratio = p.request.ratio;

@@ -34,6 +34,7 @@ namespace moe::experiments {
 // empty cells (nullopt).
 struct ResultRow {
   std::string run_id, label;
+  uint64_t seed = 0;  // replicates of one cell differ only in it
   double compute = 0, sparsity = 0, ratio = 0, ratio_achieved = 0;
   int64_t n_experts = 0, top_k = 0, n_shared_experts = 0, d_model = 0, n_layers = 0, n_heads = 0,
           head_dim = 0, d_expert = 0, params_active = 0, params_total = 0;

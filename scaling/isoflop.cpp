@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -248,24 +249,28 @@ void apply_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& 
   }
 }
 
-// Residual bootstrap of the walls fit: fitted values plus resampled, rescaled residuals.
+// Parametric bootstrap of the walls fit: the fitted valleys plus normal noise whose scale is
+// itself drawn, sigma*^2 = s^2 df / chi2(df) with s^2 = SSE / df, so that the few residual
+// degrees of freedom of a small sweep widen the intervals as a t quantile would (resampling
+// the residuals alone treats s as exact and under-covers: 85% with 4 points per budget).
 void bootstrap_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& fit) {
-  std::vector<double> fitted, residual;
-  for (size_t k = 0; k < d.budget.size(); ++k) {
-    for (size_t j = 0; j < d.log_x[k].size(); ++j) {
-      fitted.push_back(fit.walls.value(k, d.log_x[k][j]));
-      residual.push_back(d.loss[k][j] - fitted.back());
-    }
+  const int df = fit.walls.n_points - fit.walls.n_params();
+  if (df < 1) {
+    fit.interval_note = "as many parameters as points: no residual to give intervals from";
+    return;
   }
-  const double n = static_cast<double>(fitted.size());
-  const double inflate = std::sqrt(n / std::max(1.0, n - fit.walls.n_params()));
+  const double s = std::sqrt(fit.walls.sse / df);
   Rng rng(options.seed);
   std::vector<std::vector<double>> samples(fit.optima.size());
   for (int b = 0; b < options.bootstrap; ++b) {
+    double chi2 = 0;
+    for (int k = 0; k < df; ++k) chi2 += std::pow(rng.normal(), 2);
+    const double sigma = s * std::sqrt(df / std::max(chi2, 1e-12));
     std::vector<std::vector<double>> loss = d.loss;
-    size_t at = 0;
-    for (auto& budget : loss) {
-      for (double& y : budget) y = fitted[at++] + inflate * residual[rng.index(residual.size())];
+    for (size_t k = 0; k < loss.size(); ++k) {
+      for (size_t j = 0; j < loss[k].size(); ++j) {
+        loss[k][j] = fit.walls.value(k, d.log_x[k][j]) + sigma * rng.normal();
+      }
     }
     std::vector<double> rep(fit.optima.size(), kNaN);
     const std::vector<double> minima = walls_minima(fit_walls(options.valley, d.log_x, loss), d);
@@ -283,6 +288,32 @@ void bootstrap_walls(const WallsData& d, const IsoflopOptions& options, IsoflopF
       std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
     }
   }
+}
+
+// The optima scatter about the line by more than their own uncertainty when the power law is
+// only approximate (or seeds move whole budgets): the exponent's interval is widened to the
+// t interval of the line's own least-squares slope when that is wider (3 or more budgets).
+void widen_for_scatter(const std::vector<double>& log_c, const std::vector<double>& log_x,
+                       const Line& line, IsoflopPowerLaw& law) {
+  const size_t k = log_c.size();
+  if (k < 3) {
+    law.note =
+        "2 budgets: the interval holds the optima's own uncertainty, not their scatter "
+        "about the law";
+    return;
+  }
+  double mean = 0, sxx = 0, sse = 0;
+  for (double c : log_c) mean += c / static_cast<double>(k);
+  for (size_t i = 0; i < k; ++i) {
+    sxx += (log_c[i] - mean) * (log_c[i] - mean);
+    const double r = log_x[i] - (line.intercept + line.slope * log_c[i]);
+    sse += r * r;
+  }
+  const double se = std::sqrt(sse / static_cast<double>(k - 2) / sxx);
+  const double t = boost::math::quantile(
+      boost::math::complement(boost::math::students_t(static_cast<double>(k - 2)), 0.025));
+  law.a.ci_low = std::min(law.a.ci_low, line.slope - t * se);
+  law.a.ci_high = std::max(law.a.ci_high, line.slope + t * se);
 }
 
 // x* = k C^a across bracketed budgets, with intervals from the same replicates.
@@ -320,6 +351,7 @@ void fit_power_law(IsoflopFit& fit) {
     if (!a_samples.empty()) {
       std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(a_samples);
       std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(k_samples);
+      widen_for_scatter(log_c, log_x, line, law);
     }
   }
 }
@@ -397,7 +429,8 @@ nlohmann::json to_json(const IsoflopPowerLaw& p) {
           {"k_ci_low", finite_or_null(p.k.ci_low)},
           {"k_ci_high", finite_or_null(p.k.ci_high)},
           {"n_budgets", p.n_budgets},
-          {"bootstrap_ok", p.n_bootstrap_ok}};
+          {"bootstrap_ok", p.n_bootstrap_ok},
+          {"note", p.note}};
 }
 
 nlohmann::json to_json(const IsoflopFit& fit) {
@@ -413,6 +446,7 @@ nlohmann::json to_json(const IsoflopFit& fit) {
   }
   return {{"valley", to_string(fit.valley)},
           {"valley_note", fit.valley_note},
+          {"interval_note", fit.interval_note},
           {"walls", walls},
           {"optima", optima},
           {"power_law", to_json(fit.power_law)},

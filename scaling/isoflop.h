@@ -15,16 +15,20 @@
 // [min x, max x]; otherwise it is reported (with the side its minimum lies on) and excluded:
 // x* is not extrapolated. A budget with fewer than 3 distinct x is reported and excluded too.
 //
-// Bootstrap, walls model: residual bootstrap. The fitted values plus residuals drawn with
-// replacement from all points (rescaled by sqrt(n / (n - p)) for the parameters fitted) are
-// refitted; the CI of x* is the 2.5/97.5 percentiles of the replicates' minima. Parabola: points
+// Bootstrap, walls model: parametric. The fitted valleys plus normal noise of scale sigma*,
+// itself drawn as sigma*^2 = s^2 df / chi2(df) (s^2 = SSE / df, df = points - parameters), are
+// refitted; the CI of x* is the 2.5/97.5 percentiles of the replicates' minima. Drawing sigma
+// widens the intervals of small sweeps as a t quantile would; with no residual degrees of
+// freedom there is no interval, and the fit says why. Parabola: points
 // are resampled within each budget (stratified); a budget of only 3 points has no CI (the
 // parabola passes through them exactly). Replicates without a minimum are left out and counted.
 //
 // Across budgets: ln x* = ln k + a ln C by least squares over the bracketed budgets (at least
 // 2). The CI of a (and of k) comes from refitting the line to each bootstrap replicate's
-// vertices, budgets without a vertex in that replicate left out (a replicate keeping fewer than
-// 2 budgets is skipped).
+// optima, budgets without one in that replicate left out (a replicate keeping fewer than 2
+// budgets is skipped). With 3 or more budgets the CI of a is widened to the line's own t
+// interval (its residual scatter, K - 2 degrees of freedom) when that is wider: optima that
+// scatter about the law more than their own intervals say widen the exponent's.
 #pragma once
 
 #include <array>
@@ -89,6 +93,7 @@ struct BudgetOptimum {
 
 struct IsoflopPowerLaw {
   bool fitted = false;  // at least 2 bracketed budgets
+  std::string note;     // what the exponent's interval leaves out, if anything
   int n_budgets = 0;
   Estimate k;
   Estimate a;
@@ -98,6 +103,7 @@ struct IsoflopPowerLaw {
 struct IsoflopFit {
   ValleyModel valley = ValleyModel::kParabola;  // the model the optima come from
   std::string valley_note;            // why the requested walls model was not used, if it was not
+  std::string interval_note;          // why there are no intervals, when there could be none
   WallsFit walls;                     // with a walls model: the joint fit of the bracketed budgets
   std::vector<BudgetOptimum> optima;  // ascending C
   IsoflopPowerLaw power_law;

@@ -15,31 +15,39 @@ namespace moe::scaling {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kGrid = 36;  // exponent grid per axis, log-spaced
+constexpr int kGrid = 16;  // exponent grid per axis, log-spaced
 
 struct Projection {
   double sse = 0;
   std::vector<std::array<double, 3>> coef;
 };
 
-// Given (a, b): each budget's (E, A, B) by least squares, and the total squared error.
+// Given (a, b): each budget's (E, A, B) by least squares, and the total squared error. The 3x3
+// normal equations are solved by a pivoted LDLT; the columns are 1 and the two walls, whose
+// scales are similar at the exponents searched, so they are well enough conditioned.
 Projection project(ValleyModel model, double a, double b,
                    const std::vector<std::vector<double>>& log_x,
                    const std::vector<std::vector<double>>& loss) {
   Projection p;
   for (size_t i = 0; i < log_x.size(); ++i) {
-    const auto n = static_cast<Eigen::Index>(log_x[i].size());
-    Eigen::MatrixXd design(n, 3);
-    Eigen::VectorXd y(n);
-    for (Eigen::Index j = 0; j < n; ++j) {
-      const auto w = walls(model, a, b, log_x[i][static_cast<size_t>(j)]);
-      design(j, 0) = 1;
-      design(j, 1) = w[0];
-      design(j, 2) = w[1];
-      y(j) = loss[i][static_cast<size_t>(j)];
+    Eigen::Matrix3d xtx = Eigen::Matrix3d::Zero();
+    Eigen::Vector3d xty = Eigen::Vector3d::Zero();
+    for (size_t j = 0; j < log_x[i].size(); ++j) {
+      const auto w = walls(model, a, b, log_x[i][j]);
+      const Eigen::Vector3d row(1, w[0], w[1]);
+      const double y = loss[i][j];
+      xtx += row * row.transpose();
+      xty += row * y;
     }
-    const Eigen::Vector3d c = design.colPivHouseholderQr().solve(y);
-    p.sse += (design * c - y).squaredNorm();
+    const Eigen::Vector3d c = xtx.ldlt().solve(xty);
+    // Residuals computed directly: yty - c'X'y loses digits when the fit is close.
+    double sse = 0;
+    for (size_t j = 0; j < log_x[i].size(); ++j) {
+      const auto w = walls(model, a, b, log_x[i][j]);
+      const double r = loss[i][j] - (c(0) + c(1) * w[0] + c(2) * w[1]);
+      sse += r * r;
+    }
+    p.sse += sse;
     p.coef.push_back({c(0), c(1), c(2)});
   }
   return p;

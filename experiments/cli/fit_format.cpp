@@ -98,9 +98,11 @@ std::string format_isoflop(const sc::IsoflopFit& fit, const std::string& x_name)
   if (!fit.valley_note.empty()) s += "  note       " + fit.valley_note + "\n";
   s += fmt::format(
       "  intervals  {}\n\n",
-      fit.n_bootstrap == 0 ? std::string("no bootstrap (--bootstrap 0): no intervals")
-      : walls ? fmt::format("95% percentile intervals from {} residual-bootstrap replicates "
-                            "(seed {})",
+      fit.n_bootstrap == 0         ? std::string("no bootstrap (--bootstrap 0): no intervals")
+      : !fit.interval_note.empty() ? "none: " + fit.interval_note
+      : walls ? fmt::format("95% percentile intervals from {} parametric-bootstrap replicates "
+                            "(noise scale drawn too; seed {}); run-to-run noise beyond the "
+                            "valleys' scatter is not in them",
                             fit.n_bootstrap, fit.seed)
               : fmt::format("95% percentile intervals from {} replicates resampled within "
                             "each budget (seed {})",

@@ -115,6 +115,7 @@ TEST_CASE("results.csv: one typed row per run, read back by name", "[sweep]") {
   REQUIRE(t.n_rows() == 4);
   CHECK(t.cell(0, "run_id") == runs[0].id);
   CHECK(t.cell(0, "status") == "done");
+  CHECK(t.cell(0, "seed") == std::to_string(runs[0].config.seed));
   CHECK(std::stod(t.cell(0, "val_loss")) == 4.25);
   CHECK(std::stod(t.cell(0, "final_train_loss")) == 4.5);
   CHECK(std::stod(t.cell(0, "tokens")) == 12345);  // what the run trained on

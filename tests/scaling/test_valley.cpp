@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "scaling/isoflop.h"
 #include "scaling/valley.h"
+#include "scaling/valley_simulation.h"
 
 namespace sc = moe::scaling;
 using sc::ValleyModel;
@@ -18,26 +19,6 @@ std::vector<double> budgets(double c0, int n) {
   std::vector<double> out;
   for (int i = 0; i < n; ++i) out.push_back(c0 * std::pow(4.0, i));
   return out;
-}
-
-// Paper 1's allocation model L = E + A C_A^-a + B C_E^-b as a WallsFit (its exact valleys),
-// with B chosen so that r*(C) at the middle budget is `r_mid`.
-sc::WallsFit allocation_truth(double a, double b, double r_mid, const std::vector<double>& cs) {
-  sc::WallsFit t;
-  t.model = ValleyModel::kAllocation;
-  t.a = a;
-  t.b = b;
-  const double c_mid = std::sqrt(cs.front() * cs.back());
-  double lo = -80, hi = 80;  // ln B
-  for (int it = 0; it < 200; ++it) {
-    const double mid = 0.5 * (lo + hi);
-    t.coef = {{2.0, std::pow(c_mid, -a), std::exp(mid) * std::pow(c_mid, -b)}};
-    (std::exp(t.argmin(0, -30, 30)) > r_mid ? hi : lo) = mid;
-  }
-  const double big_b = std::exp(0.5 * (lo + hi));
-  t.coef.clear();
-  for (double c : cs) t.coef.push_back({2.0, std::pow(c, -a), big_b * std::pow(c, -b)});
-  return t;
 }
 
 // Chinchilla's surface E + A / N^alpha + B / D^beta at fixed C = 6 N D, swept over N.
@@ -116,7 +97,7 @@ TEST_CASE("the allocation valley recovers planted optima the parabola misses", "
   double worst_parabola = 0;
   for (const Family f : {Family{0.3, 0.4, 0.8}, Family{0.25, 0.5, 1.0}, Family{0.5, 0.2, 0.6},
                          Family{0.35, 0.35, 1.2}, Family{0.2, 0.6, 0.5}}) {
-    const sc::WallsFit truth = allocation_truth(f.a, f.b, f.r_mid, cs);
+    const sc::WallsFit truth = sc::planted_allocation(f.a, f.b, f.r_mid, cs);
     for (const auto& grid : kRatioGrids) {
       INFO("a " << f.a << " b " << f.b << " r_mid " << f.r_mid << " grid of " << grid.size());
       const Recovery walls = recover(truth, cs, grid, ValleyModel::kAllocation);
@@ -158,4 +139,31 @@ TEST_CASE("the walls fit says what it cannot fit", "[valley]") {
   down.b = 0.3;
   down.coef = {{2, -1, 1}};
   CHECK(std::isnan(down.argmin(0, -2, 2)));
+}
+
+// The fast version of bench/valley_coverage.sh (bench/RESULTS.md has the full tables): with
+// noise, the 95% intervals of the budgets' optima cover the planted ones about 95% of the time,
+// from 4 points per budget up, and a flat r*(C) is rarely called a trend.
+TEST_CASE("valley intervals cover the planted optimum; a flat r* is rarely called a trend",
+          "[valley][coverage]") {
+  sc::SimulationSetup s;
+  for (int i = 0; i < 4; ++i) s.budgets.push_back(1e15 * std::pow(4.0, i));
+  s.noise = 0.002;
+  s.bootstrap = 100;
+  s.replicates = 40;
+  for (const int points : {4, 6}) {
+    s.grid.clear();
+    for (int j = 0; j < points; ++j) s.grid.push_back(0.2 * std::pow(18.0, j / (points - 1.0)));
+    s.truth = sc::planted_allocation(0.3, 0.4, 0.8, s.budgets);
+    const sc::SimulationResult tilted = sc::simulate_valleys(s);
+    INFO(points << " points: " << tilted.budget_covered << " of " << tilted.budget_intervals);
+    CHECK(tilted.budget_intervals >= 150);
+    CHECK(tilted.coverage() >= 0.88);
+    CHECK(tilted.coverage() <= 0.99);
+    CHECK(std::fabs(tilted.mean_log_error) < 0.03);                // no bias beyond the noise
+    s.truth = sc::planted_allocation(0.35, 0.35, 1.0, s.budgets);  // r* flat in C
+    const sc::SimulationResult flat = sc::simulate_valleys(s);
+    CHECK(flat.exponent_fits >= 38);
+    CHECK(flat.trend_claims <= 3);
+  }
 }
