@@ -156,6 +156,7 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
   out["valley"] = whole["valley"];
   out["valley_note"] = whole["valley_note"];
   out["walls"] = whole["walls"];
+  out["lack_of_fit"] = whole["lack_of_fit"];
   int bracketed = 0;
   for (const auto& o : fit.optima) {
     out["valleys"].push_back(scaling::to_json(o));
@@ -294,9 +295,11 @@ std::string valleys_section(const json& fit) {
 
   md += "\n## r* per budget and sparsity\n\n";
   for (const auto& g : fit["sparsities"]) {
+    const std::string s = report_number(g["S"].get<double>());
     if (!g.value("valley_note", "").empty()) {
-      md += fmt::format("S = {}: {}.\n\n", report_number(g["S"].get<double>()),
-                        g["valley_note"].get<std::string>());
+      md += fmt::format("S = {}: {}.\n\n", s, g["valley_note"].get<std::string>());
+    } else if (g.contains("lack_of_fit")) {
+      md += fmt::format("S = {}: {}.\n\n", s, g["lack_of_fit"]["summary"].get<std::string>());
     }
   }
   md +=

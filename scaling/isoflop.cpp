@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <boost/math/distributions/fisher_f.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -249,6 +250,41 @@ void apply_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& 
   }
 }
 
+// Pure error from replicated runs (same budget, same x within the grouping rule) and the F test
+// of the walls fit's lack of fit against it.
+LackOfFit lack_of_fit(const WallsData& d, const WallsFit& walls) {
+  LackOfFit out;
+  double ss_pure = 0;
+  for (size_t k = 0; k < d.log_x.size(); ++k) {
+    std::vector<bool> seen(d.log_x[k].size(), false);
+    for (size_t j = 0; j < d.log_x[k].size(); ++j) {
+      if (seen[j]) continue;
+      std::vector<double> cell;
+      for (size_t m = j; m < d.log_x[k].size(); ++m) {
+        if (!seen[m] && same_group(std::exp(d.log_x[k][m]), std::exp(d.log_x[k][j]))) {
+          seen[m] = true;
+          cell.push_back(d.loss[k][m]);
+        }
+      }
+      if (cell.size() < 2) continue;
+      ++out.replicated_cells;
+      double mean = 0;
+      for (double y : cell) mean += y / static_cast<double>(cell.size());
+      for (double y : cell) ss_pure += (y - mean) * (y - mean);
+      out.df_pure += static_cast<int>(cell.size()) - 1;
+    }
+  }
+  if (out.df_pure == 0) return out;
+  out.pure_error_sd = std::sqrt(ss_pure / out.df_pure);
+  out.df_lack = walls.n_points - walls.n_params() - out.df_pure;
+  if (out.df_lack < 1 || !(ss_pure > 0)) return out;
+  out.tested = true;
+  out.f = std::max(0.0, walls.sse - ss_pure) / out.df_lack / (ss_pure / out.df_pure);
+  out.p_value = boost::math::cdf(
+      boost::math::complement(boost::math::fisher_f(out.df_lack, out.df_pure), out.f));
+  return out;
+}
+
 // Parametric bootstrap of the walls fit: the fitted valleys plus normal noise whose scale is
 // itself drawn, sigma*^2 = s^2 df / chi2(df) with s^2 = SSE / df, so that the few residual
 // degrees of freedom of a small sweep widen the intervals as a t quantile would (resampling
@@ -381,6 +417,7 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
     const WallsData d = walls_data(budgets, fit);
     try {
       apply_walls(d, options, fit);
+      fit.lack_of_fit = lack_of_fit(d, fit.walls);
       bootstrap_walls(d, options, fit);
       walls = true;
     } catch (const InputError& e) {
@@ -394,6 +431,21 @@ IsoflopFit fit_isoflop(const std::vector<IsoflopPoint>& points, const IsoflopOpt
   }
   fit_power_law(fit);
   return fit;
+}
+
+std::string describe_seed_noise(const LackOfFit& l) {
+  if (l.replicated_cells == 0) {
+    return "one run per budget and x (no replicated seeds): run-to-run noise enters the "
+           "intervals only as the valleys' scatter; add seeds to the grid to measure it";
+  }
+  std::string s = fmt::format("{} replicated cells: run-to-run sd of the loss {:.3g} ({} df)",
+                              l.replicated_cells, l.pure_error_sd, l.df_pure);
+  if (!l.tested) return s + "; no residual degrees beyond them to test the valleys' fit";
+  return s + fmt::format("; lack of fit of the valleys F = {:.3g} ({}, {} df), p = {:.3g}{}", l.f,
+                         l.df_lack, l.df_pure, l.p_value,
+                         l.p_value < 0.05 ? ": the valleys miss more than seed noise explains, "
+                                            "and the intervals, from the residuals, include it"
+                                          : "");
 }
 
 nlohmann::json to_json(const BudgetOptimum& o) {
@@ -444,7 +496,17 @@ nlohmann::json to_json(const IsoflopFit& fit) {
              {"n_points", fit.walls.n_points},
              {"n_params", fit.walls.n_params()}};
   }
+  const LackOfFit& l = fit.lack_of_fit;
+  const nlohmann::json lof = {{"tested", l.tested},
+                              {"replicated_cells", l.replicated_cells},
+                              {"pure_error_sd", finite_or_null(l.pure_error_sd)},
+                              {"df_pure", l.df_pure},
+                              {"df_lack", l.df_lack},
+                              {"F", finite_or_null(l.f)},
+                              {"p_value", finite_or_null(l.p_value)},
+                              {"summary", describe_seed_noise(l)}};
   return {{"valley", to_string(fit.valley)},
+          {"lack_of_fit", lof},
           {"valley_note", fit.valley_note},
           {"interval_note", fit.interval_note},
           {"walls", walls},

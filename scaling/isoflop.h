@@ -100,10 +100,25 @@ struct IsoflopPowerLaw {
   int n_bootstrap_ok = 0;
 };
 
+// Replicated runs (several seeds at one budget and x) give the pure run-to-run noise; the walls
+// fit's residuals beyond it are lack of fit, tested by F = (SS_lof / df_lof) / (SS_pe / df_pe).
+struct LackOfFit {
+  bool tested = false;  // replicates exist and the fit has residual degrees beyond them
+  int replicated_cells = 0;
+  double pure_error_sd = kNaN;  // run-to-run standard deviation of the loss, pooled
+  int df_pure = 0, df_lack = 0;
+  double f = kNaN, p_value = kNaN;
+};
+
+// One sentence on run-to-run noise for reports: the pure error and the lack-of-fit test, or
+// that without replicated seeds the intervals see seed noise only as the valleys' scatter.
+std::string describe_seed_noise(const LackOfFit& l);
+
 struct IsoflopFit {
   ValleyModel valley = ValleyModel::kParabola;  // the model the optima come from
   std::string valley_note;            // why the requested walls model was not used, if it was not
   std::string interval_note;          // why there are no intervals, when there could be none
+  LackOfFit lack_of_fit;              // walls model: the valleys against the seeds' own noise
   WallsFit walls;                     // with a walls model: the joint fit of the bracketed budgets
   std::vector<BudgetOptimum> optima;  // ascending C
   IsoflopPowerLaw power_law;

@@ -101,12 +101,12 @@ std::string format_isoflop(const sc::IsoflopFit& fit, const std::string& x_name)
       fit.n_bootstrap == 0         ? std::string("no bootstrap (--bootstrap 0): no intervals")
       : !fit.interval_note.empty() ? "none: " + fit.interval_note
       : walls ? fmt::format("95% percentile intervals from {} parametric-bootstrap replicates "
-                            "(noise scale drawn too; seed {}); run-to-run noise beyond the "
-                            "valleys' scatter is not in them",
+                            "(noise scale drawn too; seed {})",
                             fit.n_bootstrap, fit.seed)
               : fmt::format("95% percentile intervals from {} replicates resampled within "
                             "each budget (seed {})",
                             fit.n_bootstrap, fit.seed));
+  if (walls) s += "  seeds      " + sc::describe_seed_noise(fit.lack_of_fit) + "\n\n";
   s += fmt::format("  {:<10} {:>6}  {:<16} {:>9}  {:<20} {:>9}  {}\n", "C", "points", "x swept",
                    "x*", "95% CI", walls ? "parabola" : "", "status");
   for (const auto& o : fit.optima) {

@@ -167,3 +167,41 @@ TEST_CASE("valley intervals cover the planted optimum; a flat r* is rarely calle
     CHECK(flat.trend_claims <= 3);
   }
 }
+
+TEST_CASE("replicated seeds give the pure error and test the valleys' lack of fit", "[valley]") {
+  std::vector<double> cs;
+  for (int i = 0; i < 3; ++i) cs.push_back(1e15 * std::pow(4.0, i));
+  const sc::WallsFit truth = sc::planted_allocation(0.3, 0.4, 0.8, cs);
+  const std::vector<double> grid = {0.2, 0.4, 0.8, 1.6, 3.2};
+  auto sweep = [&](int seeds, double bump, uint64_t seed) {
+    sc::Rng rng(seed);
+    std::vector<sc::IsoflopPoint> points;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      for (double x : grid) {
+        for (int s = 0; s < seeds; ++s) {
+          const double u = std::log(x);
+          points.push_back(
+              {cs[i], x, truth.value(i, u) + bump * std::sin(4 * u) + 0.002 * rng.normal()});
+        }
+      }
+    }
+    sc::IsoflopOptions options;
+    options.bootstrap = 0;
+    return sc::fit_isoflop(points, options).lack_of_fit;
+  };
+  const sc::LackOfFit fits = sweep(3, 0.0, 5);
+  REQUIRE(fits.tested);
+  CHECK(fits.replicated_cells == 15);
+  CHECK(fits.df_pure == 30);
+  CHECK(fits.df_lack == 15 - 11);  // 15 cell means, 11 parameters
+  CHECK(fits.pure_error_sd == Approx(0.002).epsilon(0.3));
+  CHECK(fits.p_value > 0.01);
+  // A wiggle the walls cannot follow, five times the seeds' noise: rejected.
+  const sc::LackOfFit bumpy = sweep(3, 0.01, 5);
+  REQUIRE(bumpy.tested);
+  CHECK(bumpy.p_value < 1e-4);
+  // One seed per cell: nothing to test against.
+  const sc::LackOfFit single = sweep(1, 0.0, 5);
+  CHECK_FALSE(single.tested);
+  CHECK(single.replicated_cells == 0);
+}
