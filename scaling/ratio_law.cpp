@@ -200,8 +200,20 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
       r.bracketed = o.bracketed;
       r.n_points = o.n_points;
       r.note = o.note;
-      if (o.bracketed && std::isfinite(o.ci_low) && o.ci_low > 0 && o.ci_high > o.ci_low) {
-        r.sigma = (std::log(o.ci_high) - std::log(o.ci_low)) / (2 * 1.96);
+      // sigma: the bootstrap standard deviation of ln r* (the replicates this budget has).
+      if (o.bracketed) {
+        std::vector<double> logs;
+        for (const auto& rep : out.fits.back().replicate_x_opt) {
+          const double x = rep[static_cast<size_t>(&o - out.fits.back().optima.data())];
+          if (std::isfinite(x) && x > 0) logs.push_back(std::log(x));
+        }
+        if (logs.size() >= 10) {
+          double mean = 0, ss = 0;
+          for (double v : logs) mean += v / static_cast<double>(logs.size());
+          for (double v : logs) ss += (v - mean) * (v - mean);
+          const double sd = std::sqrt(ss / static_cast<double>(logs.size() - 1));
+          if (sd > 0) r.sigma = sd;
+        }
       }
       out.optima.push_back(r);
     }
@@ -216,42 +228,43 @@ std::vector<RatioOptimum> ratio_optima(const std::vector<RatioRun>& runs,
   return per_sparsity(runs, options).optima;
 }
 
-RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptions& options) {
-  PerSparsity groups = per_sparsity(runs, options);
-  const std::vector<double>& sparsities = groups.sparsities;
-  const std::vector<IsoflopFit>& per_s = groups.fits;
-  RatioLawFit fit;
-  fit.n_bootstrap = options.bootstrap;
-  fit.seed = options.seed;
-  fit.optima = std::move(groups.optima);
+namespace {
 
-  // Weights: CIs on ln r*, floored at a tenth of the median.
-  std::vector<double> sigmas;
-  for (const auto& o : fit.optima) {
-    if (o.bracketed && std::isfinite(o.sigma)) sigmas.push_back(o.sigma);
+// DerSimonian-Laird: tau^2 = max(0, (Q - df) / (sum w - sum w^2 / sum w)), Q the weighted sum
+// of squared residuals of ln r* at weights w = 1 / sigma^2, df = n - 4.
+double between_scatter(const std::vector<RatioOptimum>& used, const RatioLawParams& law) {
+  double q = 0, sw = 0, sw2 = 0;
+  for (const auto& o : used) {
+    const double w = 1.0 / (o.sigma * o.sigma);
+    const double r = std::log(ratio_law(law, o.compute, o.sparsity)) - std::log(o.r_opt);
+    q += w * r * r;
+    sw += w;
+    sw2 += w * w;
   }
-  const size_t n_bracketed = usable(fit.optima).size();
-  fit.weighted = !sigmas.empty() && sigmas.size() == n_bracketed;
-  const double floor = fit.weighted ? 0.1 * percentile(sigmas, 0.5) : 0.0;
-  for (auto& o : fit.optima) {
-    o.sigma = fit.weighted && o.bracketed ? std::max(o.sigma, floor) : kNaN;
-  }
+  const double df = static_cast<double>(used.size()) - 4;
+  const double denom = sw - sw2 / sw;
+  return denom > 0 && q > df ? std::sqrt((q - df) / denom) : 0.0;
+}
 
-  const std::vector<RatioOptimum> used = usable(fit.optima);
-  check_design(used);
-  const MultiStartResult best = solve(used, default_starts(used));
-  const RatioLawParams law = params_of(best.best.params);
-  fit.objective = best.best.objective;
-  fit.n_points = static_cast<int>(used.size());
-  fit.alpha0.value = law.alpha0;
-  fit.p.value = law.p;
-  fit.beta0.value = law.beta0;
-  fit.q.value = law.q;
-  fit.in_sample = ratio_errors(law, used);
-  fit.published_errors = ratio_errors(kPublishedRatioLaw, used);
+double mean_log_compute(const std::vector<RatioOptimum>& used) {
+  double m = 0;
+  for (const auto& o : used) m += std::log(o.compute) / static_cast<double>(used.size());
+  return m;
+}
 
-  // Bootstrap: each replicate's r* (per sparsity, per budget), refitted from the best.
-  std::vector<double> a0, p, b0, q;
+double median_sparsity(const std::vector<RatioOptimum>& used) {
+  std::vector<double> s;
+  for (const auto& o : used) s.push_back(o.sparsity);
+  return percentile(s, 0.5);
+}
+
+// Each replicate: every sparsity's bootstrap r* (plus the between-point scatter tau, drawn),
+// refitted from the whole start grid (not from the best fit, which would keep every replicate
+// in its basin). Replicates that lose too many r* to determine the law are counted.
+void bootstrap_law(const std::vector<IsoflopFit>& per_s, const std::vector<RatioOptimum>& used,
+                   const RatioLawOptions& options, RatioLawFit& fit) {
+  Rng rng(options.seed ^ 0x5DEECE66DULL);
+  std::vector<double> a0, p, b0, q, r_ref;
   for (int b = 0; b < options.bootstrap; ++b) {
     std::vector<RatioOptimum> rep;
     size_t k = 0;
@@ -262,21 +275,25 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
         const double r = per_s[g].replicate_x_opt[static_cast<size_t>(b)][i];
         if (!std::isfinite(r)) continue;
         RatioOptimum copy = o;
-        copy.r_opt = r;
+        for (const auto& u : used) {
+          if (u.compute == o.compute && u.sparsity == o.sparsity) copy.sigma = u.sigma;
+        }
+        copy.r_opt = r * std::exp(fit.tau * rng.normal());
         rep.push_back(copy);
       }
     }
     try {
       check_design(rep);
     } catch (const InputError&) {
-      continue;  // this replicate lost too many r* to determine the law
+      ++fit.n_bootstrap_dropped;
+      continue;
     }
-    const MultiStartResult r = solve(rep, {best.best.params});
-    const RatioLawParams v = params_of(r.best.params);
+    const RatioLawParams v = params_of(solve(rep, default_starts(rep)).best.params);
     a0.push_back(v.alpha0);
     p.push_back(v.p);
     b0.push_back(v.beta0);
     q.push_back(v.q);
+    r_ref.push_back(ratio_law(v, fit.c_ref, fit.s_ref));
   }
   fit.n_bootstrap_ok = static_cast<int>(a0.size());
   if (!a0.empty()) {
@@ -284,7 +301,58 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
     std::tie(fit.p.ci_low, fit.p.ci_high) = percentile_interval(p);
     std::tie(fit.beta0.ci_low, fit.beta0.ci_high) = percentile_interval(b0);
     std::tie(fit.q.ci_low, fit.q.ci_high) = percentile_interval(q);
+    std::tie(fit.r_ref.ci_low, fit.r_ref.ci_high) = percentile_interval(r_ref);
   }
+}
+
+}  // namespace
+
+RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptions& options) {
+  PerSparsity groups = per_sparsity(runs, options);
+  const std::vector<double>& sparsities = groups.sparsities;
+  const std::vector<IsoflopFit>& per_s = groups.fits;
+  RatioLawFit fit;
+  fit.n_bootstrap = options.bootstrap;
+  fit.seed = options.seed;
+  fit.optima = std::move(groups.optima);
+
+  // Weights: 1 / (sigma_i^2 + tau^2), sigma_i the bootstrap sd of ln r*_i and tau^2 the scatter
+  // of the r* about the law beyond it (random-effects meta-regression, DerSimonian-Laird's
+  // moment estimate): a law that misses by more than the r*'s own noise gets wider intervals
+  // instead of over-confident ones. Without a sigma for every r*, all are weighted equally.
+  std::vector<RatioOptimum> used = usable(fit.optima);
+  check_design(used);
+  const size_t with_sigma = static_cast<size_t>(std::count_if(
+      used.begin(), used.end(), [](const RatioOptimum& o) { return std::isfinite(o.sigma); }));
+  fit.weighted = with_sigma == used.size();
+  if (!fit.weighted) {
+    fit.weighting = fmt::format("unweighted: {} of {} r* have no bootstrap spread (--bootstrap {})",
+                                used.size() - with_sigma, used.size(), options.bootstrap);
+    for (auto& o : used) o.sigma = kNaN;
+  }
+  MultiStartResult best = solve(used, default_starts(used));
+  if (fit.weighted) {
+    fit.tau = between_scatter(used, params_of(best.best.params));
+    for (auto& o : used) o.sigma = std::sqrt(o.sigma * o.sigma + fit.tau * fit.tau);
+    best = solve(used, default_starts(used));
+    fit.weighting = fmt::format(
+        "1 / (sigma^2 + tau^2): sigma the bootstrap sd of each ln r*, tau = {:.3g} the scatter "
+        "about the law beyond it",
+        fit.tau);
+  }
+  const RatioLawParams law = params_of(best.best.params);
+  fit.objective = best.best.objective;
+  fit.n_points = static_cast<int>(used.size());
+  fit.alpha0.value = law.alpha0;
+  fit.p.value = law.p;
+  fit.beta0.value = law.beta0;
+  fit.q.value = law.q;
+  fit.c_ref = std::exp(mean_log_compute(used));
+  fit.s_ref = median_sparsity(used);
+  fit.r_ref.value = ratio_law(law, fit.c_ref, fit.s_ref);
+  fit.in_sample = ratio_errors(law, used);
+  fit.published_errors = ratio_errors(kPublishedRatioLaw, used);
+  bootstrap_law(per_s, used, options, fit);
 
   // Leave one sparsity out.
   std::vector<RatioOptimum> pooled;
@@ -314,6 +382,17 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
       }
     }
     fit.folds.push_back(fold);
+  }
+  // How much the held-out error moves from one sparsity to the next: its spread over the folds.
+  std::vector<double> fold_rmse;
+  for (const auto& f : fit.folds) {
+    if (f.fitted) fold_rmse.push_back(f.held_out.rmse_log);
+  }
+  if (fold_rmse.size() >= 2) {
+    double mean = 0, ss = 0;
+    for (double v : fold_rmse) mean += v / static_cast<double>(fold_rmse.size());
+    for (double v : fold_rmse) ss += (v - mean) * (v - mean);
+    fit.loso_rmse_sd = std::sqrt(ss / static_cast<double>(fold_rmse.size() - 1));
   }
   fit.loso.n_points = static_cast<int>(pooled.size());
   if (!pooled.empty()) {
@@ -359,6 +438,15 @@ nlohmann::json to_json(const RatioLawFit& fit) {
           {"objective", fit.objective},
           {"n_points", fit.n_points},
           {"weighted", fit.weighted},
+          {"weighting", fit.weighting},
+          {"tau", fit.tau},
+          {"at_reference",
+           {{"C", fit.c_ref},
+            {"S", fit.s_ref},
+            {"r_opt", finite_or_null(fit.r_ref.value)},
+            {"ci", ci_to_json(fit.r_ref)}}},
+          {"bootstrap_dropped", fit.n_bootstrap_dropped},
+          {"loso_rmse_log_sd_over_folds", finite_or_null(fit.loso_rmse_sd)},
           {"optima", optima},
           {"in_sample", errors_json(fit.in_sample)},
           {"leave_one_sparsity_out", {{"folds", folds}, {"pooled", errors_json(fit.loso)}}},

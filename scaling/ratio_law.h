@@ -79,9 +79,18 @@ struct RatioFold {
 
 struct RatioLawFit {
   Estimate alpha0, p, beta0, q;
-  double objective = kNaN;           // SUM ((ln rhat - ln r*) / sigma)^2
-  int n_points = 0;                  // r* estimates used
-  bool weighted = false;             // sigma from bootstrap CIs
+  double objective = kNaN;  // SUM ((ln rhat - ln r*) / sigma)^2
+  int n_points = 0;         // r* estimates used
+  bool weighted = false;    // 1 / (sigma^2 + tau^2) weights
+  std::string weighting;    // how the r* were weighted, in words
+  double tau = 0;           // scatter of ln r* about the law beyond each one's sd
+  // r* of the law at the data's centre (the geometric-mean budget, the median sparsity): alpha0
+  // is r* at C = 1 FLOP, far outside any sweep, so its interval says little; this one is where
+  // the data are.
+  double c_ref = kNaN, s_ref = kNaN;
+  Estimate r_ref;
+  int n_bootstrap_dropped = 0;       // replicates whose r* could not determine the law
+  double loso_rmse_sd = kNaN;        // spread of the held-out RMSE over the folds
   std::vector<RatioOptimum> optima;  // every (C, S), used or not
   RatioErrors in_sample;
   std::vector<RatioFold> folds;  // leave one sparsity out

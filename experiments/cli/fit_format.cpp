@@ -134,7 +134,8 @@ std::string format_ratio_law(const sc::RatioLawFit& fit) {
   s += fmt::format(
       "  fit        r* per (C, S) from isoflop (x = r), {} in ln r*; {} r* "
       "estimates\n",
-      fit.weighted ? "weighted by 1/CI width" : "unweighted", fit.n_points);
+      fit.weighted ? "weighted" : "unweighted", fit.n_points);
+  s += "  weights    " + fit.weighting + "\n";
   s += fmt::format("  intervals  {}\n\n",
                    bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok, fit.seed));
   s += fmt::format("  {:<8} {:<10} {:>6} {:>9}  {:<20} {:>10}  {}\n", "S", "C", "points", "r*",
@@ -158,10 +159,23 @@ std::string format_ratio_law(const sc::RatioLawFit& fit) {
     s += fmt::format("  {:<10} {:>12}   {:<24} {:>10}\n", name, num(e->value, 5), interval(*e),
                      num(published));
   }
-  s += fmt::format("  {:<10} {:>12}\n\n", "objective", num(fit.objective, 5));
+  s += fmt::format("  {:<10} {:>12}\n", "objective", num(fit.objective, 5));
+  s += fmt::format(
+      "  r* at the data's centre (C = {}, S = {:.4f}): {}   {}   (alpha0 is r* at C = 1 FLOP, "
+      "far outside the data)\n",
+      sci(fit.c_ref), fit.s_ref, num(fit.r_ref.value), interval(fit.r_ref));
+  if (fit.n_bootstrap_dropped > 0) {
+    s += fmt::format("  {} replicate(s) dropped: their r* could not determine the law\n",
+                     fit.n_bootstrap_dropped);
+  }
+  s += "\n";
   s += fmt::format("  in-sample (fitted law)     {}\n", ratio_errors_cell(fit.in_sample));
   s += fmt::format("  published coefficients     {}\n", ratio_errors_cell(fit.published_errors));
-  s += fmt::format("  leave one sparsity out     {}\n", ratio_errors_cell(fit.loso));
+  s += fmt::format(
+      "  leave one sparsity out     {}{}\n", ratio_errors_cell(fit.loso),
+      std::isfinite(fit.loso_rmse_sd)
+          ? fmt::format("; RMSE varies by {} (sd) from fold to fold", num(fit.loso_rmse_sd, 3))
+          : "");
   for (const auto& f : fit.folds) {
     s += fmt::format("    held out S = {:.4f}      {}\n", f.sparsity,
                      f.fitted ? ratio_errors_cell(f.held_out) : "not fitted: " + f.note);
