@@ -17,6 +17,7 @@
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/io.h"
+#include "common/parallel.h"
 #include "data/shards.h"
 #include "data/tokenizer.h"
 
@@ -34,31 +35,6 @@ constexpr size_t kMaxSentenceBytes = 16384;  // longer lines are left out of the
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Runs f(i) for every i in [0, n) on up to `threads` threads; rethrows the first exception.
-template <typename F>
-void parallel_for(size_t n, int threads, F&& f) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto work = [&] {
-    for (size_t i; (i = next++) < n;) {
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = n;
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  const size_t extra = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads))) - (n > 0);
-  for (size_t t = 0; t < extra; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
 }
 
 struct Input {

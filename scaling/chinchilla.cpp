@@ -50,7 +50,14 @@ ChinchillaFit fit_chinchilla(const std::vector<LossPoint>& points, const LawFitO
   };
   const Allocation best = allocation_of(fit.law.raw);
   std::vector<Allocation> replicates;
-  for (const auto& raw : fit.law.bootstrap_raw) replicates.push_back(allocation_of(raw));
+  for (const auto& raw : fit.law.bootstrap_raw) {
+    const Allocation r = allocation_of(raw);
+    if (std::isfinite(r.a)) {
+      replicates.push_back(r);
+    } else {
+      ++fit.n_replicates_without_allocation;
+    }
+  }
 
   auto estimate = [&](double value, const std::function<double(const Allocation&)>& f) {
     Estimate e;
@@ -84,10 +91,15 @@ nlohmann::json to_json(const ChinchillaFit& fit) {
                        {"D_opt", p.d_opt.value},
                        {"D_opt_ci", ci_to_json(p.d_opt)}});
   }
-  j["compute_optimal"] = {{"convention", "C = 6 N D"}, {"a", fit.a.value},
-                          {"a_ci", ci_to_json(fit.a)}, {"b", fit.b.value},
-                          {"b_ci", ci_to_json(fit.b)}, {"G", fit.G.value},
-                          {"G_ci", ci_to_json(fit.G)}, {"budgets", budgets}};
+  j["compute_optimal"] = {{"convention", "C = 6 N D"},
+                          {"a", fit.a.value},
+                          {"a_ci", ci_to_json(fit.a)},
+                          {"b", fit.b.value},
+                          {"b_ci", ci_to_json(fit.b)},
+                          {"G", fit.G.value},
+                          {"G_ci", ci_to_json(fit.G)},
+                          {"budgets", budgets},
+                          {"replicates_without_allocation", fit.n_replicates_without_allocation}};
   return j;
 }
 

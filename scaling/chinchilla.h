@@ -33,6 +33,9 @@ struct ChinchillaFit {
   Estimate b;  // D_opt ~ C^b
   Estimate G;
   std::vector<ComputeOptimalPoint> optimal;  // at the requested budgets
+  // Bootstrap replicates with no compute-optimal allocation (alpha or beta <= 0: the loss does
+  // not fall in N or D): they are left out of the allocation's intervals, and counted here.
+  int n_replicates_without_allocation = 0;
 };
 
 // a, b, G and N_opt, D_opt at `budgets` from Chinchilla parameters (E, A, B, alpha, beta).

@@ -172,6 +172,7 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
     for (auto& opt : screened) to_solve.push_back(std::move(opt.params));
   }
 
+  result.solved_from = to_solve;
   std::vector<LocalOptimum> all;
   all.reserve(to_solve.size());
   for (const auto& start : to_solve) {
@@ -189,6 +190,18 @@ MultiStartResult multi_start(ceres::Problem& problem, double* block, int n_param
   std::stable_sort(all.begin(), all.end(), [](const LocalOptimum& a, const LocalOptimum& b) {
     return a.objective < b.objective;
   });
+  const double best_objective = all.front().objective;
+  result.n_at_best = static_cast<int>(std::count_if(all.begin(), all.end(), [&](const auto& o) {
+    return o.objective <= best_objective + 1e-6 * std::fabs(best_objective) + 1e-12;
+  }));
+  if (screen && result.n_at_best < 2) {
+    SolveSettings whole = settings;
+    whole.exhaustive = true;
+    MultiStartResult again =
+        multi_start(problem, block, n_params, starts, objective, whole, lower_bounds);
+    again.escalated = true;
+    return again;
+  }
   for (const auto& opt : all) {
     if (result.distinct.size() >= 8) break;
     bool seen = false;

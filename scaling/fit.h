@@ -119,6 +119,13 @@ struct MultiStartResult {
   int n_starts = 0;
   int n_solved = 0;     // solved to convergence (all starts when exhaustive or few)
   int n_converged = 0;  // of those, how many converged
+  // Solved starts that reached the best objective (within 1e-6 relative): one alone means the
+  // search barely found it; the screened search then escalates to solving every start.
+  int n_at_best = 0;
+  bool escalated = false;  // the screened search found the best once only and was redone whole
+  // The starts that were solved to convergence (after screening, when there was screening):
+  // where a bootstrap replicate of the same problem searches from.
+  std::vector<std::vector<double>> solved_from;
 };
 
 // Solves `problem`, whose residual blocks all act on the single parameter block `block`

@@ -7,9 +7,11 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "common/errors.h"
+#include "common/parallel.h"
 
 namespace moe::scaling {
 
@@ -292,27 +294,38 @@ LawFit fit_loss_law(LossLaw law, const std::vector<LossPoint>& points,
   fit.seed = options.seed;
   for (const auto& opt : full.distinct) fit.local_optima.push_back(opt.params);
 
-  // Bootstrap: refit each resample from the full-data optimum; when that does not converge,
-  // from the next two distinct optima as well, keeping the best.
-  const std::vector<std::vector<double>> fallback_starts(
-      fit.local_optima.begin() + 1,
-      fit.local_optima.begin() + std::min<size_t>(3, fit.local_optima.size()));
+  fit.n_at_best = full.n_at_best;
+  fit.escalated = full.escalated;
+
+  // Bootstrap: each resample searches from the starts the full fit's screening kept (every
+  // start when it did not screen) and from the full fit's distinct optima, each solved to
+  // convergence: starting only from the best would keep every replicate in its basin and
+  // narrow the intervals. A resample with no finite objective anywhere is dropped and counted.
+  std::vector<std::vector<double>> replicate_starts = full.solved_from;
+  replicate_starts.insert(replicate_starts.end(), fit.local_optima.begin(), fit.local_optima.end());
+  SolveSettings replicate_solve = options.solve;
+  replicate_solve.exhaustive = true;
+  // The resamples are drawn in order (same seed, same intervals) and solved in parallel.
   Rng rng(options.seed);
-  std::vector<LossPoint> sample(points.size());
-  for (int b = 0; b < options.bootstrap; ++b) {
-    const auto idx = resample_indices(points.size(), rng);
-    for (size_t i = 0; i < idx.size(); ++i) sample[i] = points[idx[i]];
+  std::vector<std::vector<size_t>> draws;
+  for (int b = 0; b < options.bootstrap; ++b) draws.push_back(resample_indices(points.size(), rng));
+  std::vector<std::optional<MultiStartResult>> reps(draws.size());
+  parallel_for(draws.size(), 0, [&](size_t b) {
+    std::vector<LossPoint> sample;
+    for (size_t i : draws[b]) sample.push_back(points[i]);
     try {
-      MultiStartResult rep = solve(law, sample, options.huber_delta, {fit.raw}, options.solve);
-      if (rep.n_converged == 0 && !fallback_starts.empty()) {
-        const MultiStartResult more =
-            solve(law, sample, options.huber_delta, fallback_starts, options.solve);
-        if (more.best.objective < rep.best.objective) rep = more;
-      }
-      fit.bootstrap_raw.push_back(rep.best.params);
+      reps[b] = solve(law, sample, options.huber_delta, replicate_starts, replicate_solve);
     } catch (const std::runtime_error&) {
-      // No finite objective on this resample: it does not contribute to the interval.
+      // no finite objective from any start: dropped, counted below
     }
+  });
+  for (const auto& rep : reps) {
+    if (!rep) {
+      ++fit.n_bootstrap_dropped;
+      continue;
+    }
+    fit.bootstrap_raw.push_back(rep->best.params);
+    fit.n_bootstrap_escalated += rep->escalated ? 1 : 0;
   }
   fit.n_bootstrap_ok = static_cast<int>(fit.bootstrap_raw.size());
 
@@ -347,8 +360,14 @@ nlohmann::json to_json(const LawFit& fit) {
       {"n_starts", fit.n_starts},
       {"n_solved", fit.n_solved},
       {"n_converged", fit.n_converged},
+      {"n_at_best", fit.n_at_best},
+      {"escalated_to_every_start", fit.escalated},
       {"bootstrap",
-       {{"replicates", fit.n_bootstrap}, {"ok", fit.n_bootstrap_ok}, {"seed", fit.seed}}},
+       {{"replicates", fit.n_bootstrap},
+        {"ok", fit.n_bootstrap_ok},
+        {"dropped", fit.n_bootstrap_dropped},
+        {"escalated", fit.n_bootstrap_escalated},
+        {"seed", fit.seed}}},
   };
 }
 

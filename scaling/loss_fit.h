@@ -47,8 +47,12 @@ struct LawFit {
   int n_starts = 0;
   int n_solved = 0;  // starts solved to convergence (see fit.h, screening)
   int n_converged = 0;
-  int n_bootstrap = 0;     // replicates asked for
-  int n_bootstrap_ok = 0;  // replicates that gave a finite fit (the intervals use these)
+  int n_bootstrap = 0;            // replicates asked for
+  int n_bootstrap_ok = 0;         // replicates that gave a finite fit (the intervals use these)
+  int n_bootstrap_dropped = 0;    // replicates with no finite objective from any start
+  int n_bootstrap_escalated = 0;  // replicates whose screened search was redone from every start
+  int n_at_best = 0;              // solved starts of the full fit that reached its best
+  bool escalated = false;         // the full fit's screened search was redone from every start
   uint64_t seed = 0;
   std::vector<std::vector<double>> bootstrap_raw;  // raw parameters of each good replicate
   std::vector<std::vector<double>> local_optima;   // distinct raw optima, best first

@@ -49,10 +49,17 @@ std::string format_law_fit(const sc::LawFit& fit) {
   s += fmt::format("  source     {}\n", info.source);
   s += fmt::format(
       "  fit        SUM Huber(delta {}) of log residuals; best of {} starts ({} solved to the "
-      "end, {} converged)\n",
-      num(fit.huber_delta), fit.n_starts, fit.n_solved, fit.n_converged);
-  s += fmt::format("  intervals  {}\n\n",
-                   bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok, fit.seed));
+      "end, {} converged, {} reached the best{})\n",
+      num(fit.huber_delta), fit.n_starts, fit.n_solved, fit.n_converged, fit.n_at_best,
+      fit.escalated ? "; the screened search found it once only and was redone from every start"
+                    : "");
+  s += fmt::format(
+      "  intervals  {}{}\n\n", bootstrap_line(fit.n_bootstrap, fit.n_bootstrap_ok, fit.seed),
+      fit.n_bootstrap == 0
+          ? ""
+          : fmt::format("; each searched from the {} screened starts and optima; {} "
+                        "dropped, {} redone from every start",
+                        fit.n_solved, fit.n_bootstrap_dropped, fit.n_bootstrap_escalated));
   s += fmt::format("  {:<10} {:>12}   {}\n", "parameter", "estimate", "95% CI");
   for (size_t i = 0; i < info.params.size(); ++i) {
     s += fmt::format("  {:<10} {:>12}   {}\n", info.params[i], num(fit.params[i].value, 5),
@@ -66,6 +73,12 @@ std::string format_law_fit(const sc::LawFit& fit) {
 std::string format_chinchilla(const sc::ChinchillaFit& fit) {
   std::string s = format_law_fit(fit.law);
   s += "\n  compute-optimal allocation (C = 6 N D): N_opt = G (C/6)^a, D_opt = (C/6)^b / G\n";
+  if (fit.n_replicates_without_allocation > 0) {
+    s += fmt::format(
+        "  {} bootstrap replicate(s) have alpha or beta <= 0 (no optimum) and are left out of "
+        "these intervals\n",
+        fit.n_replicates_without_allocation);
+  }
   if (std::isnan(fit.a.value)) {
     s += "  (none at the estimate: it needs A, B, alpha and beta > 0; intervals from the\n"
          "  replicates that have one)\n";

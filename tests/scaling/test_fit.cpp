@@ -1,3 +1,5 @@
+#include <ceres/ceres.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 
@@ -120,4 +122,41 @@ TEST_CASE("bootstrap intervals are reproducible for a seed and cover the truth",
   CHECK(alpha.ci_low < 0.3);
   CHECK(alpha.ci_high > 0.3);
   CHECK(alpha.ci_high - alpha.ci_low < 0.1);
+}
+
+namespace {
+
+// Two basins: (x^2 - 1)^2 + (0.3 (x - 1))^2 is 0 at x = 1 and about 0.36 near x = -1.
+struct TwoBasins {
+  template <typename T>
+  bool operator()(const T* x, T* r) const {
+    r[0] = x[0] * x[0] - T(1);
+    r[1] = T(0.3) * (x[0] - T(1));
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a screened search that finds the best once only is redone from every start",
+          "[fit]") {
+  ceres::Problem problem;
+  double x = 0;
+  problem.AddResidualBlock(new ceres::AutoDiffCostFunction<TwoBasins, 2, 1>(new TwoBasins),
+                           nullptr, &x);
+  auto objective = [](const double* v) {
+    const double a = v[0] * v[0] - 1, b = 0.3 * (v[0] - 1);
+    return a * a + b * b;
+  };
+  std::vector<std::vector<double>> starts;
+  for (int i = 0; i < 40; ++i) starts.push_back({-3.0 + 2.5 * i / 39.0});  // the worse basin
+  starts.push_back({2.0});                                                  // the best, once
+  const auto once = sc::multi_start(problem, &x, 1, starts, objective, {}, {});
+  CHECK(once.escalated);
+  CHECK(once.n_at_best == 1);
+  CHECK(once.best.params[0] == Approx(1.0).margin(1e-6));
+  starts.push_back({1.5});  // found twice: no need to search again
+  const auto twice = sc::multi_start(problem, &x, 1, starts, objective, {}, {});
+  CHECK_FALSE(twice.escalated);
+  CHECK(twice.n_at_best >= 2);
 }
