@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "moe/planner.h"
+#include "scaling/csv.h"
 #include "scaling/fit.h"
 #include "scaling/laws.h"
 
@@ -101,5 +102,16 @@ struct PlannedRun {
 double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSettings& settings);
 
 nlohmann::json to_json(const DerivedRatio& d);
+
+// The (C, S) pairs of the table, ascending, each with its most frequent size label (role label)
+// and its top_k / n_shared_experts from those columns when the table has them (else the given
+// defaults): what --derive-ratio derives r* for.
+std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles, int64_t top_k,
+                                         int64_t n_shared_experts);
+
+// The runs as the planner was asked for them (C, S, label, requested r from the "ratio" column)
+// with the N and D they report; empty when the table has no "ratio" column.
+std::vector<PlannedRun> planned_runs(const Table& table, const RoleNames& roles, int64_t top_k,
+                                     int64_t n_shared_experts);
 
 }  // namespace moe::scaling

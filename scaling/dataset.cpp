@@ -51,8 +51,6 @@ std::vector<double> role_numbers(const Table& table, const RoleNames& roles,
   return table.numbers(role_column(table, roles, role), positive);
 }
 
-namespace {
-
 void check_sparsity(const Table& table, const RoleNames& roles, const std::vector<double>& s) {
   const std::string& column = roles.at("S");
   for (size_t i = 0; i < s.size(); ++i) {
@@ -62,8 +60,6 @@ void check_sparsity(const Table& table, const RoleNames& roles, const std::vecto
     }
   }
 }
-
-}  // namespace
 
 std::vector<LossPoint> power_points(const Table& table, const RoleNames& roles) {
   const auto x = role_numbers(table, roles, "x", true);
@@ -119,91 +115,6 @@ std::vector<RatioRun> ratio_runs(const Table& table, const RoleNames& roles) {
   check_sparsity(table, roles, s);
   std::vector<RatioRun> out(c.size());
   for (size_t i = 0; i < c.size(); ++i) out[i] = {c[i], s[i], r[i], loss[i]};
-  return out;
-}
-
-namespace {
-
-int64_t integer_cell(const Table& table, size_t row, const std::string& column) {
-  double v = 0;
-  // Below 2^63, or the conversion to int64 is undefined.
-  if (!parse_number(table.cell(row, column), &v) || v != std::floor(v) || v < 0 ||
-      v >= 9223372036854775808.0) {
-    throw InputError(fmt::format("{}: line {}, column {}: '{}' is not a non-negative integer",
-                                 table.source(), table.line(row), column,
-                                 shown(table.cell(row, column))));
-  }
-  return static_cast<int64_t>(v);
-}
-
-DeriveTarget target_of(const Table& table, size_t row, double c, double s, const std::string& label,
-                       int64_t top_k, int64_t n_shared_experts) {
-  DeriveTarget t;
-  t.compute = c;
-  t.sparsity = s;
-  t.label = label;
-  t.top_k = table.has_column("top_k") ? integer_cell(table, row, "top_k") : top_k;
-  t.n_shared_experts = table.has_column("n_shared_experts")
-                           ? integer_cell(table, row, "n_shared_experts")
-                           : n_shared_experts;
-  return t;
-}
-
-}  // namespace
-
-std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles, int64_t top_k,
-                                         int64_t n_shared_experts) {
-  const auto c = role_numbers(table, roles, "C", true);
-  const auto s = role_numbers(table, roles, "S", false);
-  check_sparsity(table, roles, s);
-  const std::string& label_column = role_column(table, roles, "label");
-  struct Group {
-    double c, s;
-    size_t first_row;
-    std::map<std::string, int> labels;
-  };
-  std::vector<Group> groups;
-  for (size_t i = 0; i < c.size(); ++i) {
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
-      return same_group(g.c, c[i]) && same_group(g.s, s[i]);
-    });
-    if (it == groups.end()) {
-      groups.push_back({c[i], s[i], i, {}});
-      it = groups.end() - 1;
-    }
-    ++it->labels[table.cell(i, label_column)];
-  }
-  std::sort(groups.begin(), groups.end(),
-            [](const Group& a, const Group& b) { return a.s != b.s ? a.s < b.s : a.c < b.c; });
-  std::vector<DeriveTarget> out;
-  for (const auto& g : groups) {
-    const auto label =
-        std::max_element(g.labels.begin(), g.labels.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
-    out.push_back(target_of(table, g.first_row, g.c, g.s, label->first, top_k, n_shared_experts));
-  }
-  return out;
-}
-
-std::vector<PlannedRun> planned_runs(const Table& table, const RoleNames& roles, int64_t top_k,
-                                     int64_t n_shared_experts) {
-  std::vector<PlannedRun> out;
-  if (!table.has_column("ratio")) return out;
-  const auto c = role_numbers(table, roles, "C", true);
-  const auto s = role_numbers(table, roles, "S", false);
-  const auto n = role_numbers(table, roles, "N", true);
-  const auto d = role_numbers(table, roles, "D", true);
-  const auto ratio = table.numbers("ratio", true, "it is the requested r");
-  const std::string& label_column = role_column(table, roles, "label");
-  for (size_t i = 0; i < c.size(); ++i) {
-    PlannedRun run;
-    run.target =
-        target_of(table, i, c[i], s[i], table.cell(i, label_column), top_k, n_shared_experts);
-    run.ratio = ratio[i];
-    run.n = n[i];
-    run.d = d[i];
-    out.push_back(run);
-  }
   return out;
 }
 

@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "experiments/derive_ratio.h"
 #include "scaling/csv.h"
 #include "scaling/fit.h"
 #include "scaling/isoflop.h"
@@ -39,6 +38,9 @@ const std::string& role_column(const Table& table, const RoleNames& roles, const
 std::vector<double> role_numbers(const Table& table, const RoleNames& roles,
                                  const std::string& role, bool positive);
 
+// Throws moe::InputError naming the row when a sparsity is outside [0, 1).
+void check_sparsity(const Table& table, const RoleNames& roles, const std::vector<double>& s);
+
 // power: x (in LossPoint::n) and loss.
 std::vector<LossPoint> power_points(const Table& table, const RoleNames& roles);
 // chinchilla: N, D, loss; with d_from_compute, D = C / (6 N) from role C.
@@ -50,16 +52,5 @@ std::vector<LossPoint> moe_points(const Table& table, const RoleNames& roles);
 std::vector<IsoflopPoint> isoflop_points(const Table& table, const RoleNames& roles);
 // ratio: C, S, r, loss.
 std::vector<RatioRun> ratio_runs(const Table& table, const RoleNames& roles);
-
-// The (C, S) pairs of the table, ascending, each with its most frequent size label (role label)
-// and its top_k / n_shared_experts from those columns when the table has them (else the given
-// defaults): what --derive-ratio derives r* for.
-std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& roles, int64_t top_k,
-                                         int64_t n_shared_experts);
-
-// The runs as the planner was asked for them (C, S, label, requested r from the "ratio" column)
-// with the N and D they report; empty when the table has no "ratio" column.
-std::vector<PlannedRun> planned_runs(const Table& table, const RoleNames& roles, int64_t top_k,
-                                     int64_t n_shared_experts);
 
 }  // namespace moe::scaling
