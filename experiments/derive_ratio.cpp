@@ -60,8 +60,7 @@ std::optional<LossPoint> faithful_point(const DeriveTarget& target, double ratio
   }
 }
 
-DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& target,
-                          const DeriveSettings& settings) {
+RatioTrace trace_ratio(const DeriveTarget& target, const DeriveSettings& settings) {
   if (!(settings.r_min > 0 && settings.r_max > settings.r_min && settings.grid >= 8)) {
     throw InputError(fmt::format("--r-min {} and --r-max {} must satisfy 0 < r-min < r-max",
                                  settings.r_min, settings.r_max));
@@ -111,19 +110,27 @@ DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& targ
     smooth[i].d = std::exp(pd.value(log_request[i]));
     smooth[i].r = std::exp(pr.value(log_request[i]));
   }
+  return {target, smooth};
+}
+
+DerivedRatio minimise_on(const RatioTrace& trace, const LossPredictor& predict) {
+  const std::vector<LossPoint>& smooth = trace.points;
+  const size_t n = smooth.size();
   std::vector<double> loss(n);
   for (size_t i = 0; i < n; ++i) loss[i] = predict(smooth[i]);
 
   DerivedRatio out;
-  out.target = target;
+  out.target = trace.target;
   out.n_buildable = static_cast<int>(n);
   size_t best = n;
   for (size_t i = 0; i < n; ++i) {
     if (std::isfinite(loss[i]) && (best == n || loss[i] < loss[best])) best = i;
   }
   if (best == n) {
-    throw InputError(fmt::format("--derive-ratio: the law is not finite anywhere on r in [{}, {}]",
-                                 settings.r_min, settings.r_max));
+    throw InputError(
+        fmt::format("--derive-ratio: the law is not finite anywhere on r in [{:.3g}, "
+                    "{:.3g}]",
+                    smooth.front().r, smooth.back().r));
   }
   out.r_opt = smooth[best].r;
   out.loss_opt = loss[best];
@@ -151,7 +158,34 @@ DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& targ
       out.loss_opt = std::min(out.loss_opt, p.value(v));
     }
   }
+  const DeriveTarget& t = trace.target;
+  out.in_swept_range = out.r_opt >= t.r_swept_min && out.r_opt <= t.r_swept_max;
+  if (!out.in_swept_range && std::isfinite(t.r_swept_min)) {
+    out.note = fmt::format("outside the swept range [{:.3g}, {:.3g}]: an extrapolation of the law",
+                           t.r_swept_min, t.r_swept_max);
+  }
   return out;
+}
+
+DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& target,
+                          const DeriveSettings& settings) {
+  return minimise_on(trace_ratio(target, settings), predict);
+}
+
+void add_interval(DerivedRatio& d, const RatioTrace& trace,
+                  const std::vector<LossPredictor>& replicates) {
+  std::vector<double> r;
+  d.n_replicates = static_cast<int>(replicates.size());
+  for (const auto& predict : replicates) {
+    try {
+      const DerivedRatio rep = minimise_on(trace, predict);
+      if (rep.bracketed) r.push_back(rep.r_opt);
+    } catch (const InputError&) {
+      // not finite on the trace: no minimum, counted as missing
+    }
+  }
+  d.n_replicates_ok = static_cast<int>(r.size());
+  if (!r.empty() && d.bracketed) std::tie(d.ci_low, d.ci_high) = percentile_interval(r);
 }
 
 double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSettings& settings) {
@@ -171,9 +205,19 @@ double planner_mismatch(const std::vector<PlannedRun>& runs, const DeriveSetting
 }
 
 nlohmann::json to_json(const DerivedRatio& d) {
-  return {{"C", d.target.compute}, {"S", d.target.sparsity},   {"label", d.target.label},
-          {"r_opt", d.r_opt},      {"loss_opt", d.loss_opt},   {"N_opt", d.n_opt},
-          {"D_opt", d.d_opt},      {"bracketed", d.bracketed}, {"n_buildable", d.n_buildable},
+  return {{"C", d.target.compute},
+          {"S", d.target.sparsity},
+          {"label", d.target.label},
+          {"r_opt", d.r_opt},
+          {"loss_opt", d.loss_opt},
+          {"N_opt", d.n_opt},
+          {"D_opt", d.d_opt},
+          {"bracketed", d.bracketed},
+          {"n_buildable", d.n_buildable},
+          {"in_swept_range", d.in_swept_range},
+          {"ci", {finite_or_null(d.ci_low), finite_or_null(d.ci_high)}},
+          {"replicates", d.n_replicates},
+          {"replicates_with_minimum", d.n_replicates_ok},
           {"note", d.note}};
 }
 
@@ -212,10 +256,14 @@ std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& ro
   const auto s = role_numbers(table, roles, "S", false);
   check_sparsity(table, roles, s);
   const std::string& label_column = role_column(table, roles, "label");
+  // The swept r of each group, when the table has the r role's column.
+  std::vector<double> r;
+  if (table.has_column(roles.at("r"))) r = role_numbers(table, roles, "r", true);
   struct Group {
     double c, s;
     size_t first_row;
     std::map<std::string, int> labels;
+    double r_min = INFINITY, r_max = -INFINITY;
   };
   std::vector<Group> groups;
   for (size_t i = 0; i < c.size(); ++i) {
@@ -227,6 +275,10 @@ std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& ro
       it = groups.end() - 1;
     }
     ++it->labels[table.cell(i, label_column)];
+    if (!r.empty()) {
+      it->r_min = std::min(it->r_min, r[i]);
+      it->r_max = std::max(it->r_max, r[i]);
+    }
   }
   std::sort(groups.begin(), groups.end(),
             [](const Group& a, const Group& b) { return a.s != b.s ? a.s < b.s : a.c < b.c; });
@@ -236,6 +288,10 @@ std::vector<DeriveTarget> derive_targets(const Table& table, const RoleNames& ro
         std::max_element(g.labels.begin(), g.labels.end(),
                          [](const auto& a, const auto& b) { return a.second < b.second; });
     out.push_back(target_of(table, g.first_row, g.c, g.s, label->first, top_k, n_shared_experts));
+    if (g.r_min <= g.r_max) {
+      out.back().r_swept_min = g.r_min;
+      out.back().r_swept_max = g.r_max;
+    }
   }
   return out;
 }

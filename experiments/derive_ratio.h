@@ -60,6 +60,9 @@ struct DeriveTarget {
   std::string label;
   int64_t top_k = 2;
   int64_t n_shared_experts = 1;
+  // The r the sweep ran at this (C, S) (achieved), when the table says: a derived r* outside it
+  // is an extrapolation of the law, and is flagged as one.
+  double r_swept_min = kNaN, r_swept_max = kNaN;
 };
 
 struct DerivedRatio {
@@ -68,9 +71,21 @@ struct DerivedRatio {
   double loss_opt = kNaN;
   double n_opt = kNaN;  // the planner's N and D there
   double d_opt = kNaN;
-  bool bracketed = false;
-  int n_buildable = 0;  // grid points the planner could build
+  bool bracketed = false;       // the minimum is inside the buildable range of r
+  bool in_swept_range = false;  // and inside the r the sweep ran (target.r_swept_*)
+  int n_buildable = 0;          // grid points the planner could build
+  // 95% percentile interval over the law's bootstrap replicates (minimise_on each), and how
+  // many replicates had a minimum inside the buildable range.
+  double ci_low = kNaN, ci_high = kNaN;
+  int n_replicates = 0, n_replicates_ok = 0;
   std::string note;
+};
+
+// The planner's smoothed r -> (N, D, achieved r) mapping over the grid for one target (see
+// above): computed once, then any law (and each bootstrap replicate of it) is minimised on it.
+struct RatioTrace {
+  DeriveTarget target;
+  std::vector<LossPoint> points;  // smoothed, ascending r
 };
 
 using LossPredictor = std::function<double(const LossPoint&)>;
@@ -80,6 +95,13 @@ using LossPredictor = std::function<double(const LossPoint&)>;
 // reason).
 DerivedRatio derive_ratio(const LossPredictor& predict, const DeriveTarget& target,
                           const DeriveSettings& settings = {});
+// The two halves of derive_ratio: the trace (throws as derive_ratio does) and the minimum of a
+// law on it (throws moe::InputError when the law is not finite anywhere on it).
+RatioTrace trace_ratio(const DeriveTarget& target, const DeriveSettings& settings);
+DerivedRatio minimise_on(const RatioTrace& trace, const LossPredictor& predict);
+// The interval of a derived r* from the law's bootstrap replicates, minimised on the same trace.
+void add_interval(DerivedRatio& d, const RatioTrace& trace,
+                  const std::vector<LossPredictor>& replicates);
 
 // The point the law sees for the plan of (target, r): N = active non-embedding parameters,
 // D = planned tokens, S and r as achieved. Throws std::invalid_argument when the planner

@@ -8,8 +8,8 @@
 // Bounds: a scaling term a / N^alpha with alpha < 0 grows with N; left free, a fit can bend such
 // a term into a hockey stick that rises at the last point and fits one outlier exactly (it
 // lowers the Huber sum). So alpha of power and the N and D exponents (alpha, beta) of moe, wang
-// and abnar are constrained to >= 0. Chinchilla's five parameters stay unbounded, exactly as in
-// Hoffmann et al.'s approach 3.
+// and abnar are constrained to >= 0, and so is moe's lambda. Chinchilla's five parameters stay
+// unbounded, exactly as in Hoffmann et al.'s approach 3.
 //
 // Variables: N parameters (we use active non-embedding parameters), D training tokens,
 // S sparsity (E - E_act) / E in [0, 1), r = C_E / C_A (expert over attention FLOPs per token).
@@ -30,7 +30,9 @@
 //       [c, c e]) and one in the expert share (d r/(r+1) = d (1 - R)), so at fixed N, D and S
 //       the loss has an interior minimum in r exactly when both pull in opposite directions
 //       (c > 0, d > 0 and d within the reachable slope), which is the valley the paper observes.
-//       d is fitted with its sign free; the other coefficients are positive.
+//       d is fitted with its sign free; the other coefficients are positive. lambda >= 0 (the
+//       sparsity term fades with N rather than growing); c and d are nearly collinear over a
+//       narrow r range, so their intervals are wide there.
 //   wang         L = a / (N^alpha * E^gamma) + b / D^beta + tau
 //                raw (log a, alpha, gamma, log b, beta, log tau)
 //       Wang et al. 2024 as quoted by Li et al. 2026. E is the expert count; with a fixed number
@@ -150,7 +152,7 @@ struct ChinchillaLaw {
 
 struct MoeLaw {
   static constexpr int kParams = 9;
-  static constexpr std::array kNonNegative{1, 3};  // alpha, beta
+  static constexpr std::array kNonNegative{1, 3, 6};  // alpha, beta, lambda
   template <typename T>
   static bool log_value(const T* p, const PreparedPoint& x, T* out) {
     const double attention_share = 1.0 - x.expert_share;  // R = 1 / (1 + r)

@@ -242,10 +242,18 @@ std::string format_derived(const std::vector<DerivedRow>& rows, double planner_m
     for (const auto& [name, d] : row.derived) {
       std::string cell = num(d.r_opt, 3);
       if (!d.bracketed) cell = (d.note.find("above") != std::string::npos ? ">" : "<") + cell;
+      if (d.bracketed && !d.in_swept_range) cell += "*";
       s += fmt::format(" {:>11}", cell);
     }
     s += "\n";
+    for (const auto& [name, d] : row.derived) {
+      if (!d.bracketed || d.n_replicates == 0) continue;
+      s += fmt::format("  {:<26}   {} 95% CI {} ({} of {} replicates with a minimum)\n", "", name,
+                       interval(sc::Estimate{d.r_opt, d.ci_low, d.ci_high}, 3), d.n_replicates_ok,
+                       d.n_replicates);
+    }
   }
+  s += "  *: outside the r the sweep ran at that (C, S): an extrapolation of the law\n";
   return s;
 }
 

@@ -185,8 +185,7 @@ sc::LawFitOptions law_options(const po::variables_map& vm, const sc::RoleNames& 
 
 // --derive-ratio: each law's r*(C, S) through the planner, beside the direct isoflop r*.
 json derive(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
-            const std::vector<std::pair<std::string, sc::LossPredictor>>& laws, int bootstrap,
-            uint64_t seed) {
+            const std::vector<sc::LawFit>& laws, int bootstrap, uint64_t seed) {
   sc::DeriveSettings settings;
   settings.base.vocab_size = vm["vocab"].as<int64_t>();
   if (vm.count("context")) settings.base.context = vm["context"].as<int64_t>();
@@ -224,8 +223,17 @@ json derive(const po::variables_map& vm, const Input& in, const sc::RoleNames& r
       }
     }
     json derived = json::object();
-    for (const auto& [name, predict] : laws) {
-      const sc::DerivedRatio d = sc::derive_ratio(predict, t, settings);
+    const sc::RatioTrace trace = sc::trace_ratio(t, settings);
+    for (const sc::LawFit& fit : laws) {
+      sc::DerivedRatio d =
+          sc::minimise_on(trace, [&fit](const sc::LossPoint& p) { return fit.predict(p); });
+      std::vector<sc::LossPredictor> replicates;
+      for (const auto& raw : fit.bootstrap_raw) {
+        replicates.push_back(
+            [&fit, &raw](const sc::LossPoint& p) { return sc::predict(fit.law, raw, p); });
+      }
+      sc::add_interval(d, trace, replicates);
+      const std::string name = sc::law_info(fit.law).name;
       row.derived.emplace_back(name, d);
       derived[name] = sc::to_json(d);
     }
@@ -280,10 +288,7 @@ json run_chinchilla(const po::variables_map& vm, const Input& in, const sc::Role
   json j = sc::to_json(fit);
   j["columns"] = roles_json(roles, {"N", d_from_compute ? "C" : "D", "loss"});
   if (vm["derive-ratio"].as<bool>()) {
-    const sc::LawFit law = fit.law;
-    j["derived_ratio"] = derive(
-        vm, in, roles, {{"chinchilla", [law](const sc::LossPoint& p) { return law.predict(p); }}},
-        bootstrap, seed);
+    j["derived_ratio"] = derive(vm, in, roles, {fit.law}, bootstrap, seed);
   }
   return j;
 }
@@ -376,12 +381,8 @@ json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNam
   json j = sc::to_json(comparison);
   j["columns"] = roles_json(roles, {"N", "D", "S", "r", "loss"});
   if (vm["derive-ratio"].as<bool>()) {
-    std::vector<std::pair<std::string, sc::LossPredictor>> laws;
-    for (const auto& c : comparison.laws) {
-      const sc::LawFit fit = c.fit;
-      laws.emplace_back(sc::law_info(fit.law).name,
-                        [fit](const sc::LossPoint& p) { return fit.predict(p); });
-    }
+    std::vector<sc::LawFit> laws;
+    for (const auto& c : comparison.laws) laws.push_back(c.fit);
     j["derived_ratio"] = derive(vm, in, roles, laws, bootstrap, seed);
   }
   return j;

@@ -256,6 +256,30 @@ TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep
   }
   CHECK(compared >= 6);
 
+  // With a bootstrap, each derived r* has an interval from the law's replicates, and says
+  // whether it lies inside the r the sweep ran.
+  const std::string boot_out = (dir() / "chinchilla.json").string();
+  const Result boot = run_fit("chinchilla --input " + csv +
+                                  " --bootstrap 20 --derive-ratio --width-multiple 1 --out " +
+                                  boot_out,
+                              false);
+  INFO(boot.out);
+  REQUIRE(boot.status == 0);
+  std::ifstream boot_in(boot_out);
+  const nlohmann::json b = nlohmann::json::parse(boot_in);
+  int with_ci = 0;
+  for (const auto& row : b["derived_ratio"]["rows"]) {
+    const auto& d = row["derived"]["chinchilla"];
+    CHECK(d["replicates"] == 20);
+    CHECK(d.contains("in_swept_range"));
+    if (!d["bracketed"].get<bool>() || d["ci"][0].is_null()) continue;
+    CHECK(d["ci"][0].get<double>() <= d["r_opt"].get<double>());
+    CHECK(d["ci"][1].get<double>() >= d["r_opt"].get<double>());
+    ++with_ci;
+  }
+  CHECK(with_ci >= 1);
+  CHECK(boot.out.find("95% CI") != std::string::npos);
+
   const Result ratio = run_fit("ratio --input " + csv + " --bootstrap 20", false);
   INFO(ratio.out);
   CHECK(ratio.status == 0);
