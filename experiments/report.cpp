@@ -111,7 +111,7 @@ std::string edge_note(const json& picks) {
 }
 
 std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed,
-                          const std::string& edge) {
+                          const std::string& edge, const scaling::LackOfFit& seeds) {
   if (!law.fitted) {
     return fmt::format("cannot tell: {} budget(s) have a bracketed minimum, a trend needs 2{}",
                        n_bracketed, edge);
@@ -120,8 +120,18 @@ std::string trend_verdict(const scaling::IsoflopPowerLaw& law, int n_bracketed,
   const std::string fit =
       fmt::format("r* = {} C^{}", report_number(law.k.value), report_number(a.value));
   if (!a.has_ci()) return fmt::format("{} (no bootstrap CI): sign not established", fit);
-  const std::string ci = fmt::format("a = {}, 95% CI [{}, {}]", report_number(a.value),
-                                     report_number(a.ci_low), report_number(a.ci_high));
+  // What the interval rests on, and what it leaves out.
+  const std::string basis = fmt::format(
+      "{} budgets; the CI is the valleys' bootstrap{}{}", law.n_budgets,
+      law.n_budgets >= 3 ? ", widened to the budgets' own scatter about the power law" : "",
+      law.note.empty() ? "" : " (" + law.note + ")");
+  const std::string leaves =
+      seeds.replicated_cells > 0
+          ? "; seed noise is in it through the replicated runs"
+          : "; one seed per run: seed noise is in it only as far as it shows as scatter";
+  const std::string ci =
+      fmt::format("a = {}, 95% CI [{}, {}] ({}{})", report_number(a.value), report_number(a.ci_low),
+                  report_number(a.ci_high), basis, leaves);
   if (a.ci_low > 0) return "r* rises with compute at this scale: " + ci;
   if (a.ci_high < 0) return "r* falls with compute at this scale: " + ci;
   return "no clear trend at this scale (the CI of the exponent includes 0): " + ci;
@@ -163,7 +173,8 @@ json sparsity_section(const std::vector<scaling::RatioRun>& runs, double s,
     bracketed += o.bracketed ? 1 : 0;
   }
   out["power_law"] = scaling::to_json(fit.power_law);
-  out["trend"] = trend_verdict(fit.power_law, bracketed, edge_note(out["paper_rule"]));
+  out["trend"] =
+      trend_verdict(fit.power_law, bracketed, edge_note(out["paper_rule"]), fit.lack_of_fit);
   return out;
 }
 
@@ -361,14 +372,30 @@ std::string joint_law_section(const json& fit) {
           ci.is_array() && ci[1].is_number() ? report_number(ci[1].get<double>()) : "n/a",
           report_number(fit["paper_law"][p].get<double>()));
     }
+    const json& at = law["at_reference"];
+    md += fmt::format(
+        "\nWeights: {}. The law at the data's centre (C = {}, S = {}): r* = {}, 95% CI [{}, {}] "
+        "(alpha0 is r* at C = 1 FLOP, far outside any sweep; its interval says little){}.\n",
+        law.value("weighting", std::string("-")), report_number(at["C"].get<double>()),
+        report_number(at["S"].get<double>()), report_number(num(at, "r_opt")),
+        at["ci"][0].is_number() ? report_number(at["ci"][0].get<double>()) : "n/a",
+        at["ci"][1].is_number() ? report_number(at["ci"][1].get<double>()) : "n/a",
+        law.value("bootstrap_dropped", 0) > 0
+            ? fmt::format("; {} replicate(s) could not determine the law and were dropped",
+                          law["bootstrap_dropped"].get<int>())
+            : "");
     const json& in = law["in_sample"];
     const json& loso = law["leave_one_sparsity_out"]["pooled"];
     const json& pub = law["published"];
     md += fmt::format(
         "\nError on r* (RMSE of ln r*, MAPE of r*): in sample {} / {}%; leave one sparsity out "
-        "{} / {}%; the paper's published coefficients on the same r*: {} / {}%.\n",
+        "{} / {}%{}; the paper's published coefficients on the same r*: {} / {}%.\n",
         report_number(num(in, "rmse_log")), report_number(num(in, "mape_percent")),
         report_number(num(loso, "rmse_log")), report_number(num(loso, "mape_percent")),
+        std::isfinite(num(law, "loso_rmse_log_sd_over_folds"))
+            ? fmt::format(" (its RMSE varies by {} from one held-out sparsity to the next)",
+                          report_number(num(law, "loso_rmse_log_sd_over_folds")))
+            : "",
         report_number(num(pub, "rmse_log")), report_number(num(pub, "mape_percent")));
   } else {
     md += fit.value("ratio_law_note", std::string("not fitted")) + "\n";
