@@ -58,6 +58,10 @@ void ModelConfig::validate() const {
     require(top_k <= n_experts, "top_k", std::to_string(top_k),
             fmt::format("cannot exceed the {} routed experts; lower top_k or raise n_experts",
                         n_experts));
+    // One gate renormalised is exactly 1: the loss would send the router no gradient.
+    require(!(top_k == 1 && renormalize_gates), "renormalize_gates", "true",
+            "with top_k = 1 it makes every gate 1, so the router learns nothing from the loss; "
+            "set it false (the gate is then the router's probability, as in Switch)");
   }
   require(n_dense_layers >= 0 && n_dense_layers <= n_layers, "n_dense_layers",
           std::to_string(n_dense_layers), fmt::format("must be in [0, n_layers = {}]", n_layers));

@@ -45,10 +45,12 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tie_embeddings = false;
   RouterScore router_score = RouterScore::kSoftmax;
-  bool renormalize_gates = true;  // top-k gates renormalised to sum to 1
-  double aux_loss_coef = 0.01;    // Switch-style load-balancing loss
-  double z_loss_coef = 0.001;     // router z-loss (ST-MoE)
-  double init_std = 0.02;         // base std of weight init (see model.h)
+  // top-k gates renormalised to sum to 1. Refused with top_k = 1 (the gate would be exactly 1
+  // and the router would get no gradient from the loss); the planner turns it off there.
+  bool renormalize_gates = true;
+  double aux_loss_coef = 0.01;  // Switch-style load-balancing loss
+  double z_loss_coef = 0.001;   // router z-loss (ST-MoE)
+  double init_std = 0.02;       // base std of weight init (see model.h)
 
   bool is_moe() const { return n_experts > 0; }
   // Every expert in a layer, shared ones included (the paper's E).

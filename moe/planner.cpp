@@ -189,6 +189,8 @@ ModelConfig base_shape(const PlanRequest& req, const SizeLabel& label, int64_t n
   c.n_kv_heads = req.n_kv_heads.value_or(label.n_heads);
   c.n_experts = n_experts;
   c.top_k = req.top_k;
+  // With one routed expert there is nothing to renormalise: the gate is the router's probability.
+  if (c.top_k == 1) c.renormalize_gates = false;
   c.n_shared_experts = req.n_shared_experts;
   check(c.context > 0, fmt::format("--context {} must be > 0", c.context));
   check(c.d_model > 0, fmt::format("--d-model {} must be > 0", c.d_model));

@@ -209,6 +209,7 @@ TEST_CASE("one expert with k = 1 and gate 1 equals a dense SwiGLU FFN", "[model]
   ModelConfig c = tiny_config();
   c.n_experts = 1;
   c.top_k = 1;
+  c.renormalize_gates = false;  // one expert: its probability is 1 anyway
   c.n_shared_experts = 0;
   moe::MoELayer layer(c, moe::RuntimeOptions{});
   moe::FeedForward dense(c.d_model, c.d_expert, 0.02, 0.02);
@@ -228,6 +229,7 @@ TEST_CASE("load-balancing loss equals its formula and is minimal (1) for uniform
   c.d_model = 4;
   c.n_experts = 4;
   c.top_k = 1;
+  c.renormalize_gates = false;
   c.n_shared_experts = 0;
   moe::MoELayer layer(c, moe::RuntimeOptions{});
   torch::NoGradGuard no_grad;
@@ -255,6 +257,39 @@ TEST_CASE("load-balancing loss equals its formula and is minimal (1) for uniform
     CHECK(routing.aux_loss.item<double>() == Approx(expected).epsilon(1e-5));
     CHECK(expected > 1.5);
   }
+}
+
+TEST_CASE("the router learns from the loss at top-1 and at top-2", "[model]") {
+  // Only the cross-entropy: no balancing or z-loss to train the router instead.
+  for (const int64_t k : {1, 2}) {
+    INFO("top_k " << k);
+    torch::manual_seed(11);
+    ModelConfig c = tiny_config();
+    c.top_k = k;
+    c.renormalize_gates = k > 1;
+    c.aux_loss_coef = 0;
+    c.z_loss_coef = 0;
+    moe::MoETransformer model(c);
+    const at::Tensor idx = at::randint(0, c.vocab_size, {4, c.context + 1}, at::kLong);
+    const moe::ModelOutput out = model->forward(idx.slice(1, 0, c.context));
+    moe::compute_loss(out, idx.slice(1, 1), c).total.backward();
+    int routers = 0;
+    for (const auto& item : model->named_parameters()) {
+      if (item.key().find("router") == std::string::npos) continue;
+      INFO(item.key());
+      const at::Tensor grad = item.value().grad();
+      REQUIRE(grad.defined());
+      CHECK(grad.abs().sum().item<double>() > 1e-6);
+      ++routers;
+    }
+    CHECK(routers == c.n_layers);
+  }
+  // Why top-1 may not renormalise: the single gate is then exactly 1 and no gradient reaches the
+  // router; the config refuses it.
+  ModelConfig bad = tiny_config();
+  bad.top_k = 1;
+  bad.renormalize_gates = true;
+  CHECK_THROWS_WITH(bad.validate(), Catch::Contains("router learns nothing from the loss"));
 }
 
 TEST_CASE("z-loss gradient matches finite differences", "[model]") {
