@@ -309,7 +309,8 @@ std::string valleys_section(const json& fit) {
     const std::string s = report_number(g["S"].get<double>());
     if (!g.value("valley_note", "").empty()) {
       md += fmt::format("S = {}: {}.\n\n", s, g["valley_note"].get<std::string>());
-    } else if (g.contains("lack_of_fit")) {
+    }
+    if (g.value("valley", "") != "parabola" && g.contains("lack_of_fit")) {
       md += fmt::format("S = {}: {}.\n\n", s, g["lack_of_fit"]["summary"].get<std::string>());
     }
   }

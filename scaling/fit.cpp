@@ -54,6 +54,34 @@ void check_bootstrap(int n) {
   }
 }
 
+double sample_sd(const std::vector<double>& values) {
+  if (values.size() < 2) return kNaN;
+  double mean = 0, ss = 0;
+  for (double v : values) mean += v / static_cast<double>(values.size());
+  for (double v : values) ss += (v - mean) * (v - mean);
+  return std::sqrt(ss / static_cast<double>(values.size() - 1));
+}
+
+Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
+  Line l;
+  if (x.size() < 2) return l;
+  const double n = static_cast<double>(x.size());
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    mx += x[i] / n;
+    my += y[i] / n;
+  }
+  double sxx = 0, sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+  }
+  if (!(sxx > 0)) return l;
+  l.slope = sxy / sxx;
+  l.intercept = my - l.slope * mx;
+  return l;
+}
+
 std::vector<size_t> resample_indices(size_t n, Rng& rng) {
   std::vector<size_t> idx(n);
   for (auto& i : idx) i = rng.index(n);

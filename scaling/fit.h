@@ -92,6 +92,15 @@ double percentile(std::vector<double> samples, double q);
 std::pair<double, double> percentile_interval(const std::vector<double>& samples,
                                               double level = 0.95);
 
+// Sample standard deviation (n - 1); NaN for fewer than 2 values.
+double sample_sd(const std::vector<double>& values);
+
+// Least-squares line y = intercept + slope x; NaNs with fewer than 2 distinct x.
+struct Line {
+  double intercept = kNaN, slope = kNaN;
+};
+Line fit_line(const std::vector<double>& x, const std::vector<double>& y);
+
 // Every combination of the axes' values (the first axis varies slowest).
 std::vector<std::vector<double>> cartesian_grid(const std::vector<std::vector<double>>& axes);
 

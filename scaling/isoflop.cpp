@@ -17,30 +17,6 @@ namespace moe::scaling {
 
 namespace {
 
-struct Line {
-  double intercept = kNaN, slope = kNaN;
-};
-
-Line fit_line(const std::vector<double>& x, const std::vector<double>& y) {
-  Line l;
-  const double n = static_cast<double>(x.size());
-  if (x.size() < 2) return l;
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    mx += x[i] / n;
-    my += y[i] / n;
-  }
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mx) * (x[i] - mx);
-    sxy += (x[i] - mx) * (y[i] - my);
-  }
-  if (!(sxx > 0)) return l;
-  l.slope = sxy / sxx;
-  l.intercept = my - l.slope * mx;
-  return l;
-}
-
 // The vertex of a budget's parabola in ln x, NaN when it has none (not fitted or c2 <= 0).
 double vertex_or_nan(const Parabola& p) {
   if (!p.ok || !(p.c[2] > 0)) return kNaN;
@@ -232,6 +208,15 @@ std::vector<double> walls_minima(const WallsFit& walls, const WallsData& d) {
 void apply_walls(const WallsData& d, const IsoflopOptions& options, IsoflopFit& fit) {
   fit.walls = fit_walls(options.valley, d.log_x, d.loss);
   fit.valley = options.valley;
+  auto at_bound = [](double e) {
+    return e <= kMinExponent * (1 + 1e-6) || e >= kMaxExponent * (1 - 1e-6);
+  };
+  if (at_bound(fit.walls.a) || at_bound(fit.walls.b)) {
+    fit.valley_note = fmt::format(
+        "the walls' exponents reached the search bounds (a = {:.3g}, b = {:.3g}): these "
+        "valleys barely curve, so r* is poorly determined",
+        fit.walls.a, fit.walls.b);
+  }
   const std::vector<double> minima = walls_minima(fit.walls, d);
   for (size_t k = 0; k < d.budget.size(); ++k) {
     BudgetOptimum& o = fit.optima[d.budget[k]];
@@ -322,6 +307,9 @@ void bootstrap_walls(const WallsData& d, const IsoflopOptions& options, IsoflopF
     o.n_bootstrap_ok = static_cast<int>(samples[i].size());
     if (o.bracketed && !samples[i].empty()) {
       std::tie(o.ci_low, o.ci_high) = percentile_interval(samples[i]);
+      if (!(o.ci_low <= o.x_opt && o.x_opt <= o.ci_high)) {
+        o.note = "the estimate lies outside its bootstrap interval: poorly determined here";
+      }
     }
   }
 }

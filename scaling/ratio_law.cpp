@@ -207,13 +207,7 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
           const double x = rep[static_cast<size_t>(&o - out.fits.back().optima.data())];
           if (std::isfinite(x) && x > 0) logs.push_back(std::log(x));
         }
-        if (logs.size() >= 10) {
-          double mean = 0, ss = 0;
-          for (double v : logs) mean += v / static_cast<double>(logs.size());
-          for (double v : logs) ss += (v - mean) * (v - mean);
-          const double sd = std::sqrt(ss / static_cast<double>(logs.size() - 1));
-          if (sd > 0) r.sigma = sd;
-        }
+        if (logs.size() >= 10 && sample_sd(logs) > 0) r.sigma = sample_sd(logs);
       }
       out.optima.push_back(r);
     }
@@ -388,12 +382,7 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
   for (const auto& f : fit.folds) {
     if (f.fitted) fold_rmse.push_back(f.held_out.rmse_log);
   }
-  if (fold_rmse.size() >= 2) {
-    double mean = 0, ss = 0;
-    for (double v : fold_rmse) mean += v / static_cast<double>(fold_rmse.size());
-    for (double v : fold_rmse) ss += (v - mean) * (v - mean);
-    fit.loso_rmse_sd = std::sqrt(ss / static_cast<double>(fold_rmse.size() - 1));
-  }
+  fit.loso_rmse_sd = sample_sd(fold_rmse);
   fit.loso.n_points = static_cast<int>(pooled.size());
   if (!pooled.empty()) {
     fit.loso.rmse_log = std::sqrt(se / static_cast<double>(pooled.size()));

@@ -7,24 +7,6 @@
 
 namespace moe::scaling {
 
-namespace {
-
-double ols_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    mx += x[i] / static_cast<double>(x.size());
-    my += y[i] / static_cast<double>(y.size());
-  }
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) * (x[i] - mx);
-  }
-  return sxy / sxx;
-}
-
-}  // namespace
-
 WallsFit planted_allocation(double a, double b, double r_mid, const std::vector<double>& budgets) {
   WallsFit t;
   t.model = ValleyModel::kAllocation;
@@ -54,7 +36,7 @@ SimulationResult simulate_valleys(const SimulationSetup& setup) {
     true_log_x.push_back(setup.truth.argmin(i, -40, 40));
     log_c.push_back(std::log(setup.budgets[i]));
   }
-  const double true_exponent = ols_slope(log_c, true_log_x);
+  const double true_exponent = fit_line(log_c, true_log_x).slope;
   Rng rng(setup.seed);
   SimulationResult out;
   double sum = 0, sum_sq = 0;

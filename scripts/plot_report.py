@@ -57,12 +57,16 @@ def panel_grid(n):
     return fig, list(axes.flat[:n])
 
 
-def ci_err(v, key):
-    """Error-bar extents of v[key] from its CI; zero where there is no CI (drawn as a bare point)."""
+def draw_ci(ax, v, at, color, horizontal):
+    """v's 95% interval as a segment with end ticks, at `at` on the other axis; nothing without
+    one. A segment, not error bars: a percentile interval need not contain its estimate."""
     lo, hi = v.get("ci_low"), v.get("ci_high")
     if lo is None or hi is None:
-        return [[0.0], [0.0]]
-    return [[v[key] - lo], [hi - v[key]]]
+        return
+    if horizontal:
+        ax.plot([lo, hi], [at, at], "-|", color=color, lw=1.5, ms=8)
+    else:
+        ax.plot([at, at], [lo, hi], "_-", color=color, lw=1.5, ms=8)
 
 
 def sparsity_label(s):
@@ -94,8 +98,8 @@ def plot_ratio_curves(rows, fit, out_dir):
             ax.plot([x for x, _ in curve], [y for _, y in curve], "-", color=color, lw=1.2,
                     alpha=0.8)
             if v["bracketed"]:
-                ax.errorbar([v["x_opt"]], [v["loss_opt"]], xerr=ci_err(v, "x_opt"), fmt="*",
-                            color=color, ms=12, mec="black", capsize=3)
+                draw_ci(ax, v, v["loss_opt"], color, horizontal=True)
+                ax.plot([v["x_opt"]], [v["loss_opt"]], "*", color=color, ms=12, mec="black")
         ax.set_xscale("log")
         ratios = sorted({as_float(rows[i], "ratio") for v in group["valleys"] for i in v["rows"]})  # targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))
@@ -121,10 +125,10 @@ def plot_rstar(fit, out_dir):
         s = group["S"]
         ok = [v for v in group["valleys"] if v["bracketed"]]
         if ok:
-            err = [ci_err(v, "x_opt") for v in ok]
-            ax.errorbar([v["C"] for v in ok], [v["x_opt"] for v in ok],
-                        yerr=[[e[0][0] for e in err], [e[1][0] for e in err]],
-                        fmt="o", color=color, capsize=3, label=f"r* measured, {sparsity_label(s)}")
+            for v in ok:
+                draw_ci(ax, v, v["C"], color, horizontal=False)
+            ax.plot([v["C"] for v in ok], [v["x_opt"] for v in ok], "o", color=color,
+                    label=f"r* measured, {sparsity_label(s)}")
         law = group.get("power_law")
         if law:
             cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]

@@ -36,20 +36,6 @@ struct Recovery {
   double exponent_error = 0;      // fitted minus planted exponent of x*(C)
 };
 
-double line_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    mx += x[i] / x.size();
-    my += y[i] / y.size();
-  }
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) * (x[i] - mx);
-  }
-  return sxy / sxx;
-}
-
 // Samples the truth's valleys on `grid` at every budget and fits them with `valley`.
 Recovery recover(const sc::WallsFit& truth, const std::vector<double>& cs,
                  const std::vector<double>& grid, ValleyModel valley) {
@@ -75,7 +61,7 @@ Recovery recover(const sc::WallsFit& truth, const std::vector<double>& cs,
         std::max(r.worst_budget_error, std::fabs(o.x_opt / std::exp(true_log_x[i]) - 1));
     fitted.push_back(std::log(o.x_opt));
   }
-  r.exponent_error = line_slope(log_c, fitted) - line_slope(log_c, true_log_x);
+  r.exponent_error = sc::fit_line(log_c, fitted).slope - sc::fit_line(log_c, true_log_x).slope;
   return r;
 }
 
