@@ -14,6 +14,8 @@ Uses Debian's matplotlib (python3-matplotlib), hence /usr/bin/python3.
 import csv
 import json
 import math
+import statistics
+import textwrap
 import os
 import sys
 
@@ -87,10 +89,18 @@ def plot_ratio_curves(rows, fit, out_dir):
         budgets = sorted(v["C"] for v in group["valleys"])
         colors = compute_colors(budgets)
         for v in sorted(group["valleys"], key=lambda v: v["C"]):
-            xs = sorted((as_float(rows[i], "ratio_achieved"), as_float(rows[i], "val_loss"))
-                        for i in v["rows"])
-            ax.plot([x for x, _ in xs], [y for _, y in xs], "o", color=colors[v["C"]], ms=5,
-                    label=f"C = {v['C']:.2g}")
+            # Runs at the same ratio (seeds) as their mean with a +-1 sd bar.
+            by_ratio = {}
+            for i in v["rows"]:
+                by_ratio.setdefault(rows[i]["ratio"], []).append(
+                    (as_float(rows[i], "ratio_achieved"), as_float(rows[i], "val_loss")))
+            xs, ys, sds = [], [], []
+            for runs in by_ratio.values():
+                xs.append(sum(x for x, _ in runs) / len(runs))
+                ys.append(sum(y for _, y in runs) / len(runs))
+                sds.append(statistics.stdev(y for _, y in runs) if len(runs) > 1 else 0.0)
+            ax.errorbar(xs, ys, yerr=sds, fmt="o", color=colors[v["C"]], ms=5, capsize=2,
+                        label=f"C = {v['C']:.2g}")
         for v in group["valleys"]:
             c = v["C"]
             color = colors.get(c, "gray")
@@ -100,6 +110,9 @@ def plot_ratio_curves(rows, fit, out_dir):
             if v["bracketed"]:
                 draw_ci(ax, v, v["loss_opt"], color, horizontal=True)
                 ax.plot([v["x_opt"]], [v["loss_opt"]], "*", color=color, ms=12, mec="black")
+            if v.get("x_opt_parabola") is not None and group.get("valley") != "parabola":
+                ax.plot([v["x_opt_parabola"]], [v["loss_opt"] if v["bracketed"] else curve[-1][1]],
+                        "D", mfc="none", color=color, ms=7)
         ax.set_xscale("log")
         ratios = sorted({as_float(rows[i], "ratio") for v in group["valleys"] for i in v["rows"]})  # targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))
@@ -110,7 +123,9 @@ def plot_ratio_curves(rows, fit, out_dir):
         ax.set_title(sparsity_label(s) + "   (star: r* with 95% CI)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.suptitle("Loss vs expert/attention ratio at fixed compute")
+    fig.suptitle("Loss vs expert/attention ratio at fixed compute\n"
+                 "(bars: +-1 sd over seeds; hollow diamond: the parabola's vertex)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     save(fig, out_dir, "ratio_curves")
 
 
@@ -138,6 +153,11 @@ def plot_rstar(fit, out_dir):
         if curve:
             ax.plot([c for c, _ in curve], [r for _, r in curve], "--", color=color, alpha=0.6,
                     label=f"paper's law, {sparsity_label(s)}")
+    if not any(v["bracketed"] for g in groups for v in g["valleys"]):
+        why = "; ".join(f"{sparsity_label(g['S'])}: {g.get('trend', '')}" for g in groups)
+        ax.text(0.5, 0.5, "no budget has a bracketed r*, so there is nothing to plot\n" +
+                textwrap.fill(why, 70), transform=ax.transAxes, ha="center", va="center",
+                fontsize=8, bbox={"facecolor": "white", "edgecolor": "gray", "alpha": 0.9})
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training compute C (FLOPs)")
