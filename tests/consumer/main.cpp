@@ -1,13 +1,13 @@
 // Uses moescale as a library: plans a model for a budget and a ratio, builds it, checks its
 // parameter count against the planner's accounting, writes and reads a token shard, and fits a
 // power law with a planted exponent. Exit status 0 when every check holds.
+#include <data/shards.h>
 #include <moe/model.h>
 #include <moe/planner.h>
 #include <scaling/loss_fit.h>
 
 #include <cmath>
 #include <cstdio>
-#include <data/shards.h>
 #include <filesystem>
 
 int main() {

@@ -122,10 +122,11 @@ TEST_CASE("the planner check reproduces a planned run exactly", "[derive]") {
 }
 
 TEST_CASE("an integer cell too large for int64 is refused rather than converted", "[derive]") {
-  const moe::scaling::Table t = moe::scaling::Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,1e300\n", "big.csv");
+  const moe::scaling::Table t =
+      moe::scaling::Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,1e300\n", "big.csv");
   CHECK_THROWS_WITH(moe::scaling::derive_targets(t, moe::scaling::default_columns(), 2, 1),
                     "big.csv: line 2, column top_k: '1e300' is not a non-negative integer");
-  const moe::scaling::Table ok = moe::scaling::Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,4\n", "ok.csv");
+  const moe::scaling::Table ok =
+      moe::scaling::Table::parse("compute,sparsity,label,top_k\n1e18,0.5,20M,4\n", "ok.csv");
   CHECK(moe::scaling::derive_targets(ok, moe::scaling::default_columns(), 2, 1).at(0).top_k == 4);
 }
-

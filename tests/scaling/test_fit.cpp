@@ -138,19 +138,18 @@ struct TwoBasins {
 
 }  // namespace
 
-TEST_CASE("a screened search that finds the best once only is redone from every start",
-          "[fit]") {
+TEST_CASE("a screened search that finds the best once only is redone from every start", "[fit]") {
   ceres::Problem problem;
   double x = 0;
-  problem.AddResidualBlock(new ceres::AutoDiffCostFunction<TwoBasins, 2, 1>(new TwoBasins),
-                           nullptr, &x);
+  problem.AddResidualBlock(new ceres::AutoDiffCostFunction<TwoBasins, 2, 1>(new TwoBasins), nullptr,
+                           &x);
   auto objective = [](const double* v) {
     const double a = v[0] * v[0] - 1, b = 0.3 * (v[0] - 1);
     return a * a + b * b;
   };
   std::vector<std::vector<double>> starts;
   for (int i = 0; i < 40; ++i) starts.push_back({-3.0 + 2.5 * i / 39.0});  // the worse basin
-  starts.push_back({2.0});                                                  // the best, once
+  starts.push_back({2.0});                                                 // the best, once
   const auto once = sc::multi_start(problem, &x, 1, starts, objective, {}, {});
   CHECK(once.escalated);
   CHECK(once.n_at_best == 1);

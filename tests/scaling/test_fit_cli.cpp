@@ -259,10 +259,10 @@ TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep
   // With a bootstrap, each derived r* has an interval from the law's replicates, and says
   // whether it lies inside the r the sweep ran.
   const std::string boot_out = (dir() / "chinchilla.json").string();
-  const Result boot = run_fit("chinchilla --input " + csv +
-                                  " --bootstrap 20 --derive-ratio --width-multiple 1 --out " +
-                                  boot_out,
-                              false);
+  const Result boot =
+      run_fit("chinchilla --input " + csv +
+                  " --bootstrap 20 --derive-ratio --width-multiple 1 --out " + boot_out,
+              false);
   INFO(boot.out);
   REQUIRE(boot.status == 0);
   std::ifstream boot_in(boot_out);
