@@ -338,6 +338,34 @@ void widen_for_scatter(const std::vector<double>& log_c, const std::vector<doubl
       boost::math::complement(boost::math::students_t(static_cast<double>(k - 2)), 0.025));
   law.a.ci_low = std::min(law.a.ci_low, line.slope - t * se);
   law.a.ci_high = std::max(law.a.ci_high, line.slope + t * se);
+  // The line's own prediction band: s sqrt(1/k + (ln C - mean)^2 / Sxx), in ln x*.
+  const double s = std::sqrt(sse / static_cast<double>(k - 2));
+  for (BandPoint& b : law.band) {
+    const double u = std::log(b.compute);
+    const double half =
+        t * s * std::sqrt(1.0 / static_cast<double>(k) + (u - mean) * (u - mean) / sxx);
+    const double centre = line.intercept + line.slope * u;
+    b.lo = std::min(b.lo, std::exp(centre - half));
+    b.hi = std::max(b.hi, std::exp(centre + half));
+  }
+}
+
+// The replicate lines' 2.5/97.5 percentiles of x*(C) over the budgets' range, 1.5x each way.
+std::vector<BandPoint> replicate_band(const std::vector<double>& log_c,
+                                      const std::vector<Line>& lines) {
+  const auto [lo, hi] = std::minmax_element(log_c.begin(), log_c.end());
+  const double from = *lo - std::log(1.5), to = *hi + std::log(1.5);
+  std::vector<BandPoint> band;
+  for (int j = 0; j < kCurvePoints; ++j) {
+    const double u = from + (to - from) * j / (kCurvePoints - 1);
+    std::vector<double> x;
+    for (const Line& l : lines) x.push_back(std::exp(l.intercept + l.slope * u));
+    BandPoint b;
+    b.compute = std::exp(u);
+    std::tie(b.lo, b.hi) = percentile_interval(x);
+    band.push_back(b);
+  }
+  return band;
 }
 
 // x* = k C^a across bracketed budgets, with intervals from the same replicates.
@@ -359,6 +387,7 @@ void fit_power_law(IsoflopFit& fit) {
     law.a.value = line.slope;
     law.k.value = std::exp(line.intercept);
     std::vector<double> a_samples, k_samples;
+    std::vector<Line> lines;
     for (const auto& rep : fit.replicate_x_opt) {
       std::vector<double> lc, lx;
       for (size_t i : used) {
@@ -370,11 +399,13 @@ void fit_power_law(IsoflopFit& fit) {
       if (!std::isfinite(l.slope)) continue;
       a_samples.push_back(l.slope);
       k_samples.push_back(std::exp(l.intercept));
+      lines.push_back(l);
     }
     law.n_bootstrap_ok = static_cast<int>(a_samples.size());
     if (!a_samples.empty()) {
       std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(a_samples);
       std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(k_samples);
+      law.band = replicate_band(log_c, lines);
       widen_for_scatter(log_c, log_x, line, law);
     }
   }
@@ -462,6 +493,8 @@ nlohmann::json to_json(const BudgetOptimum& o) {
 
 nlohmann::json to_json(const IsoflopPowerLaw& p) {
   if (!p.fitted) return nullptr;
+  nlohmann::json band = nlohmann::json::array();
+  for (const BandPoint& b : p.band) band.push_back({b.compute, b.lo, b.hi});
   return {{"k", p.k.value},
           {"a", p.a.value},
           {"a_ci_low", finite_or_null(p.a.ci_low)},
@@ -470,7 +503,8 @@ nlohmann::json to_json(const IsoflopPowerLaw& p) {
           {"k_ci_high", finite_or_null(p.k.ci_high)},
           {"n_budgets", p.n_budgets},
           {"bootstrap_ok", p.n_bootstrap_ok},
-          {"note", p.note}};
+          {"note", p.note},
+          {"band", band}};
 }
 
 nlohmann::json to_json(const IsoflopFit& fit) {

@@ -91,9 +91,18 @@ struct BudgetOptimum {
   std::string note;  // why excluded, empty when bracketed
 };
 
+// One point of the power law's 95% band: x*(C) between lo and hi.
+struct BandPoint {
+  double compute = 0, lo = kNaN, hi = kNaN;
+};
+
 struct IsoflopPowerLaw {
   bool fitted = false;  // at least 2 bracketed budgets
-  std::string note;     // what the exponent's interval leaves out, if anything
+  // The law's 95% band over the bracketed budgets' range (widened 1.5x each way), kCurvePoints
+  // log-spaced C: the replicate lines' 2.5/97.5 percentiles, widened like the exponent to the
+  // line's own t band over 3+ budgets. Empty without bootstrap replicates.
+  std::vector<BandPoint> band;
+  std::string note;  // what the exponent's interval leaves out, if anything
   int n_budgets = 0;
   Estimate k;
   Estimate a;

@@ -218,7 +218,9 @@ struct LogLossResidual {
     T log_hat;
     if (!Law::log_value(p, point_, &log_hat)) return false;
     residual[0] = log_hat - point_.log_loss;
-    return true;
+    using ceres::isfinite;  // a start whose prediction overflows fails quietly (see fit.h)
+    using std::isfinite;
+    return isfinite(residual[0]);
   }
   PreparedPoint point_;
 };

@@ -30,7 +30,11 @@ struct RatioLawResidual {
   template <typename T>
   bool operator()(const T* law, T* residual) const {
     residual[0] = (log_ratio_law(law, log_c_, log_1ms_) - log_r_) * weight_;
-    return true;
+    // Far starts overflow exp(q ln(1-S)) C: reported as a failed evaluation (that start is
+    // skipped) rather than as an infinite residual, which Ceres logs to the user's terminal.
+    using ceres::isfinite;
+    using std::isfinite;
+    return isfinite(residual[0]);
   }
   double log_c_, log_1ms_, log_r_, weight_;
 };

@@ -149,6 +149,10 @@ def plot_rstar(fit, out_dir):
             cs = [c_lo * (c_hi / c_lo) ** (j / 40) for j in range(41)]
             ax.plot(cs, [law["k"] * c ** law["a"] for c in cs], "-", color=color,
                     label=f"fit r* = {law['k']:.3g} C^{law['a']:.3f}")
+            band = [b for b in law.get("band") or [] if b[1] is not None and b[2] is not None]
+            if band:
+                ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                                color=color, alpha=0.15, lw=0, label="its 95% band")
         curve = group.get("paper_law_curve")
         if curve:
             ax.plot([c for c, _ in curve], [r for _, r in curve], "--", color=color, alpha=0.6,
