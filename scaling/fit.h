@@ -19,14 +19,16 @@
 // screened search reaches the same optimum as the exhaustive one on the benchmark data
 // (bench/RESULTS.md) at a fraction of the cost; `moescale fit --exhaustive` solves every start to
 // convergence. A solution counts as converged when Ceres reports CONVERGENCE and the objective is
-// finite.
+// finite. The result counts the solved starts that reached the best objective; when the screened
+// search found it only once, the search is redone from every start (`escalated`).
 //
-// Bootstrap. Points are resampled with replacement (n of n), the law is refitted from the
-// full-data optimum (and, when that solve does not converge, also from the next two distinct
-// local optima of the full data, keeping the best), and the interval is the 2.5 and 97.5
-// percentiles of the refitted values (linear interpolation between order statistics). The
-// generator is a 64-bit SplitMix seeded by --seed, so a seed gives the same intervals on every
-// machine.
+// Bootstrap. Points are resampled with replacement (n of n), and each resample searches from the
+// starts the full fit solved to convergence (its screened starts) and from its distinct local
+// optima, every one solved to convergence (starting from the best alone would keep every
+// replicate in its basin); resamples are drawn in order and solved in parallel. The interval is
+// the 2.5 and 97.5 percentiles of the refitted values (linear interpolation between order
+// statistics); resamples with no finite objective are dropped and counted. The generator is a
+// 64-bit SplitMix seeded by --seed, so a seed gives the same intervals on every machine.
 #pragma once
 
 #include <cstdint>
