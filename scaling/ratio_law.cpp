@@ -194,7 +194,9 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
     iso.seed = options.seed ^ (0x9E3779B97F4A7C15ULL * (g + 1));
     iso.roles = roles;
     out.fits.push_back(fit_isoflop(points, iso));
-    for (const auto& o : out.fits.back().optima) {
+    const IsoflopFit& fit = out.fits.back();
+    for (size_t i = 0; i < fit.optima.size(); ++i) {
+      const BudgetOptimum& o = fit.optima[i];
       RatioOptimum r;
       r.compute = o.compute;
       r.sparsity = out.sparsities[g];
@@ -207,8 +209,8 @@ PerSparsity per_sparsity(const std::vector<RatioRun>& runs, const RatioLawOption
       // sigma: the bootstrap standard deviation of ln r* (the replicates this budget has).
       if (o.bracketed) {
         std::vector<double> logs;
-        for (const auto& rep : out.fits.back().replicate_x_opt) {
-          const double x = rep[static_cast<size_t>(&o - out.fits.back().optima.data())];
+        for (const auto& rep : fit.replicate_x_opt) {
+          const double x = rep[i];
           if (std::isfinite(x) && x > 0) logs.push_back(std::log(x));
         }
         if (logs.size() >= 10 && sample_sd(logs) > 0) r.sigma = sample_sd(logs);
@@ -259,8 +261,8 @@ double median_sparsity(const std::vector<RatioOptimum>& used) {
 // Each replicate: every sparsity's bootstrap r* (plus the between-point scatter tau, drawn),
 // refitted from the whole start grid (not from the best fit, which would keep every replicate
 // in its basin). Replicates that lose too many r* to determine the law are counted.
-void bootstrap_law(const std::vector<IsoflopFit>& per_s, const std::vector<RatioOptimum>& used,
-                   const RatioLawOptions& options, RatioLawFit& fit) {
+void bootstrap_law(const std::vector<IsoflopFit>& per_s, const RatioLawOptions& options,
+                   RatioLawFit& fit) {
   Rng rng(options.seed ^ 0x5DEECE66DULL);
   std::vector<double> a0, p, b0, q, r_ref;
   for (int b = 0; b < options.bootstrap; ++b) {
@@ -273,9 +275,6 @@ void bootstrap_law(const std::vector<IsoflopFit>& per_s, const std::vector<Ratio
         const double r = per_s[g].replicate_x_opt[static_cast<size_t>(b)][i];
         if (!std::isfinite(r)) continue;
         RatioOptimum copy = o;
-        for (const auto& u : used) {
-          if (u.compute == o.compute && u.sparsity == o.sparsity) copy.sigma = u.sigma;
-        }
         copy.r_opt = r * std::exp(fit.tau * rng.normal());
         rep.push_back(copy);
       }
@@ -326,12 +325,15 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
   if (!fit.weighted) {
     fit.weighting = fmt::format("unweighted: {} of {} r* have no bootstrap spread (--bootstrap {})",
                                 used.size() - with_sigma, used.size(), options.bootstrap);
-    for (auto& o : used) o.sigma = kNaN;
+    for (auto& o : fit.optima) o.sigma = kNaN;
+    used = usable(fit.optima);
   }
   MultiStartResult best = solve(used, default_starts(used));
   if (fit.weighted) {
+    // The optima carry their final weights, which the replicates and the folds reuse.
     fit.tau = between_scatter(used, params_of(best.best.params));
-    for (auto& o : used) o.sigma = std::sqrt(o.sigma * o.sigma + fit.tau * fit.tau);
+    for (auto& o : fit.optima) o.sigma = std::sqrt(o.sigma * o.sigma + fit.tau * fit.tau);
+    used = usable(fit.optima);
     best = solve(used, default_starts(used));
     fit.weighting = fmt::format(
         "1 / (sigma^2 + tau^2): sigma the bootstrap sd of each ln r*, tau = {:.3g} the scatter "
@@ -350,7 +352,7 @@ RatioLawFit fit_ratio_law(const std::vector<RatioRun>& runs, const RatioLawOptio
   fit.r_ref.value = ratio_law(law, fit.c_ref, fit.s_ref);
   fit.in_sample = ratio_errors(law, used);
   fit.published_errors = ratio_errors(kPublishedRatioLaw, used);
-  bootstrap_law(per_s, used, options, fit);
+  bootstrap_law(per_s, options, fit);
 
   // Leave one sparsity out.
   std::vector<RatioOptimum> pooled;
