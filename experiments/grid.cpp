@@ -52,7 +52,85 @@ std::vector<T> numbers(const std::string& grid, const std::string& key, const St
   return out;
 }
 
+// The sweep keys: their help (sweep_keys()) and how each sets the grid's Bracket.
+struct SweepKeyEntry {
+  SweepKey doc;
+  void (*apply)(const std::string& where, const std::string& text, Bracket& b);
+};
+
+const std::vector<SweepKeyEntry>& sweep_key_table() {
+  static const std::vector<SweepKeyEntry> table = {
+      {{"bracket",
+        "yes: while a cell's lowest loss lies at an end of its ratio list, add ratios beyond "
+        "that end (default no)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         if (text == "yes" || text == "true") {
+           b.on = true;
+         } else if (text == "no" || text == "false") {
+           b.on = false;
+         } else {
+           throw std::invalid_argument(where + " '" + text + "' must be yes or no");
+         }
+       }},
+      {{"bracket-steps", "most ratios added beyond each end of a cell's list (default 4)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.steps = parse_setting_value<int>(where, text);
+         if (b.steps < 1 || b.steps > 20) {
+           throw std::invalid_argument(where + " " + text + " must be between 1 and 20");
+         }
+       }},
+      {{"bracket-factor",
+        "each added ratio is the end's ratio times this (default: the list's own step at that "
+        "end, or 2)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.factor = parse_setting_value<double>(where, text);
+         if (!(b.factor >= 1.05 && b.factor <= 10)) {
+           throw std::invalid_argument(where + " " + text + " must be between 1.05 and 10");
+         }
+       }},
+      {{"bracket-min", "no ratio below this is added (default 0.01)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.min = parse_setting_value<double>(where, text);
+         if (!(b.min > 0)) throw std::invalid_argument(where + " " + text + " must be > 0");
+       }},
+      {{"bracket-max", "no ratio above this is added (default 100)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.max = parse_setting_value<double>(where, text);
+         if (!(b.max > 0)) throw std::invalid_argument(where + " " + text + " must be > 0");
+       }},
+      {{"refine", "ratios added around a cell's minimum once it is inside the list (default 0)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.refine = parse_setting_value<int>(where, text);
+         if (b.refine < 0 || b.refine > 10) {
+           throw std::invalid_argument(where + " " + text + " must be between 0 and 10");
+         }
+       }},
+  };
+  return table;
+}
+
 }  // namespace
+
+const std::vector<SweepKey>& sweep_keys() {
+  static const std::vector<SweepKey> keys = [] {
+    std::vector<SweepKey> out;
+    for (const auto& e : sweep_key_table()) out.push_back(e.doc);
+    return out;
+  }();
+  return keys;
+}
+
+std::string to_string(RunOrigin o) {
+  switch (o) {
+    case RunOrigin::kBracket:
+      return "bracket";
+    case RunOrigin::kRefine:
+      return "refine";
+    case RunOrigin::kGrid:
+      break;
+  }
+  return "grid";
+}
 
 Grid parse_grid(const std::string& text, const std::string& name) {
   // Axes are lists (repeated lines compose); shared settings take one value.
@@ -63,6 +141,9 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     } else if (s.use == SettingUse::kShared) {
       desc.add_options()(s.key.c_str(), po::value<std::string>());
     }
+  }
+  for (const auto& e : sweep_key_table()) {
+    desc.add_options()(e.doc.key.c_str(), po::value<std::string>());
   }
   po::variables_map vm;
   std::istringstream in(text);
@@ -125,6 +206,18 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       throw InputError("grid " + name + ": " + e.what());
     }
   }
+  for (const auto& e : sweep_key_table()) {
+    if (!vm.count(e.doc.key)) continue;
+    try {
+      e.apply(e.doc.key + " =", vm[e.doc.key].as<std::string>(), g.bracket);
+    } catch (const std::invalid_argument& err) {
+      throw InputError("grid " + name + ": " + err.what());
+    }
+  }
+  if (g.bracket.min >= g.bracket.max) {
+    throw InputError(fmt::format("grid {}: bracket-min {:g} must be below bracket-max {:g}", name,
+                                 g.bracket.min, g.bracket.max));
+  }
   return g;
 }
 
@@ -139,70 +232,101 @@ std::string describe(const RunSpec& run) {
   return s;
 }
 
-std::vector<RunSpec> expand(const Grid& g) {
+namespace {
+std::string sparsity_of(const Grid& g, const Cell& cell) {
+  return !g.sparsity.empty()  ? fmt::format("sparsity={:g}", g.sparsity[cell.sparsity])
+         : !g.experts.empty() ? fmt::format("experts={}", g.experts[cell.sparsity])
+                              : std::string("experts=16");
+}
+}  // namespace
+
+std::string describe_cell(const Grid& g, const Cell& cell) {
+  return fmt::format("compute={:g} {} label={}", g.compute[cell.compute], sparsity_of(g, cell),
+                     cell.label);
+}
+
+std::string describe(const Grid& g, const Cell& cell, double ratio, uint64_t seed) {
+  return fmt::format("compute={:g} {} ratio={:g} label={} seed={}", g.compute[cell.compute],
+                     sparsity_of(g, cell), ratio, cell.label, seed);
+}
+
+std::vector<Cell> cells(const Grid& g) {
   const size_t n_sparsity = std::max<size_t>(1, std::max(g.sparsity.size(), g.experts.size()));
-  // A budget with its own label ("1e18@30M") runs that label only. The count in double: axes of
-  // a few million values each would overflow size_t.
-  double n_labels = 0;
-  for (const auto& own : g.compute_label) {
-    n_labels += own.empty() ? static_cast<double>(g.label.size()) : 1.0;
+  std::vector<Cell> out;
+  for (size_t ci = 0; ci < g.compute.size(); ++ci) {
+    // A budget with its own label ("1e18@30M") runs that label only.
+    const std::vector<std::string> labels =
+        g.compute_label[ci].empty() ? g.label : std::vector<std::string>{g.compute_label[ci]};
+    for (size_t si = 0; si < n_sparsity; ++si) {
+      for (const auto& label : labels) out.push_back(Cell{ci, si, label});
+    }
   }
-  const double n_runs = n_labels * static_cast<double>(n_sparsity) *
-                        static_cast<double>(g.ratio.size()) * static_cast<double>(g.seed.size());
+  return out;
+}
+
+RunSpec plan_run(const Grid& g, const Cell& cell, double ratio, uint64_t seed) {
+  PlanRequest req = g.shared.plan;
+  req.compute = g.compute[cell.compute];
+  req.ratio = ratio;
+  req.label = cell.label;
+  if (!g.sparsity.empty()) req.sparsity = g.sparsity[cell.sparsity];
+  if (!g.experts.empty()) req.n_experts = g.experts[cell.sparsity];
+  RunSpec run;
+  run.plan = make_plan(req);
+  run.config = train_config_for(run.plan, g.shared);
+  run.config.seed = seed;
+  run.config.data = "(sweep data)";  // validated here, replaced by the sweep
+  run.config.validate();
+  run.config.data.clear();
+  run.id = run_id(run.config);
+  run.cell = cell;
+  return run;
+}
+
+std::vector<RunSpec> expand(const Grid& g) {
+  const std::vector<Cell> all = cells(g);
+  // The count in double: axes of a few million values each would overflow size_t.
+  const double n_runs = static_cast<double>(all.size()) * static_cast<double>(g.ratio.size()) *
+                        static_cast<double>(g.seed.size());
   if (n_runs > static_cast<double>(kMaxGridRuns)) {
     throw InputError(fmt::format(
         "grid {}: {:.0f} runs ({} compute x {} label x {} {} x {} ratio x {} seed) exceed the "
         "limit of {} runs in one sweep; split the grid",
-        g.name, n_runs, g.compute.size(), g.label.size(), n_sparsity,
+        g.name, n_runs, g.compute.size(), g.label.size(),
+        std::max<size_t>(1, std::max(g.sparsity.size(), g.experts.size())),
         g.sparsity.empty() ? "experts" : "sparsity", g.ratio.size(), g.seed.size(), kMaxGridRuns));
   }
   std::vector<RunSpec> runs;
   std::unordered_map<std::string, size_t> index_of_id;  // finds repeated runs in linear time
-  for (size_t ci = 0; ci < g.compute.size(); ++ci) {
-    const double compute = g.compute[ci];
-    const std::vector<std::string> labels =
-        g.compute_label[ci].empty() ? g.label : std::vector<std::string>{g.compute_label[ci]};
-    for (size_t si = 0; si < n_sparsity; ++si) {
-      for (double ratio : g.ratio) {
-        for (const auto& label : labels) {
-          for (uint64_t seed : g.seed) {
-            PlanRequest req = g.shared.plan;
-            req.compute = compute;
-            req.ratio = ratio;
-            req.label = label;
-            if (!g.sparsity.empty()) req.sparsity = g.sparsity[si];
-            if (!g.experts.empty()) req.n_experts = g.experts[si];
-            RunSpec run;
-            const std::string where =
-                fmt::format("compute={:g} {} ratio={:g} label={} seed={}", compute,
-                            !g.sparsity.empty()  ? fmt::format("sparsity={:g}", g.sparsity[si])
-                            : !g.experts.empty() ? fmt::format("experts={}", g.experts[si])
-                                                 : std::string("experts=16"),
-                            ratio, label, seed);
-            try {
-              run.plan = make_plan(req);
-              run.config = train_config_for(run.plan, g.shared);
-              run.config.seed = seed;
-              run.config.data = "(sweep data)";  // validated here, replaced by the sweep
-              run.config.validate();
-              run.config.data.clear();
-            } catch (const std::invalid_argument& e) {
-              throw InputError(
-                  fmt::format("grid {}: run {} is impossible: {}", g.name, where, e.what()));
-            }
-            run.id = run_id(run.config);
-            const auto [it, fresh] = index_of_id.emplace(run.id, runs.size());
-            if (!fresh) {
-              throw InputError(
-                  fmt::format("grid {}: runs {} and {} are the same run; remove "
-                              "the repeated value",
-                              g.name, describe(runs[it->second]), where));
-            }
-            runs.push_back(std::move(run));
+  // File order: compute outermost, then sparsity, ratio, label, seed.
+  for (size_t first = 0; first < all.size();) {
+    size_t last = first;
+    while (last < all.size() && all[last].compute == all[first].compute &&
+           all[last].sparsity == all[first].sparsity) {
+      ++last;
+    }
+    for (double ratio : g.ratio) {
+      for (size_t c = first; c < last; ++c) {
+        for (uint64_t seed : g.seed) {
+          RunSpec run;
+          try {
+            run = plan_run(g, all[c], ratio, seed);
+          } catch (const std::invalid_argument& e) {
+            throw InputError(fmt::format("grid {}: run {} is impossible: {}", g.name,
+                                         describe(g, all[c], ratio, seed), e.what()));
           }
+          const auto [it, fresh] = index_of_id.emplace(run.id, runs.size());
+          if (!fresh) {
+            throw InputError(
+                fmt::format("grid {}: runs {} and {} are the same run; remove "
+                            "the repeated value",
+                            g.name, describe(runs[it->second]), describe(g, all[c], ratio, seed)));
+          }
+          runs.push_back(std::move(run));
         }
       }
     }
+    first = last;
   }
   return runs;
 }

@@ -19,6 +19,11 @@
 // that describe a run rather than how one process carries it out. Unknown keys, empty lists, bad
 // numbers and impossible plans are errors that name the key or the run, raised before any run
 // starts.
+//
+// Sweep keys (not settings of a run; listed by sweep_keys()): `bracket = yes` lets the sweep add
+// ratios beyond an end of a cell's ratio list while the cell's lowest loss lies at that end
+// (experiments/bracket.h), within `bracket-steps`, `bracket-min` and `bracket-max`, stepping by
+// `bracket-factor`; `refine = N` then adds N ratios around the minimum.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +36,16 @@
 
 namespace moe::experiments {
 
+// How a sweep extends each cell's ratio list (experiments/bracket.h).
+struct Bracket {
+  bool on = false;
+  int steps = 4;      // most ratios added beyond each end of a cell's list
+  double factor = 0;  // step in r (multiplicative); 0: the list's own step at that end
+  double min = 0.01;  // ratios below this or above max are never added
+  double max = 100;
+  int refine = 0;  // ratios added around a bracketed minimum
+};
+
 struct Grid {
   std::string name;  // where it came from (for messages)
   std::vector<double> compute;
@@ -41,17 +56,51 @@ struct Grid {
   std::vector<std::string> label;
   std::vector<uint64_t> seed;
   RunSettings shared;  // every other key (compute, ratio, label, experts, seed set per run)
+  Bracket bracket;
 };
+
+// The keys of a grid that configure the sweep rather than its runs, with their help.
+struct SweepKey {
+  std::string key, help;
+};
+const std::vector<SweepKey>& sweep_keys();
 
 // Parses grid text; `name` is used in messages. Throws moe::InputError.
 Grid parse_grid(const std::string& text, const std::string& name);
 Grid load_grid(const std::string& path);
 
+// Why a run is in a sweep: the grid lists it, or bracketing added it beyond an end of its
+// cell's ratio list, or around the cell's minimum.
+enum class RunOrigin { kGrid, kBracket, kRefine };
+std::string to_string(RunOrigin o);
+
+// A cell of the grid: the runs that differ only in ratio and seed (one ratio curve).
+struct Cell {
+  size_t compute = 0;   // index into Grid::compute
+  size_t sparsity = 0;  // index into Grid::sparsity or Grid::experts (0 when neither is given)
+  std::string label;
+  bool operator==(const Cell& o) const {
+    return compute == o.compute && sparsity == o.sparsity && label == o.label;
+  }
+};
+
 struct RunSpec {
   std::string id;  // moe::run_id(config)
   Plan plan;
   TrainConfig config;  // data/device left empty: the sweep fills them
+  Cell cell;
+  RunOrigin origin = RunOrigin::kGrid;
 };
+
+// The cells in expansion order (compute outermost, then sparsity, then label).
+std::vector<Cell> cells(const Grid& grid);
+// One run of a cell: its plan and training config. Throws std::invalid_argument when the
+// planner refuses it (the reason in the message).
+RunSpec plan_run(const Grid& grid, const Cell& cell, double ratio, uint64_t seed);
+// "compute=1e+12 experts=8 label=tiny"
+std::string describe_cell(const Grid& grid, const Cell& cell);
+// "compute=1e+12 experts=8 ratio=0.5 label=tiny seed=0", without a run.
+std::string describe(const Grid& grid, const Cell& cell, double ratio, uint64_t seed);
 
 // The most runs one grid may expand into: far more than a scaling study sweeps, few enough that
 // expanding and planning them takes a second, sanitizers included (48,600 runs took over 10 s

@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <deque>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <unordered_set>
 
 #include "common/errors.h"
 #include "common/io.h"
@@ -57,6 +59,8 @@ const Column kColumns[] = {
     {"val_loss", [](const ResultRow& r) { return optional_num(r.val_loss); }},
     {"final_train_loss", [](const ResultRow& r) { return optional_num(r.final_train_loss); }},
     {"status", [](const ResultRow& r) { return to_string(r.status); }},
+    {"origin", [](const ResultRow& r) { return to_string(r.origin); }},
+    {"bracket", [](const ResultRow& r) { return r.bracket; }},
     {"wall_seconds", [](const ResultRow& r) { return optional_num(r.wall_seconds); }},
 };
 
@@ -157,17 +161,33 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
   if (ended && state.status == RunStatus::kDone) row.val_loss = finite(result.val_loss);
   if (ended) row.final_train_loss = finite(result.final_train_loss);
   row.status = state.status;
+  row.origin = run.origin;
   if (ended) row.wall_seconds = result.wall_seconds;
   return row;
 }
 
-void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs) {
+BracketPlan sweep_plan(const Grid& grid, const std::string& sweep_dir, int max_failures) {
+  return plan_bracket(grid, [&](const RunSpec& run) {
+    const std::string dir = run_dir(sweep_dir, run.id).string();
+    RunOutcome o;
+    o.final = read_run_state(dir).final(max_failures);
+    const RunResult result = RunDir(dir).read_result();
+    if (result.status == RunStatus::kDone && std::isfinite(result.val_loss))
+      o.loss = result.val_loss;
+    return o;
+  });
+}
+
+void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs,
+                     const BracketPlan* plan) {
   DirLock lock((fs::path(sweep_dir) / "results.lock").string(), 60.0);
   while (!lock.try_acquire()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   scaling::CsvWriter csv(result_columns());
   for (const auto& run : runs) {
     const fs::path dir = run_dir(sweep_dir, run.id);
-    csv.row(result_cells(result_row(run, read_run_state(dir.string()), RunDir(dir).read_result())));
+    ResultRow row = result_row(run, read_run_state(dir.string()), RunDir(dir).read_result());
+    if (plan) row.bracket = plan->note(run.cell);
+    csv.row(result_cells(row));
   }
   write_file_atomic((fs::path(sweep_dir) / "results.csv").string(), csv.text());
 }
@@ -204,6 +224,15 @@ class Sweep {
  private:
   void check_inputs();
   void worker(int index);
+  // The next run for a worker to take (false: nothing is left, or the sweep stops). Waits while
+  // other workers' runs may still add runs or runs are held by other processes.
+  bool next_run(size_t& i);
+  // One run taken by a worker: skipped when final, put back when another process holds it,
+  // else launched and logged.
+  void process(size_t i, int worker, const std::string& device);
+  // Plans again from the run directories: queues the runs bracketing added (not with --only)
+  // and rebuilds results.csv.
+  void replan();
   // How one launch of the trainer ended: a run status, or kBusy (another process trains the
   // run: try later) or kBadInput (the sweep stops: every run would fail the same way).
   enum class Outcome { kDone, kDiverged, kInterrupted, kFailed, kBadInput, kBusy };
@@ -213,12 +242,16 @@ class Sweep {
   void log(const std::string& line);
 
   SweepOptions opt_;
-  std::vector<RunSpec> runs_;
+  Grid grid_;
+  std::deque<RunSpec> runs_;  // grows as bracketing adds runs (a deque: references stay valid)
   int threads_per_worker_ = 1;
 
   std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_set<std::string> ids_;  // of runs_
   std::deque<size_t> todo_;
   std::vector<size_t> waiting_;  // runs another process is training right now
+  int active_ = 0;               // runs taken by workers and not yet through replan()
   int finished_ = 0;
   std::string fatal_;  // a bad-input error from a trainer: stops the sweep
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
@@ -346,77 +379,110 @@ Sweep::Outcome Sweep::launch(size_t i, int worker, const std::string& device, in
   return outcome;
 }
 
-void Sweep::worker(int index) {
-  const std::string device = opt_.devices[static_cast<size_t>(index) % opt_.devices.size()];
+bool Sweep::next_run(size_t& i) {
+  std::unique_lock<std::mutex> g(mu_);
   for (;;) {
-    size_t i = 0;
-    {
-      std::unique_lock<std::mutex> g(mu_);
-      if (g_stop.load() != 0 || !fatal_.empty()) return;
-      if (todo_.empty()) {
-        if (waiting_.empty()) return;
-        // Runs held by other processes: look again in a few seconds.
-        g.unlock();
-        std::this_thread::sleep_for(std::chrono::seconds(3));
-        g.lock();
-        for (size_t w : waiting_) todo_.push_back(w);
-        waiting_.clear();
-        continue;
-      }
+    if (g_stop.load() != 0 || !fatal_.empty()) return false;
+    if (!todo_.empty()) {
       i = todo_.front();
       todo_.pop_front();
+      ++active_;
+      return true;
     }
-    const RunSpec& run = runs_[i];
-    const fs::path dir = run_dir(opt_.out, run.id);
-    if (read_run_state(dir.string()).final(opt_.max_failures)) continue;
-    if (DirLock((dir / "lock").string(), opt_.stale_lock_seconds).busy()) {
-      std::lock_guard<std::mutex> g(mu_);
-      waiting_.push_back(i);
-      continue;
+    if (waiting_.empty() && active_ == 0) return false;
+    // A run in progress may add runs when it ends; runs held by other processes are tried
+    // again after a few seconds.
+    cv_.wait_for(g, std::chrono::seconds(3));
+    if (todo_.empty()) {
+      for (size_t w : waiting_) todo_.push_back(w);
+      waiting_.clear();
     }
-    log(fmt::format("start {} {} on {}", run.id, describe(run), device));
-    const Outcome outcome = launch(i, index, device, threads_per_worker_);
-    if (outcome == Outcome::kBusy) {
-      std::lock_guard<std::mutex> g(mu_);
-      waiting_.push_back(i);
-      continue;
-    }
-    const RunState state = read_run_state(dir.string());
-    std::string detail;
-    if (outcome == Outcome::kDone) {
-      detail = fmt::format(", val loss {:.4f}", RunDir(dir).read_result().val_loss);
-    } else if (outcome != Outcome::kInterrupted) {
-      detail = ": " + last_line_of((dir / "train.log").string());
-    }
-    int finished = 0;
+  }
+}
+
+void Sweep::process(size_t i, int worker, const std::string& device) {
+  const RunSpec& run = runs_[i];
+  const fs::path dir = run_dir(opt_.out, run.id);
+  if (read_run_state(dir.string()).final(opt_.max_failures)) return;
+  if (DirLock((dir / "lock").string(), opt_.stale_lock_seconds).busy()) {
+    std::lock_guard<std::mutex> g(mu_);
+    waiting_.push_back(i);
+    return;
+  }
+  log(fmt::format("start {} {} on {}", run.id, describe(run), device));
+  const Outcome outcome = launch(i, worker, device, threads_per_worker_);
+  if (outcome == Outcome::kBusy) {
+    std::lock_guard<std::mutex> g(mu_);
+    waiting_.push_back(i);
+    return;
+  }
+  const RunState state = read_run_state(dir.string());
+  std::string detail;
+  if (outcome == Outcome::kDone) {
+    detail = fmt::format(", val loss {:.4f}", RunDir(dir).read_result().val_loss);
+  } else if (outcome != Outcome::kInterrupted) {
+    detail = ": " + last_line_of((dir / "train.log").string());
+  }
+  int finished = 0;
+  size_t total = 0;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (state.final(opt_.max_failures)) ++finished_;
+    finished = finished_;
+    total = runs_.size();
+    if (outcome == Outcome::kFailed && !state.final(opt_.max_failures)) todo_.push_back(i);
+  }
+  log(fmt::format("{} {} [{}/{} finished]{}", name(outcome), run.id, finished, total, detail));
+}
+
+void Sweep::replan() {
+  const BracketPlan plan = sweep_plan(grid_, opt_.out, opt_.max_failures);
+  if (opt_.only.empty()) {
+    std::vector<std::string> added;
     {
       std::lock_guard<std::mutex> g(mu_);
-      if (state.final(opt_.max_failures))
-        finished = ++finished_;
-      else
-        finished = finished_;
-      if (outcome == Outcome::kFailed && !state.final(opt_.max_failures)) todo_.push_back(i);
+      for (const auto& run : plan.runs) {
+        if (!ids_.insert(run.id).second) continue;
+        runs_.push_back(run);
+        todo_.push_back(runs_.size() - 1);
+        const auto why = plan.reasons.find(run.id);
+        added.push_back(fmt::format("{} {} ({}: {})", run.id, describe(run), to_string(run.origin),
+                                    why == plan.reasons.end() ? "" : why->second));
+      }
     }
-    log(fmt::format("{} {} [{}/{} finished]{}", name(outcome), run.id, finished, runs_.size(),
-                    detail));
-    rebuild_results(opt_.out, runs_);
+    if (!added.empty()) cv_.notify_all();
+    for (const auto& line : added) log("add " + line);
+  }
+  rebuild_results(opt_.out, plan.runs, &plan);
+}
+
+void Sweep::worker(int index) {
+  const std::string device = opt_.devices[static_cast<size_t>(index) % opt_.devices.size()];
+  size_t i = 0;
+  while (next_run(i)) {
+    process(i, index, device);
+    replan();
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      --active_;
+    }
+    cv_.notify_all();
   }
 }
 
 SweepSummary Sweep::run() {
-  runs_ = expand(load_grid(opt_.grid_path));
-  std::vector<RunSpec> grid_runs = runs_;
-  if (!opt_.only.empty()) {
-    std::vector<RunSpec> selected;
-    for (const auto& r : runs_) {
-      if (r.id == opt_.only) selected.push_back(r);
-    }
-    if (selected.empty()) {
-      throw InputError("--only " + opt_.only + " is not a run of " + opt_.grid_path +
-                       "; list the run ids with 'moescale plan --grid " + opt_.grid_path + "'");
-    }
-    runs_ = selected;
+  grid_ = load_grid(opt_.grid_path);
+  const BracketPlan plan = sweep_plan(grid_, opt_.out, opt_.max_failures);
+  for (const auto& r : plan.runs) {
+    if (opt_.only.empty() || r.id == opt_.only) runs_.push_back(r);
   }
+  if (runs_.empty()) {
+    throw InputError("--only " + opt_.only + " is not a run of " + opt_.grid_path +
+                     (grid_.bracket.on ? " nor one that bracketing has added so far" : "") +
+                     "; list the run ids with 'moescale sweep --dry-run --grid " + opt_.grid_path +
+                     " --out " + opt_.out + "'");
+  }
+  for (const auto& r : runs_) ids_.insert(r.id);
   check_inputs();
 
   const bool cuda = opt_.devices.front() != "cpu";
@@ -433,10 +499,13 @@ SweepSummary Sweep::run() {
       todo_.push_back(i);
     }
   }
-  log(fmt::format("{}: {} runs, {} finished, {} to do; {} worker(s) x {} thread(s) on {}", opt_.out,
-                  runs_.size(), finished_, todo_.size(), workers, threads_per_worker_,
-                  fmt::join(opt_.devices, ",")));
-  rebuild_results(opt_.out, grid_runs);
+  log(fmt::format("{}: {} runs, {} finished, {} to do; {} worker(s) x {} thread(s) on {}{}",
+                  opt_.out, runs_.size(), finished_, todo_.size(), workers, threads_per_worker_,
+                  fmt::join(opt_.devices, ","),
+                  grid_.bracket.on && opt_.only.empty()
+                      ? "; bracket = yes: runs are added while a valley is open"
+                      : ""));
+  rebuild_results(opt_.out, plan.runs, &plan);
 
   struct sigaction sa {
   }, old_int{}, old_term{};
@@ -451,7 +520,7 @@ SweepSummary Sweep::run() {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
 
-  rebuild_results(opt_.out, grid_runs);
+  replan();
   SweepSummary summary;
   summary.runs = static_cast<int>(runs_.size());
   for (const auto& r : runs_) {

@@ -13,6 +13,9 @@
 //     lock/               held while a process works on the run (experiments/lock.h)
 //
 // A run is final when its result is done or diverged, or when it failed twice (one retry).
+// With `bracket = yes` in the grid, the sweep adds runs as cells finish (experiments/bracket.h)
+// and trains them like the grid's own; results.csv says why each run exists (origin) and how
+// its cell's bracketing stands (bracket).
 // Rerunning the same command skips final runs and resumes interrupted ones from their newest
 // checkpoint; editing the grid adds or drops runs without touching finished ones (a dropped
 // run's directory stays, out of results.csv). Runs are executed by `moescale-train`
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/bracket.h"
 #include "experiments/grid.h"
 #include "moe/run_dir.h"
 
@@ -41,6 +45,8 @@ struct ResultRow {
   double flops_per_token = 0, tokens = 0;
   std::optional<double> val_loss, final_train_loss;  // val_loss: done runs only
   RunStatus status = RunStatus::kPending;
+  RunOrigin origin = RunOrigin::kGrid;
+  std::string bracket;  // the cell's bracketing note (BracketPlan::note), empty without bracket
   std::optional<double> wall_seconds;
 };
 // The columns, in order (what `moescale report` and `moescale fit` read by name).
@@ -69,8 +75,10 @@ struct SweepSummary {
 // Runs the sweep; throws moe::InputError for bad input (grid, data, devices) before any run.
 SweepSummary run_sweep(const SweepOptions& options);
 
-// Rebuilds SWEEPDIR/results.csv for `runs` from their run directories.
-void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs);
+// Rebuilds SWEEPDIR/results.csv for `runs` from their run directories; `plan` gives each
+// cell's bracketing note.
+void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& runs,
+                     const BracketPlan* plan = nullptr);
 
 // A run's state as read from its directory: its result.json status (kInterrupted also when it
 // has a checkpoint but no result), and how many launches failed.
@@ -83,6 +91,11 @@ struct RunState {
   }
 };
 RunState read_run_state(const std::string& run_dir);
+
+// The runs of a sweep directory as they stand: the grid's and those bracketing has added given
+// the finished runs in SWEEPDIR/runs (what `sweep`, `--only`, `--dry-run` and `--emit-slurm`
+// work from). A run is final after `max_failures` failed launches.
+BracketPlan sweep_plan(const Grid& grid, const std::string& sweep_dir, int max_failures = 2);
 
 // A run's row of results.csv from its plan, its state and its result.json (RunDir::read_result:
 // pending when there is none yet).

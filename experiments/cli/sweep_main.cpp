@@ -94,13 +94,31 @@ std::string sweep_description() {
       "once; results.csv is rebuilt\nafter every run. Grid keys, each the `moescale train` "
       "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
       axes, shared);
-  return description;
+  std::string sweep_keys;
+  for (const auto& k : ex::sweep_keys()) sweep_keys += fmt::format("\n  {:<15} {}", k.key, k.help);
+  return description +
+         "\nSweep keys of a grid (how the sweep grows the ratio list of each compute x sparsity "
+         "x label\ncell; results.csv's origin column says grid, bracket or refine):" +
+         sweep_keys +
+         "\nWith bracket = yes, --dry-run and --emit-slurm cover the runs planned so far; on "
+         "Slurm, run\n--emit-slurm again after each wave ends (it exits 1 when no run is left), "
+         "e.g.\n  while moescale sweep ... --emit-slurm wave.sh; do sbatch --wait wave.sh; done";
 }
 
 // --dry-run: the runs, the total compute and an estimated wall time.
-void print_dry_run(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& runs,
+void print_dry_run(const ex::SweepOptions& opt, const ex::Grid& grid, const ex::BracketPlan& plan,
                    const po::variables_map& vm) {
+  const std::vector<ex::RunSpec>& runs = plan.runs;
   std::cout << ex::format_runs(runs);
+  if (grid.bracket.on) {
+    std::cout << fmt::format(
+        "bracket = yes: as cells finish, up to {} more ratio(s) per cell ({} seed(s) each) may be "
+        "added, not counted below\n",
+        2 * grid.bracket.steps + grid.bracket.refine, grid.seed.size());
+    for (const auto& [cell, note] : plan.notes) {
+      std::cout << fmt::format("  {}: {}\n", ex::describe_cell(grid, cell), note);
+    }
+  }
   double total = 0;
   for (const auto& r : runs) total += r.plan.request.compute;
   const bool cuda = opt.devices.front() != "cpu";
@@ -121,9 +139,21 @@ void print_dry_run(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& 
            : "");
 }
 
-// --emit-slurm: a job-array script, one task per run.
-void emit_slurm(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& runs,
-                const po::variables_map& vm) {
+// --emit-slurm: a job-array script, one task per run that is not final; 1 when none is left.
+int emit_slurm(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& planned,
+               const po::variables_map& vm) {
+  std::vector<ex::RunSpec> runs;
+  for (const auto& r : planned) {
+    const std::string dir = (fs::path(opt.out) / "runs" / r.id).string();
+    if (!ex::read_run_state(dir).final(opt.max_failures)) runs.push_back(r);
+  }
+  const std::string path = vm["emit-slurm"].as<std::string>();
+  if (runs.empty()) {
+    std::cout << fmt::format(
+        "no run left to run: all {} runs of {} are final; wrote no script (see {}/results.csv)\n",
+        planned.size(), opt.out, opt.out);
+    return 1;
+  }
   ex::SlurmOptions s;
   if (vm.count("partition")) s.partition = vm["partition"].as<std::string>();
   if (vm.count("account")) s.account = vm["account"].as<std::string>();
@@ -132,13 +162,13 @@ void emit_slurm(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& run
   s.gpus_per_task = vm["gpus-per-task"].as<int>();
   s.cpus_per_task = vm["cpus-per-task"].as<int>();
   s.max_parallel = vm["max-parallel"].as<int>();
-  const std::string path = vm["emit-slurm"].as<std::string>();
   fs::create_directories(fs::path(opt.out) / "slurm");
   moe::write_file_atomic(path,
                          ex::slurm_script(opt, s, runs, moe::cli::executable_dir() + "/moescale"));
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
-  std::cout << fmt::format("wrote {}: {} array tasks; submit with: sbatch {}\n", path, runs.size(),
-                           path);
+  std::cout << fmt::format("wrote {}: {} array tasks ({} runs final); submit with: sbatch {}\n",
+                           path, runs.size(), planned.size() - runs.size(), path);
+  return 0;
 }
 }  // namespace
 
@@ -169,17 +199,17 @@ int main(int argc, char** argv) {
     if (vm.count("out")) opt.out = vm["out"].as<std::string>();
     if (vm.count("only")) opt.only = vm["only"].as<std::string>();
 
-    const std::vector<ex::RunSpec> runs = ex::expand(ex::load_grid(opt.grid_path));
+    // The runs planned so far: the grid's, and those bracketing added for the finished runs.
+    const ex::Grid grid = ex::load_grid(opt.grid_path);
+    const ex::BracketPlan plan = ex::sweep_plan(grid, opt.out, opt.max_failures);
+    const std::vector<ex::RunSpec>& runs = plan.runs;
     if (vm["dry-run"].as<bool>()) {
-      print_dry_run(opt, runs, vm);
+      print_dry_run(opt, grid, plan, vm);
       return 0;
     }
     moe::cli::require(vm, "data", "give the token shards, e.g. --data data/corpus");
     moe::cli::require(vm, "out", "give the sweep directory, e.g. --out sweeps/s1");
-    if (vm.count("emit-slurm")) {
-      emit_slurm(opt, runs, vm);
-      return 0;
-    }
+    if (vm.count("emit-slurm")) return emit_slurm(opt, runs, vm);
     const ex::SweepSummary s = ex::run_sweep(opt);
     std::cout << fmt::format(
         "{}: {} runs: {} done, {} diverged, {} failed, {} unfinished; "
