@@ -131,8 +131,8 @@ class Planner {
   }
 
   // One end of a cell: adds the next ratio beyond it, or says why not.
-  bool extend(const Cell& cell, const Curve& c, bool up, std::vector<RunSpec>& runs,
-              std::string& note) {
+  bool extend(const Cell& cell, const Curve& c, bool up, const std::string& reason,
+              std::vector<RunSpec>& runs, std::string& note) {
     const char* side = up ? "above" : "below";
     const double end = up ? c.ratio.back() : c.ratio.front();
     if ((up ? c.added_above : c.added_below) >= g_.bracket.steps) {
@@ -147,8 +147,6 @@ class Planner {
       return false;
     }
     std::string why;
-    const std::string reason =
-        fmt::format("lowest loss at the {} ratio r={:g}", up ? "largest" : "smallest", end);
     if (!add(cell, next, RunOrigin::kBracket, reason, runs, why)) {
       note = fmt::format("open {}: the planner refuses r={:g}: {}", side, next, why);
       return false;
@@ -212,22 +210,36 @@ class Planner {
       if (*c.loss[with_loss[k]] < *c.loss[with_loss[best_k]]) best_k = k;
     }
     const size_t best = with_loss[best_k];
-    const bool at_top = best_k + 1 == with_loss.size();
-    const bool at_bottom = best_k == 0;
+    const double lowest = *c.loss[best];
+    // While the lowest loss lies at an end, only that end is open. Once it is inside, an end is
+    // the valley's wall when its loss is at least bracket-margin above the lowest.
+    const size_t first = with_loss.front(), last = with_loss.back();
+    const bool inside = best != first && best != last;
+    const bool open_up = inside ? *c.loss[last] - lowest < g_.bracket.margin : best == last;
+    const bool open_down = inside ? *c.loss[first] - lowest < g_.bracket.margin : best == first;
     std::string up_note, down_note;
     bool added = false;
     for (const bool up : {true, false}) {
-      if (!(up ? at_top : at_bottom)) continue;
+      if (!(up ? open_up : open_down)) continue;
       std::string& side_note = up ? up_note : down_note;
-      const size_t end = up ? c.ratio.size() - 1 : 0;
-      if (best != end) {  // the runs beyond the minimum did not finish with a loss
-        side_note = fmt::format("open {}: the run at r={:g} did not finish", up ? "above" : "below",
-                                c.ratio[up ? best + 1 : best - 1]);
+      const char* side = up ? "above" : "below";
+      const size_t end_with_loss = up ? last : first;
+      if (end_with_loss != (up ? c.ratio.size() - 1 : 0)) {
+        // the runs beyond it did not finish with a loss
+        side_note = fmt::format("open {}: the run at r={:g} did not finish", side,
+                                c.ratio[up ? last + 1 : first - 1]);
         continue;
       }
-      added |= extend(cell, c, up, runs, side_note);
+      const char* which = up ? "largest" : "smallest";
+      const std::string reason =
+          best == end_with_loss
+              ? fmt::format("lowest loss at the {} ratio r={:g}", which, c.ratio[best])
+              : fmt::format("the loss at the {} ratio r={:g} is within bracket-margin {:g} of the "
+                            "lowest (r={:g})",
+                            which, c.ratio[end_with_loss], g_.bracket.margin, c.ratio[best]);
+      added |= extend(cell, c, up, reason, runs, side_note);
     }
-    if (at_top || at_bottom) {
+    if (open_up || open_down) {
       note = up_note.empty() ? down_note : down_note.empty() ? up_note : up_note + "; " + down_note;
       return added;
     }

@@ -2,7 +2,8 @@
 //
 // A cell (experiments/grid.h) is one ratio curve: its runs differ only in ratio and seed. When
 // every run of a cell is final and its lowest loss (the mean over the seeds that finished) lies
-// at the smallest or the largest ratio, the next ratio beyond that end is added, one ratio at a
+// at the smallest or the largest ratio (or the loss at that end is within bracket-margin of the
+// lowest: seed noise), the next ratio beyond that end is added, one ratio at a
 // time (all seeds), geometric in ln r: the end's ratio times or over the grid's bracket-factor
 // (default: the list's own step at that end), rounded to 3 significant digits. This stops when
 // the minimum is inside, after bracket-steps added ratios at that end, at bracket-min or

@@ -98,6 +98,16 @@ const std::vector<SweepKeyEntry>& sweep_key_table() {
          b.max = parse_setting_value<double>(where, text);
          if (!(b.max > 0)) throw std::invalid_argument(where + " " + text + " must be > 0");
        }},
+      {{"bracket-margin",
+        "nats: an end of a cell's list is the valley's wall only when its loss is at least this "
+        "much above the lowest; else the sweep goes past it (default 0; guards against seed "
+        "noise)"},
+       [](const std::string& where, const std::string& text, Bracket& b) {
+         b.margin = parse_setting_value<double>(where, text);
+         if (!(b.margin >= 0 && b.margin <= 1)) {
+           throw std::invalid_argument(where + " " + text + " must be between 0 and 1");
+         }
+       }},
       {{"refine", "ratios added around a cell's minimum once it is inside the list (default 0)"},
        [](const std::string& where, const std::string& text, Bracket& b) {
          b.refine = parse_setting_value<int>(where, text);

@@ -44,6 +44,7 @@ struct Bracket {
   double min = 0.01;  // ratios below this or above max are never added
   double max = 100;
   int refine = 0;  // ratios added around a bracketed minimum
+  double margin = 0;  // an end is a wall only when its loss is this much above the lowest
 };
 
 struct Grid {

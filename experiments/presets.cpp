@@ -7,18 +7,27 @@ namespace moe::experiments {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = {
       {"cpu-tiny",
-       R"(# moescale reproduce --preset cpu-tiny: a CPU demo of the paper's ratio curves.
+       R"(# moescale reproduce --preset cpu-tiny: a CPU demo that finds the valley by itself.
+# Bytes, not BPE pieces: a model that cannot look back cannot predict the next byte, so
+# attention earns its FLOPs even in 2-layer models trained on under a million tokens.
 label = tiny
-compute = 1e12 2e12 4e12
-ratio = 0.2 0.35 0.6 1.0 1.7
+compute = 5e11 1e12 2e12
+ratio = 0.2 0.5 1.2     # the paper's range; bracketing extends it until the valley is inside
+bracket = yes
+bracket-steps = 4
+bracket-margin = 0.05   # a wall is 0.05 nats above the lowest: the seeds' noise is ~0.035
+refine = 2              # then two more ratios around each minimum
+seed = 0 1              # two seeds: the report measures their noise
 experts = 8
 top-k = 1
 shared = 1
-width-multiple = 1     # widths of a few units: round for r, not for GPU kernels
+width-multiple = 1      # widths of a few units: round for r, not for GPU kernels
 eval-tokens = 32768
 log-every = 10
 )",
-       "bpe", 2048, false, false, "3 budgets x 5 ratios, tiny label, 2-core CPU, <= 15 minutes"},
+       "byte", 0, false, false,
+       "3 budgets x 2 seeds, ratios bracketed from 0.2..1.2, tiny label, bytes, 2-core CPU, "
+       "<= 15 minutes"},
       {"gpu-small",
        R"(# moescale reproduce --preset gpu-small: one GPU, 1e15..1e17 FLOPs.
 compute = 1e15@5M 3e15@5M 1e16@10M 3e16@10M 1e17@20M

@@ -1,8 +1,9 @@
 // The presets of `moescale reproduce`: a grid, a tokenizer vocabulary and a device each.
 //
 //   cpu-tiny   the default: the "tiny" label (2 layers, d_model 128, context 128) with 8 routed
-//              experts, top-1 + 1 shared (S = 77.8%), 3 budgets x 5 ratios on a 2-core CPU in
-//              under 15 minutes including the corpus and tokenizer; BPE vocabulary 2048.
+//              experts, top-1 + 1 shared (S = 77.8%), 3 budgets (5e11..2e12) x 2 seeds on a
+//              byte tokenizer; the ratios start at the paper's 0.2..1.2 and the sweep brackets
+//              each valley and refines it. A 2-core CPU in under 15 minutes including the corpus.
 //   gpu-small  one GPU, 1e15..1e17 FLOPs, the paper's sparsity range scaled down (E = 9, 17, 33
 //              with 2 routed + 1 shared active: S = 66.7%, 82.4%, 90.9%), 6 ratios in
 //              [0.2, 1.5], labels 5M..20M at context 1024, bf16; BPE vocabulary 8192.

@@ -98,13 +98,13 @@ std::string edge_note(const json& picks) {
   if (2 * high > n) {
     return fmt::format(
         "; the lowest loss is at the largest r swept at {} of {} budgets, so r* "
-        "lies above {} here: extend the ratios upward",
+        "lies above {} here: extend the ratios upward (bracket = yes in the grid does it)",
         high, n, range);
   }
   if (2 * low > n) {
     return fmt::format(
         "; the lowest loss is at the smallest r swept at {} of {} budgets, so r* "
-        "lies below {} here: extend the ratios downward",
+        "lies below {} here: extend the ratios downward (bracket = yes in the grid does it)",
         low, n, range);
   }
   return "";
@@ -263,6 +263,40 @@ std::string redo_commands(const std::string& sweep_dir, const json& fit) {
   return s;
 }
 
+// With `bracket = yes`: how many runs bracketing added, and how each ratio curve stands.
+std::string bracketing_section(const scaling::Table& all) {
+  if (!all.has_column("bracket") || !all.has_column("origin")) return "";
+  std::map<std::string, int> by_origin;
+  std::vector<std::pair<std::string, std::string>> cells;  // (curve, note), in row order
+  for (size_t i = 0; i < all.n_rows(); ++i) {
+    ++by_origin[all.cell(i, "origin")];
+    const std::string note = all.cell(i, "bracket");
+    if (note.empty()) continue;
+    auto number = [&](const char* column) {
+      const std::string text = all.cell(i, column);
+      try {
+        return report_number(std::stod(text));
+      } catch (const std::exception&) {
+        return text;
+      }
+    };
+    const std::string curve =
+        fmt::format("{} | {} | {}", number("compute"), number("sparsity"), all.cell(i, "label"));
+    if (std::find_if(cells.begin(), cells.end(),
+                     [&](const auto& c) { return c.first == curve; }) == cells.end()) {
+      cells.emplace_back(curve, note);
+    }
+  }
+  if (cells.empty()) return "";
+  std::string md = fmt::format(
+      "\nBracketing (`bracket = yes`): {} runs from the grid, {} added beyond the ends of its "
+      "ratio lists, {} around the minima.\n\n| compute | S | label | ratio curve |\n"
+      "|---|---|---|---|\n",
+      by_origin["grid"], by_origin["bracket"], by_origin["refine"]);
+  for (const auto& [curve, note] : cells) md += fmt::format("| {} | {} |\n", curve, note);
+  return md;
+}
+
 // The runs by status, and why each unfinished run stopped (its result.json).
 std::string runs_section(const std::string& dir, const json& fit, const scaling::Table& all) {
   std::string md;
@@ -292,7 +326,7 @@ std::string runs_section(const std::string& dir, const json& fit, const scaling:
                       all.cell(i, "sparsity"), all.cell(i, "ratio"), status,
                       reason.empty() ? "-" : reason);
   }
-  return md;
+  return md + bracketing_section(all);
 }
 
 // r* per budget and sparsity, and r*(C) = k C^a per sparsity.

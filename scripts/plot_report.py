@@ -71,6 +71,10 @@ def draw_ci(ax, v, at, color, horizontal):
         ax.plot([at, at], [lo, hi], "_-", color=color, lw=1.5, ms=8)
 
 
+# The range of r that "Optimal Expert-Attention Allocation in Mixture-of-Experts" sweeps.
+PAPER_RATIO_RANGE = (0.2, 1.5)
+
+
 def sparsity_label(s):
     return f"S = {100 * s:.2f}%"
 
@@ -113,6 +117,9 @@ def plot_ratio_curves(rows, fit, out_dir):
             if v.get("x_opt_parabola") is not None and group.get("valley") != "parabola":
                 ax.plot([v["x_opt_parabola"]], [v["loss_opt"] if v["bracketed"] else curve[-1][1]],
                         "D", mfc="none", color=color, ms=7)
+        # The paper swept r in [0.2, 1.5]: shaded, so a valley found outside it shows as such.
+        ax.axvspan(PAPER_RATIO_RANGE[0], PAPER_RATIO_RANGE[1], color="0.5", alpha=0.12, lw=0,
+                   label="the paper's ratios")
         ax.set_xscale("log")
         ratios = sorted({as_float(rows[i], "ratio") for v in group["valleys"] for i in v["rows"]})  # targets: one tick each
         ax.xaxis.set_major_locator(ticker.FixedLocator(ratios))

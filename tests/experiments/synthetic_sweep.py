@@ -21,7 +21,7 @@ import sys
 COLUMNS = ["run_id", "label", "compute", "sparsity", "ratio", "ratio_achieved", "n_experts",
            "top_k", "n_shared_experts", "d_model", "n_layers", "n_heads", "head_dim", "d_expert",
            "params_active", "params_total", "flops_per_token", "tokens", "val_loss",
-           "final_train_loss", "status", "wall_seconds"]
+           "final_train_loss", "status", "origin", "bracket", "wall_seconds"]
 BUDGETS = [1e12, 4e12, 1.6e13]
 SPARSITIES = [0.75, 0.9]
 RATIOS = [0.15, 0.3, 0.6, 1.2, 2.4, 4.8]
@@ -44,7 +44,8 @@ def check_edge(d):
         want = f"the lowest loss is at the largest r swept at {len(BUDGETS)} of {len(BUDGETS)} " \
                f"budgets, so r* lies above [0.1"
         if not g["trend"].startswith("cannot tell") or want not in g["trend"] \
-                or not g["trend"].endswith(" here: extend the ratios upward"):
+                or not g["trend"].endswith(
+                    " here: extend the ratios upward (bracket = yes in the grid does it)"):
             fail(f"edge verdict {g['trend']!r} lacks {want!r}")
         if g["trend"] not in md:
             fail("the edge verdict is not in report.md")
@@ -89,7 +90,10 @@ def make(d, scale=1.0):
                              "n_layers": 2, "n_heads": 4, "head_dim": 32, "d_expert": 64,
                              "params_active": 3e5, "params_total": 9e5, "flops_per_token": 4e6,
                              "tokens": c / 4e6, "val_loss": loss, "final_train_loss": loss + 0.01,
-                             "status": "done", "wall_seconds": 10})
+                             "status": "done", "wall_seconds": 10,
+                             # as if bracketing had added the largest ratio
+                             "origin": "bracket" if r == RATIOS[-1] else "grid",
+                             "bracket": f"bracketed (planted r* = {r_star(c, s):.3g})"})
                 run = os.path.join(d, "runs", rid)
                 os.makedirs(run, exist_ok=True)
                 with open(os.path.join(run, "metrics.jsonl"), "w") as f:
@@ -127,6 +131,10 @@ def check(d):
     md = open(os.path.join(rep, "report.md")).read()
     lines = md.splitlines()
     n_checked = 0
+    counts = ("Bracketing (`bracket = yes`): 31 runs from the grid, 6 added beyond the ends of its "
+              "ratio lists, 0 around the minima.")
+    if counts not in md:
+        fail(f"report.md lacks {counts!r}")
     for g in fit["sparsities"]:
         s = g4(g["S"])
         for v in g["valleys"]:
@@ -145,6 +153,10 @@ def check(d):
             fail(f"report.md lacks the power-law row {row!r}")
         if abs(law["a"] - EXPONENT) > 0.05:
             fail(f"exponent a = {law['a']} at S={s}, planted {EXPONENT}")
+        for c in BUDGETS:
+            row = f"| {g4(c)} | {s} | tiny | bracketed (planted r* = {r_star(c, g['S']):.3g}) |"
+            if row not in md:
+                fail(f"report.md lacks the bracketing row {row!r}")
         if "r* rises with compute" not in g["trend"] or g["trend"] not in md:
             fail(f"verdict {g['trend']!r} wrong or missing from report.md")
         n_checked += 1

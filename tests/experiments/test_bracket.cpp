@@ -180,6 +180,49 @@ TEST_CASE("bracketing stops at its limits and says why", "[bracket]") {
   }
 }
 
+TEST_CASE("bracket-margin goes past an end that is not clearly above the minimum", "[bracket]") {
+  // Minimum at r = 1 inside the list; the loss at r = 2 is only 0.011 above it.
+  const Valley loss = planted({{4e9, 1.2}});
+  const std::string grid = "compute = 4e9\nratio = 0.5 1 2\nbracket = yes\n";
+  const ex::Grid plain = ex::parse_grid(micro(grid), "plain");
+  CHECK(ratios_of(play(plain, loss).plan, 4e9) == std::vector<double>{0.5, 1, 2});
+
+  const ex::Grid g = ex::parse_grid(micro(grid + "bracket-margin = 0.02\n"), "margin");
+  const Played p = play(g, loss);
+  // 0.5 is 0.037 above the minimum: a wall; 2 is not, so 4 (0.071 above) is added.
+  CHECK(ratios_of(p.plan, 4e9) == std::vector<double>{0.5, 1, 2, 4});
+  CHECK(note_of(g, p.plan, 0) == "bracketed: lowest loss at r=1 between r=0.5 and r=2");
+  for (const auto& run : p.plan.runs) {
+    if (run.plan.request.ratio != 4) continue;
+    CHECK(p.plan.reasons.at(run.id) ==
+          "the loss at the largest ratio r=2 is within bracket-margin 0.02 of the lowest (r=1)");
+  }
+}
+
+TEST_CASE("bracket-margin looks at the far end only once the minimum is inside", "[bracket]") {
+  const ex::Grid g = ex::parse_grid(
+      micro("compute = 4e9\nratio = 0.5 1 2\nbracket = yes\nbracket-margin = 0.05\n"), "m");
+  const std::map<double, double> losses = {{0.25, 3.2}, {0.5, 3.02}, {1, 3.01}, {2, 3.0}, {4, 3.1}};
+  const Valley loss = [&](double, double r) { return losses.at(r); };
+  // After the grid: the lowest loss is at the top, so only the top is extended, although the
+  // bottom is within the margin too.
+  const ex::BracketPlan first = ex::plan_bracket(g, [&](const ex::RunSpec& run) {
+    ex::RunOutcome o;  // the grid's runs have finished, the added ones not yet
+    o.final = run.origin == ex::RunOrigin::kGrid;
+    if (o.final) o.loss = loss(0, run.plan.request.ratio);
+    return o;
+  });
+  std::set<double> after_grid;
+  for (const auto& run : first.runs) {
+    if (run.origin != ex::RunOrigin::kGrid) after_grid.insert(run.plan.request.ratio);
+  }
+  CHECK(after_grid == std::set<double>{4});
+  // Then 4 is a wall (0.1 above), 0.5 is not (0.02): 0.25 is added, and it is a wall.
+  const Played p = play(g, loss);
+  CHECK(ratios_of(p.plan, 4e9) == std::vector<double>{0.25, 0.5, 1, 2, 4});
+  CHECK(note_of(g, p.plan, 0) == "bracketed: lowest loss at r=2 between r=1 and r=4");
+}
+
 TEST_CASE("refine adds ratios around the minimum, more on its lower side", "[bracket]") {
   const ex::Grid g = ex::parse_grid(
       micro("compute = 4e9\nratio = 0.5 1 2 4 8 16\nbracket = yes\nrefine = 3\n"), "r");
@@ -223,6 +266,7 @@ TEST_CASE("bad bracket keys are one-line errors naming the key", "[bracket]") {
   CHECK(error("bracket = maybe\n") == "grid g: bracket = 'maybe' must be yes or no");
   CHECK(error("bracket-steps = 0\n") == "grid g: bracket-steps = 0 must be between 1 and 20");
   CHECK(error("bracket-factor = 1\n") == "grid g: bracket-factor = 1 must be between 1.05 and 10");
+  CHECK(error("bracket-margin = -0.1\n") == "grid g: bracket-margin = -0.1 must be between 0 and 1");
   CHECK(error("bracket-min = 5\nbracket-max = 2\n") ==
         "grid g: bracket-min 5 must be below bracket-max 2");
   CHECK_THAT(error("refine = x\n"), Catch::StartsWith("grid g: refine = 'x' is not a number"));
