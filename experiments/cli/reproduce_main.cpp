@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
     }
     const std::string grid_text = preset.grid + fmt::format("vocab = {}\n", vocab);
     // The plan first: impossible grids fail here, and expensive presets show their cost.
-    const std::vector<ex::RunSpec> runs = ex::expand(ex::parse_grid(grid_text, preset.name));
+    const ex::Grid parsed = ex::parse_grid(grid_text, preset.name);
+    const std::vector<ex::RunSpec> runs = ex::expand(parsed);
     announce(preset, runs, out, vm["yes"].as<bool>());
     fs::create_directories(out);
     std::string command = "build/bin/moescale reproduce";
@@ -171,7 +172,10 @@ int main(int argc, char** argv) {
     const std::string grid = (fs::path(out) / (preset.name + ".grid")).string();
     moe::write_file_atomic(grid, grid_text);
     const std::string sweep = (fs::path(out) / "sweep").string();
-    step(fmt::format("3/4 sweep: {} runs -> {}", runs.size(), sweep));
+    step(fmt::format("3/4 sweep: {} runs{} -> {}", runs.size(),
+                     parsed.bracket.on ? ", and those bracketing adds until each valley is inside"
+                                       : "",
+                     sweep));
     int workers = vm["workers"].as<int>();
     if (workers == 0 && device == "cpu") {
       workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
