@@ -234,9 +234,10 @@ class Planner {
       const std::string reason =
           best == end_with_loss
               ? fmt::format("lowest loss at the {} ratio r={:g}", which, c.ratio[best])
-              : fmt::format("the loss at the {} ratio r={:g} is within bracket-margin {:g} of the "
-                            "lowest (r={:g})",
-                            which, c.ratio[end_with_loss], g_.bracket.margin, c.ratio[best]);
+              : fmt::format(
+                    "the loss at the {} ratio r={:g} is within bracket-margin {:g} of the "
+                    "lowest (r={:g})",
+                    which, c.ratio[end_with_loss], g_.bracket.margin, c.ratio[best]);
       added |= extend(cell, c, up, reason, runs, side_note);
     }
     if (open_up || open_down) {

@@ -43,7 +43,7 @@ struct Bracket {
   double factor = 0;  // step in r (multiplicative); 0: the list's own step at that end
   double min = 0.01;  // ratios below this or above max are never added
   double max = 100;
-  int refine = 0;  // ratios added around a bracketed minimum
+  int refine = 0;     // ratios added around a bracketed minimum
   double margin = 0;  // an end is a wall only when its loss is this much above the lowest
 };
 

@@ -282,8 +282,8 @@ std::string bracketing_section(const scaling::Table& all) {
     };
     const std::string curve =
         fmt::format("{} | {} | {}", number("compute"), number("sparsity"), all.cell(i, "label"));
-    if (std::find_if(cells.begin(), cells.end(),
-                     [&](const auto& c) { return c.first == curve; }) == cells.end()) {
+    if (std::find_if(cells.begin(), cells.end(), [&](const auto& c) { return c.first == curve; }) ==
+        cells.end()) {
       cells.emplace_back(curve, note);
     }
   }

@@ -172,10 +172,9 @@ int main(int argc, char** argv) {
     const std::string grid = (fs::path(out) / (preset.name + ".grid")).string();
     moe::write_file_atomic(grid, grid_text);
     const std::string sweep = (fs::path(out) / "sweep").string();
-    step(fmt::format("3/4 sweep: {} runs{} -> {}", runs.size(),
-                     parsed.bracket.on ? ", and those bracketing adds until each valley is inside"
-                                       : "",
-                     sweep));
+    step(fmt::format(
+        "3/4 sweep: {} runs{} -> {}", runs.size(),
+        parsed.bracket.on ? ", and those bracketing adds until each valley is inside" : "", sweep));
     int workers = vm["workers"].as<int>();
     if (workers == 0 && device == "cpu") {
       workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

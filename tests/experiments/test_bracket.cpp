@@ -266,7 +266,8 @@ TEST_CASE("bad bracket keys are one-line errors naming the key", "[bracket]") {
   CHECK(error("bracket = maybe\n") == "grid g: bracket = 'maybe' must be yes or no");
   CHECK(error("bracket-steps = 0\n") == "grid g: bracket-steps = 0 must be between 1 and 20");
   CHECK(error("bracket-factor = 1\n") == "grid g: bracket-factor = 1 must be between 1.05 and 10");
-  CHECK(error("bracket-margin = -0.1\n") == "grid g: bracket-margin = -0.1 must be between 0 and 1");
+  CHECK(error("bracket-margin = -0.1\n") ==
+        "grid g: bracket-margin = -0.1 must be between 0 and 1");
   CHECK(error("bracket-min = 5\nbracket-max = 2\n") ==
         "grid g: bracket-min 5 must be below bracket-max 2");
   CHECK_THAT(error("refine = x\n"), Catch::StartsWith("grid g: refine = 'x' is not a number"));
