@@ -95,7 +95,28 @@ std::string sweep_description() {
       "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
       axes, shared);
   std::string sweep_keys;
-  for (const auto& k : ex::sweep_keys()) sweep_keys += fmt::format("\n  {:<15} {}", k.key, k.help);
+  for (const auto& k : ex::sweep_keys()) {
+    // The help wrapped at 98 columns, under its own start.
+    std::string line = fmt::format("\n  {:<15}", k.key), word;
+    size_t width = line.size() - 1;
+    for (char ch : k.help + " ") {
+      if (ch != ' ') {
+        word += ch;
+        continue;
+      }
+      if (width + 1 + word.size() > 98) {
+        line += "\n" + std::string(18, ' ');
+        width = 18;
+      } else {
+        line += ' ';
+        ++width;
+      }
+      line += word;
+      width += word.size();
+      word.clear();
+    }
+    sweep_keys += line;
+  }
   return description +
          "\nSweep keys of a grid (how the sweep grows the ratio list of each compute x sparsity "
          "x label\ncell; results.csv's origin column says grid, bracket or refine):" +
