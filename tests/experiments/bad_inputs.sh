@@ -154,6 +154,11 @@ bad plan-ratio-zero "--ratio 0" "> 0" "$M" plan --compute 1e15 --ratio 0
 bad plan-ratio-negative "--ratio -0.5" "> 0" "$M" plan --compute 1e15 --ratio -0.5
 bad plan-top-k "--top-k 6" "--experts" "$M" plan --compute 1e15 --experts 4 --top-k 6
 bad plan-tiny-budget "--compute 1e+03" "raise --compute" "$M" plan --compute 1e3
+bad plan-triad-two "--triad '1e9,1e8'" "e.g. --triad" "$M" plan --triad 1e9,1e8
+bad plan-triad-m "M/N_a = 5" "must exceed 6" "$M" plan --triad 5e8,1e8,2e9
+bad plan-triad-n "N/N_a = 40" "lower N or use more routed experts" "$M" plan --triad 1e9,1e8,4e9
+bad plan-triad-d "--d-model 64" "feasible interval" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --d-model 64
+bad plan-triad-kv "--kv-heads 3" "must divide --heads 8" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --kv-heads 3
 bad plan-label "--label 3Q" "use" "$M" plan --compute 1e15 --label 3Q
 bad plan-hold "--hold sideways" "use flops or active" "$M" plan --compute 1e15 --hold sideways
 bad plan-grid-missing "nope.grid" "check the path" "$M" plan --grid nope.grid

@@ -1,0 +1,232 @@
+#include "moe/triad.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <vector>
+
+namespace moe {
+
+namespace {
+
+void check_shape(const TriadShape& s) {
+  auto positive = [](const char* flag, int64_t v) {
+    if (v < 1) throw std::invalid_argument(fmt::format("{} {} must be >= 1", flag, v));
+  };
+  positive("--heads", s.n_heads);
+  positive("--kv-heads", s.n_kv_heads);
+  positive("--head-dim", s.head_dim);
+  positive("--experts", s.n_experts);
+  positive("--top-k", s.top_k);
+  positive("--context", s.context);
+  positive("--dense-factor", s.dense_factor);
+  positive("--width-multiple", s.width_multiple);
+  if (s.n_shared < 0)
+    throw std::invalid_argument(fmt::format("--shared {} must be >= 0", s.n_shared));
+  if (s.n_heads % s.n_kv_heads != 0) {
+    throw std::invalid_argument(fmt::format(
+        "--kv-heads {} must divide --heads {} (each key/value head serves a group of queries)",
+        s.n_kv_heads, s.n_heads));
+  }
+  if (s.top_k >= s.n_experts) {
+    throw std::invalid_argument(fmt::format(
+        "--top-k {} must be below --experts {}: with every routed expert active N = N_a", s.top_k,
+        s.n_experts));
+  }
+}
+
+void check_target(const Triad& t) {
+  for (const auto& [name, v] :
+       {std::pair<const char*, double>{"M", t.M}, {"N_a", t.N_a}, {"N", t.N}}) {
+    if (!(std::isfinite(v) && v > 0)) {
+      throw std::invalid_argument(
+          fmt::format("--triad: {} = {} must be a positive number", name, v));
+    }
+  }
+  if (t.M <= 6 * t.N_a) {
+    throw std::invalid_argument(fmt::format(
+        "--triad: M/N_a = {:.4g} must exceed 6 (M = 6 N_a + the attention context term)",
+        t.M / t.N_a));
+  }
+  if (t.N <= t.N_a) {
+    throw std::invalid_argument(fmt::format(
+        "--triad: N = {:.4g} must exceed N_a = {:.4g} (N adds the routed experts a token skips)",
+        t.N, t.N_a));
+  }
+}
+
+// What the target fixes before d: the MoE layers' parameters.
+struct Budget {
+  double inactive = 0;    // N - N_a = 3 d d_m (N_e - K) L_m
+  double moe_active = 0;  // 3 d d_m (K + N_s) L_m, the same for every d
+  double rest = 0;        // N_a - moe_active: attention + dense FFN
+};
+
+Budget budget(const Triad& t, const TriadShape& s) {
+  Budget b;
+  b.inactive = t.N - t.N_a;
+  b.moe_active = b.inactive * static_cast<double>(s.top_k + s.n_shared) /
+                 static_cast<double>(s.n_experts - s.top_k);
+  b.rest = t.N_a - b.moe_active;
+  if (b.rest <= 0) {
+    const double most = 1.0 + static_cast<double>(s.n_experts - s.top_k) /
+                                  static_cast<double>(s.top_k + s.n_shared);
+    throw std::invalid_argument(fmt::format(
+        "--triad: N/N_a = {:.4g} must be below {:.4g} = 1 + (N_e - K)/(K + N_s) for {} routed "
+        "experts, top-{} and {} shared: the experts alone would exceed N_a; lower N or use more "
+        "routed experts",
+        t.N / t.N_a, most, s.n_experts, s.top_k, s.n_shared));
+  }
+  return b;
+}
+
+double attention_per_d(const TriadShape& s, int64_t n_layers) {  // attention params / d
+  return 2.0 * static_cast<double>(s.head_dim * (s.n_heads + s.n_kv_heads) * n_layers);
+}
+
+double layers_real(const Triad& t, const TriadShape& s) {
+  return (t.M - 6 * t.N_a) / (6.0 * static_cast<double>(s.context * s.n_heads * s.head_dim));
+}
+
+FeasibleD feasible_for_layers(const Budget& b, const TriadShape& s, int64_t n_layers) {
+  // L_d(d) = (rest - A d) / (3 f d^2) with A = attention params per d: L_d = 0 at the top,
+  // L_d = L - 1 at the bottom.
+  const double a = attention_per_d(s, n_layers);
+  const double q = 3.0 * static_cast<double>(s.dense_factor * (n_layers - 1));
+  FeasibleD f;
+  f.n_layers = n_layers;
+  f.high = b.rest / a;
+  f.low = q > 0 ? (-a + std::sqrt(a * a + 4 * q * b.rest)) / (2 * q) : f.high;
+  return f;
+}
+
+// The hidden size at which the dense FFN takes exactly n_dense layers (real-valued): the root of
+// 3 f n_dense d^2 + A d = rest. Integer layer splits only meet N_a at these points.
+double d_for_dense_layers(const Budget& b, const TriadShape& s, int64_t n_layers, int64_t n_dense) {
+  const double a = attention_per_d(s, n_layers);
+  const double q = 3.0 * static_cast<double>(s.dense_factor * n_dense);
+  return q > 0 ? (-a + std::sqrt(a * a + 4 * q * b.rest)) / (2 * q) : b.rest / a;
+}
+
+// The default d: of the points where the layer split is exact, the one nearest the middle of
+// the feasible interval (the paper's proxy for the best d).
+double default_d(const Budget& b, const TriadShape& s, const FeasibleD& f) {
+  const double middle = (f.low + f.high) / 2;
+  double best = middle, best_distance = HUGE_VAL;
+  for (int64_t n_dense = 0; n_dense < f.n_layers; ++n_dense) {
+    const double d = d_for_dense_layers(b, s, f.n_layers, n_dense);
+    if (std::abs(d - middle) < best_distance) {
+      best = d;
+      best_distance = std::abs(d - middle);
+    }
+  }
+  return best;
+}
+
+int64_t round_to(double x, int64_t multiple) {
+  return std::max<int64_t>(multiple, std::llround(x / static_cast<double>(multiple)) * multiple);
+}
+
+TriadArch build(const Budget& b, const TriadShape& s, int64_t n_layers, int64_t d) {
+  TriadArch a;
+  a.shape = s;
+  a.d_model = d;
+  a.n_layers = n_layers;
+  a.d_dense = s.dense_factor * d;
+  const double dd = static_cast<double>(d);
+  const double dense = b.rest - attention_per_d(s, n_layers) * dd;
+  const double dense_layers = dense / (3.0 * dd * static_cast<double>(a.d_dense));
+  a.n_dense_layers = std::clamp<int64_t>(std::llround(dense_layers), 0, n_layers - 1);
+  a.d_expert = round_to(b.inactive / (3.0 * dd * static_cast<double>(s.n_experts - s.top_k) *
+                                      static_cast<double>(a.n_moe_layers())),
+                        s.width_multiple);
+  return a;
+}
+
+double worst_error(const Triad& got, const Triad& want) {
+  return std::max({std::abs(got.M / want.M - 1), std::abs(got.N_a / want.N_a - 1),
+                   std::abs(got.N / want.N - 1)});
+}
+
+}  // namespace
+
+Triad count_triad(const TriadArch& a) {
+  const TriadShape& s = a.shape;
+  const double d = static_cast<double>(a.d_model);
+  const double moe_layers = static_cast<double>(a.n_moe_layers());
+  Triad t;
+  t.N_a = attention_per_d(s, a.n_layers) * d +
+          3.0 * d * static_cast<double>(a.d_dense * a.n_dense_layers) +
+          3.0 * d * static_cast<double>(a.d_expert * (s.top_k + s.n_shared)) * moe_layers;
+  t.N = t.N_a + 3.0 * d * static_cast<double>(a.d_expert * (s.n_experts - s.top_k)) * moe_layers;
+  t.M = 6 * t.N_a + 6.0 * static_cast<double>(s.context * s.n_heads * s.head_dim * a.n_layers);
+  return t;
+}
+
+FeasibleD feasible_d(const Triad& target, const TriadShape& shape) {
+  check_shape(shape);
+  check_target(target);
+  const Budget b = budget(target, shape);
+  const int64_t n_layers = std::max<int64_t>(1, std::llround(layers_real(target, shape)));
+  return feasible_for_layers(b, shape, n_layers);
+}
+
+TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optional<int64_t> d_model,
+                      double tolerance) {
+  check_shape(shape);
+  check_target(target);
+  const Budget b = budget(target, shape);
+  // Both integer layer counts around the real one: whichever meets the triad more closely.
+  const double l_real = layers_real(target, shape);
+  std::vector<int64_t> layer_counts = {std::max<int64_t>(1, static_cast<int64_t>(l_real))};
+  if (static_cast<double>(layer_counts[0]) < l_real) layer_counts.push_back(layer_counts[0] + 1);
+  std::optional<TriadArch> best;
+  double best_error = HUGE_VAL;
+  FeasibleD interval;
+  for (int64_t n_layers : layer_counts) {
+    const FeasibleD f = feasible_for_layers(b, shape, n_layers);
+    const int64_t m = shape.width_multiple;
+    const int64_t lo = static_cast<int64_t>(std::floor(f.low / m)) * m;
+    const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
+    const int64_t d = d_model ? *d_model : round_to(default_d(b, shape, f), m);
+    if (d < lo || d > hi) continue;
+    const TriadArch a = build(b, shape, n_layers, d);
+    const double error = worst_error(count_triad(a), target);
+    if (error < best_error) {
+      best = a;
+      best->d_low = f.low;
+      best->d_high = f.high;
+      best_error = error;
+      interval = f;
+    }
+  }
+  if (!best) {
+    const FeasibleD f = feasible_for_layers(b, shape, std::max<int64_t>(1, std::llround(l_real)));
+    throw std::invalid_argument(fmt::format(
+        "--d-model {} is outside the feasible interval [{:.0f}, {:.0f}] of this triad ({} layers: "
+        "from all but one layer dense to no dense layer)",
+        d_model.value_or(0), f.low, f.high, f.n_layers));
+  }
+  const Triad got = count_triad(*best);
+  if (best_error > tolerance) {
+    throw std::invalid_argument(fmt::format(
+        "--triad: no architecture with integer layers meets the target within {:.0f}%: at d = "
+        "{} ({} layers: {} dense + {} MoE, d_m {}) it has {}; try another --d-model in "
+        "[{:.0f}, {:.0f}]",
+        100 * tolerance, best->d_model, best->n_layers, best->n_dense_layers, best->n_moe_layers(),
+        best->d_expert, describe_triad(got, target), interval.low, interval.high));
+  }
+  return *best;
+}
+
+std::string describe_triad(const Triad& got, const Triad& want) {
+  auto one = [](const char* name, double g, double w) {
+    return fmt::format("{} {:.4g} ({:+.1f}%)", name, g, 100 * (g / w - 1));
+  };
+  return one("M", got.M, want.M) + ", " + one("N_a", got.N_a, want.N_a) + ", " +
+         one("N", got.N, want.N);
+}
+
+}  // namespace moe
