@@ -72,7 +72,8 @@ void check_points(const std::vector<IsoflopPoint>& points, const IsoflopOptions&
   }
 }
 
-// Points grouped by budget (scaling::same_group), budgets ascending.
+}  // namespace
+
 std::vector<std::vector<IsoflopPoint>> group_by_budget(const std::vector<IsoflopPoint>& points) {
   std::vector<IsoflopPoint> sorted = points;
   std::stable_sort(sorted.begin(), sorted.end(), [](const IsoflopPoint& a, const IsoflopPoint& b) {
@@ -87,6 +88,8 @@ std::vector<std::vector<IsoflopPoint>> group_by_budget(const std::vector<Isoflop
   }
   return budgets;
 }
+
+namespace {
 
 // kCurvePoints (x, loss) over the swept range, log-spaced, of a valley given as loss(ln x).
 template <typename Valley>

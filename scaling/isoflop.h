@@ -69,6 +69,9 @@ struct Parabola {
   }
 };
 
+// Points grouped by budget (scaling::same_group), budgets ascending.
+std::vector<std::vector<IsoflopPoint>> group_by_budget(const std::vector<IsoflopPoint>& points);
+
 // Least-squares parabola in ln x; ok = false with fewer than 3 distinct x.
 Parabola fit_parabola(const std::vector<double>& log_x, const std::vector<double>& loss);
 

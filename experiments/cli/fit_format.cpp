@@ -95,6 +95,45 @@ std::string format_chinchilla(const sc::ChinchillaFit& fit) {
   return s;
 }
 
+std::string format_band(const sc::BandFit& fit, const std::string& x_name) {
+  std::string s;
+  s += fmt::format("  x          column {}\n", x_name);
+  s += fmt::format(
+      "  curve      loss = c0 + c1 u + c2 u^2 with u = {} per budget; x_opt at the vertex, the "
+      "band where the curve is within {:g}% of its minimum\n",
+      fit.options.log_x ? "ln x" : "x", 100 * fit.options.band);
+  s += fmt::format("  intervals  {}\n\n",
+                   fit.options.bootstrap == 0
+                       ? std::string("no bootstrap (--bootstrap 0): no intervals")
+                       : fmt::format("95% percentile intervals from {} replicates resampled "
+                                     "within each budget (seed {})",
+                                     fit.options.bootstrap, fit.options.seed));
+  s += fmt::format("  {:<10} {:>6}  {:<18} {:>9} {:<20} {:>9} {:<20} {:>9} {:<20} {}\n", "C",
+                   "points", "x swept", "x_low", "95% CI", "x_opt", "95% CI", "x_high", "95% CI",
+                   "status");
+  for (const auto& o : fit.optima) {
+    s += fmt::format(
+        "  {:<10} {:>6}  {:<18} {:>9} {:<20} {:>9} {:<20} {:>9} {:<20} {}\n", sci(o.compute),
+        o.n_points, fmt::format("[{}, {}]", num(o.x_min, 4), num(o.x_max, 4)), num(o.x_low.value),
+        interval(o.x_low), num(o.x_opt.value), interval(o.x_opt), num(o.x_high.value),
+        interval(o.x_high),
+        !o.bracketed     ? "excluded: " + o.note
+        : o.edges_inside ? std::string("bracketed")
+                         : std::string("bracketed; a band edge extrapolated past the sweep"));
+  }
+  s += "\n";
+  for (const auto& law : fit.laws) {
+    if (!law.fitted) {
+      s += fmt::format("  {} = k C^a: not fitted ({} bracketed budget(s); it needs 2)\n", law.name,
+                       fit.n_budgets_used);
+      continue;
+    }
+    s += fmt::format("  {:<7} = k C^a: a = {} {}, k = {} {}\n", law.name, num(law.a.value),
+                     interval(law.a), num(law.k.value), interval(law.k));
+  }
+  return s;
+}
+
 std::string format_isoflop(const sc::IsoflopFit& fit, const std::string& x_name) {
   std::string s;
   s += fmt::format("  x          column {}\n", x_name);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "experiments/derive_ratio.h"
+#include "scaling/band.h"
 #include "scaling/chinchilla.h"
 #include "scaling/isoflop.h"
 #include "scaling/loss_fit.h"
@@ -23,6 +24,7 @@ std::string format_law_fit(const scaling::LawFit& fit);
 std::string format_chinchilla(const scaling::ChinchillaFit& fit);
 // x_name says what x is (a column name) in the headings.
 std::string format_isoflop(const scaling::IsoflopFit& fit, const std::string& x_name);
+std::string format_band(const scaling::BandFit& fit, const std::string& x_name);
 std::string format_ratio_law(const scaling::RatioLawFit& fit);
 std::string format_moe_laws(const scaling::MoeLawComparison& comparison);
 

@@ -15,6 +15,7 @@
 #include "experiments/cli/cli.h"
 #include "experiments/cli/fit_format.h"
 #include "experiments/derive_ratio.h"
+#include "scaling/band.h"
 #include "scaling/chinchilla.h"
 #include "scaling/csv.h"
 #include "scaling/dataset.h"
@@ -52,17 +53,22 @@ constexpr const char* kDescription =
     "              (a/(N^alpha E^gamma) + b/D^beta + tau, E = 1/(1-S)), Abnar et al. 2025\n"
     "              (a/N^alpha + b/D^beta + c/(1-S)^lambda + d/((1-S)^delta N^gamma) + tau) and\n"
     "              Chinchilla; RMSE and MAPE in-sample and held out; roles N, D, S, r, loss\n"
+    "  band        per budget C a quadratic of loss in x (--log-x: in ln x), x_opt at its vertex\n"
+    "              and the band (x_low, x_high) where it stays within --band (0.001) of its\n"
+    "              minimum; power laws of x_opt, x_low, x_high and the width in C (paper 2's\n"
+    "              Phase 2, x = d); roles C, x, loss"
     "\n"
     "roles and their default columns (results.csv): loss=val_loss C=compute x=ratio_achieved\n"
     "(power: compute) S=sparsity N=params_active D=tokens r=ratio_achieved label=label";
 
-const std::vector<std::string> kLaws = {"power", "chinchilla", "isoflop", "ratio", "moe-law"};
+const std::vector<std::string> kLaws = {"power", "chinchilla", "isoflop",
+                                        "ratio", "moe-law",    "band"};
 
 po::options_description fit_options() {
   po::options_description o("fit");
   // clang-format off
   o.add_options()
-      ("law", po::value<std::string>(), "LAW (positional): power, chinchilla, isoflop, ratio or moe-law")
+      ("law", po::value<std::string>(), "LAW (positional): power, chinchilla, isoflop, ratio, moe-law or band")
       ("input", po::value<std::string>(), "the loss grid, a CSV with a header row (e.g. results.csv)")
       ("column", po::value<std::vector<std::string>>()->composing(),
        "ROLE=NAME: read role ROLE (loss, C, x, S, N, D, r, label) from column NAME; repeatable")
@@ -81,6 +87,9 @@ po::options_description fit_options() {
        "solve every start to convergence (default: every start gets 5 iterations, the best 2% "
        "are solved to convergence)")
       ("no-offset", po::bool_switch(), "power: fit L = A x^-alpha (no irreducible term E)")
+      ("band", po::value<double>()->default_value(1e-3, "0.001"),
+       "band: relative loss band around each budget's minimum (0.001: within 0.1%)")
+      ("log-x", po::bool_switch(), "band: fit the quadratic in ln x instead of x")
       ("budget", po::value<std::vector<double>>()->composing(),
        "chinchilla: report N_opt, D_opt at this compute (repeatable; default: decades of 6ND)")
       ("holdout", po::value<std::string>()->default_value("auto"),
@@ -334,6 +343,22 @@ json run_ratio(const Input& in, const sc::RoleNames& roles, sc::ValleyModel vall
   return j;
 }
 
+json run_band(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
+              int bootstrap, uint64_t seed) {
+  const auto points = sc::isoflop_points(in.table, roles);
+  std::cout << header("band", in, points.size());
+  sc::BandOptions o;
+  o.band = vm["band"].as<double>();
+  o.log_x = vm["log-x"].as<bool>();
+  o.bootstrap = bootstrap;
+  o.seed = seed;
+  const sc::BandFit fit = fitting(in, [&] { return sc::fit_band(points, o); });
+  std::cout << moe::cli::format_band(fit, roles.at("x"));
+  json j = sc::to_json(fit);
+  j["columns"] = roles_json(roles, {"C", "x", "loss"});
+  return j;
+}
+
 json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
                  int bootstrap, uint64_t seed) {
   const std::string holdout = vm["holdout"].as<std::string>();
@@ -402,8 +427,8 @@ int main(int argc, char** argv) {
                       "name the law first, e.g. 'moescale fit chinchilla --input results.csv'");
     const std::string law = vm["law"].as<std::string>();
     if (std::find(kLaws.begin(), kLaws.end(), law) == kLaws.end()) {
-      throw moe::InputError(
-          fmt::format("unknown law '{}': use power, chinchilla, isoflop, ratio or moe-law", law));
+      throw moe::InputError(fmt::format(
+          "unknown law '{}': use power, chinchilla, isoflop, ratio, moe-law or band", law));
     }
     moe::cli::require(vm, "input", "give the loss grid, e.g. --input results.csv");
     const int bootstrap = vm["bootstrap"].as<int>();
@@ -422,6 +447,9 @@ int main(int argc, char** argv) {
     }
     if (!vm["holdout"].defaulted() && law != "moe-law") {
       throw moe::InputError("--holdout applies to moe-law only");
+    }
+    if ((!vm["band"].defaulted() || vm["log-x"].as<bool>()) && law != "band") {
+      throw moe::InputError("--band and --log-x apply to the band law only");
     }
     if (vm.count("budget") && law != "chinchilla") {
       throw moe::InputError("--budget applies to chinchilla only");
@@ -448,6 +476,8 @@ int main(int argc, char** argv) {
       j = run_isoflop(in, roles, valley, bootstrap, seed);
     } else if (law == "ratio") {
       j = run_ratio(in, roles, valley, bootstrap, seed);
+    } else if (law == "band") {
+      j = run_band(vm, in, roles, bootstrap, seed);
     } else {
       j = run_moe_law(vm, in, roles, bootstrap, seed);
     }

@@ -220,6 +220,43 @@ TEST_CASE("fit isoflop and power run from the command line", "[cli]") {
   CHECK(p.out.find("alpha") != std::string::npos);
 }
 
+TEST_CASE("fit band: a planted 0.1% band from the command line, and its bad flags", "[cli]") {
+  // loss = 2.5 + 1e-6 (d - d0)^2 with d0 = 500 (C / 1e18)^0.25: half-width sqrt(0.0025 / 1e-6).
+  std::ostringstream csv;
+  csv << std::setprecision(17) << "run_id,compute,d_model,val_loss,status\n";
+  for (double c : {1e18, 1e19, 1e20}) {
+    const double d0 = 500 * std::pow(c / 1e18, 0.25);
+    for (int i = 0; i < 9; ++i) {
+      const double d = d0 * (0.6 + 0.1 * i);
+      csv << "r" << i << "," << c << "," << d << "," << 2.5 + 1e-6 * (d - d0) * (d - d0)
+          << ",done\n";
+    }
+  }
+  const std::string input = write("band.csv", csv.str());
+  const std::string out = (dir() / "band.json").string();
+  const Result r =
+      run_fit("band --input " + input + " --column x=d_model --bootstrap 20 --out " + out, false);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  std::ifstream in(out);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  REQUIRE(j["optima"].size() == 3);
+  const auto& first = j["optima"][0];
+  CHECK(first["x_opt"].get<double>() == Approx(500).epsilon(1e-9));
+  CHECK(first["x_low"].get<double>() == Approx(450).epsilon(1e-9));
+  CHECK(first["x_high"].get<double>() == Approx(550).epsilon(1e-9));
+  CHECK(j["laws"]["x_opt"]["a"].get<double>() == Approx(0.25).epsilon(1e-9));
+  CHECK(j["columns"]["x"] == "d_model");
+
+  const Result bad = run_fit("band --input " + input + " --column x=d_model --band 2");
+  CHECK(bad.status == 2);
+  CHECK(bad.out ==
+        "moescale fit: error: " + input + ": --band 2 must be between 0 and 1 (0.001 is 0.1%)\n");
+  const Result other = run_fit("isoflop --input " + input + " --column x=d_model --log-x");
+  CHECK(other.status == 2);
+  CHECK(other.out == "moescale fit: error: --band and --log-x apply to the band law only\n");
+}
+
 TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep", "[cli][moe]") {
   const std::string csv = write("sweep.csv", sweep_csv());
   const std::string out = (dir() / "moe.json").string();

@@ -1,0 +1,220 @@
+#include "scaling/band.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "common/errors.h"
+
+namespace moe::scaling {
+
+namespace {
+
+// One budget's curve and band, from its points (no interval).
+struct BudgetBand {
+  bool bracketed = false;
+  std::string note;
+  double x_opt = kNaN, x_low = kNaN, x_high = kNaN, loss_opt = kNaN;
+};
+
+BudgetBand band_of(const std::vector<IsoflopPoint>& group, const BandOptions& o, double x_min,
+                   double x_max) {
+  std::vector<double> u, loss;
+  for (const auto& p : group) {
+    u.push_back(o.log_x ? std::log(p.x) : p.x);
+    loss.push_back(p.loss);
+  }
+  BudgetBand b;
+  const Parabola q = fit_parabola(u, loss);
+  if (!q.ok) {
+    b.note = "fewer than 3 distinct x values: no quadratic";
+    return b;
+  }
+  if (!(q.c[2] > 0)) {
+    b.note = "no minimum: the fitted quadratic opens downward";
+    return b;
+  }
+  const double v = q.vertex_log_x();  // the vertex in u
+  const double to_x_min = o.log_x ? std::log(x_min) : x_min;
+  const double to_x_max = o.log_x ? std::log(x_max) : x_max;
+  if (!(v > to_x_min && v < to_x_max)) {
+    b.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
+                         v <= to_x_min ? "below" : "above", x_min, x_max);
+    return b;
+  }
+  b.bracketed = true;
+  b.loss_opt = q.value(v);
+  const double half = std::sqrt(o.band * std::abs(b.loss_opt) / q.c[2]);
+  auto to_x = [&](double w) { return o.log_x ? std::exp(w) : w; };
+  b.x_opt = to_x(v);
+  b.x_low = to_x(v - half);
+  b.x_high = to_x(v + half);
+  return b;
+}
+
+Line law_of(const std::vector<double>& compute, const std::vector<double>& y) {
+  std::vector<double> lc, ly;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (!(y[i] > 0) || !std::isfinite(y[i])) continue;
+    lc.push_back(std::log(compute[i]));
+    ly.push_back(std::log(y[i]));
+  }
+  return fit_line(lc, ly);
+}
+
+// The four quantities a law is fitted to, per budget.
+std::vector<double> quantity(const std::vector<BudgetBand>& bands, int which) {
+  std::vector<double> out;
+  for (const auto& b : bands) {
+    out.push_back(which == 0   ? b.x_opt
+                  : which == 1 ? b.x_low
+                  : which == 2 ? b.x_high
+                               : b.x_high - b.x_low);
+  }
+  return out;
+}
+
+const char* const kLawNames[] = {"x_opt", "x_low", "x_high", "width"};
+
+void check(const std::vector<IsoflopPoint>& points, const BandOptions& o) {
+  if (points.empty()) throw InputError("band: no points");
+  if (!(o.band > 0 && o.band < 1)) {
+    throw InputError(fmt::format("--band {} must be between 0 and 1 (0.001 is 0.1%)", o.band));
+  }
+  for (const auto& p : points) {
+    if (!(std::isfinite(p.compute) && p.compute > 0)) {
+      throw InputError(fmt::format("band: C = {} must be a finite number > 0", p.compute));
+    }
+    if (!std::isfinite(p.x) || (o.log_x && !(p.x > 0))) {
+      throw InputError(fmt::format("band: x = {} must be finite{}", p.x,
+                                   o.log_x ? " and > 0 (--log-x takes its logarithm)" : ""));
+    }
+    if (!std::isfinite(p.loss)) {
+      throw InputError(fmt::format("band: loss = {} must be a finite number", p.loss));
+    }
+  }
+}
+
+}  // namespace
+
+BandFit fit_band(const std::vector<IsoflopPoint>& points, const BandOptions& options) {
+  check(points, options);
+  check_bootstrap(options.bootstrap);
+  BandFit fit;
+  fit.options = options;
+  const auto groups = group_by_budget(points);
+  std::vector<BudgetBand> bands;
+  for (const auto& g : groups) {
+    BandOptimum o;
+    o.compute = g.front().compute;
+    o.n_points = static_cast<int>(g.size());
+    o.x_min = INFINITY;
+    o.x_max = -INFINITY;
+    for (const auto& p : g) {
+      o.x_min = std::min(o.x_min, p.x);
+      o.x_max = std::max(o.x_max, p.x);
+    }
+    const BudgetBand b = band_of(g, options, o.x_min, o.x_max);
+    o.bracketed = b.bracketed;
+    o.note = b.note;
+    o.x_opt.value = b.x_opt;
+    o.x_low.value = b.x_low;
+    o.x_high.value = b.x_high;
+    o.loss_opt = b.loss_opt;
+    o.edges_inside = b.bracketed && b.x_low >= o.x_min && b.x_high <= o.x_max;
+    fit.n_budgets_used += b.bracketed ? 1 : 0;
+    bands.push_back(b);
+    fit.optima.push_back(o);
+  }
+  std::vector<double> compute;
+  for (const auto& o : fit.optima) compute.push_back(o.compute);
+
+  // Replicates: every budget resampled within itself, refitted, and the laws refitted.
+  Rng rng(options.seed ^ 0x62616e64ULL);  // "band"
+  std::vector<std::vector<std::array<double, 3>>> per_budget(groups.size());
+  std::vector<std::array<std::vector<double>, 2>> law_samples(4);
+  for (int r = 0; r < options.bootstrap; ++r) {
+    std::vector<BudgetBand> rep;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      std::vector<IsoflopPoint> g;
+      for (size_t j : resample_indices(groups[i].size(), rng)) g.push_back(groups[i][j]);
+      BudgetBand b = band_of(g, options, fit.optima[i].x_min, fit.optima[i].x_max);
+      if (!fit.optima[i].bracketed) b = BudgetBand{};  // left out of the laws, as in the fit
+      if (b.bracketed) per_budget[i].push_back({b.x_opt, b.x_low, b.x_high});
+      rep.push_back(b);
+    }
+    for (int w = 0; w < 4; ++w) {
+      const Line line = law_of(compute, quantity(rep, w));
+      if (!std::isfinite(line.slope)) continue;
+      law_samples[w][0].push_back(std::exp(line.intercept));
+      law_samples[w][1].push_back(line.slope);
+    }
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    BandOptimum& o = fit.optima[i];
+    o.replicates_used = static_cast<int>(per_budget[i].size());
+    if (!o.bracketed || per_budget[i].size() < 2) continue;
+    Estimate* targets[] = {&o.x_opt, &o.x_low, &o.x_high};
+    for (int k = 0; k < 3; ++k) {
+      std::vector<double> s;
+      for (const auto& v : per_budget[i]) s.push_back(v[static_cast<size_t>(k)]);
+      std::tie(targets[k]->ci_low, targets[k]->ci_high) = percentile_interval(s);
+    }
+  }
+  for (int w = 0; w < 4; ++w) {
+    BandLaw law;
+    law.name = kLawNames[w];
+    const Line line = law_of(compute, quantity(bands, w));
+    law.fitted = fit.n_budgets_used >= 2 && std::isfinite(line.slope);
+    if (law.fitted) {
+      law.k.value = std::exp(line.intercept);
+      law.a.value = line.slope;
+      if (law_samples[w][1].size() >= 2) {
+        std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(law_samples[w][0]);
+        std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(law_samples[w][1]);
+      }
+    }
+    fit.laws.push_back(law);
+  }
+  return fit;
+}
+
+nlohmann::json to_json(const BandFit& fit) {
+  nlohmann::json optima = nlohmann::json::array();
+  for (const auto& o : fit.optima) {
+    optima.push_back({{"C", o.compute},
+                      {"n_points", o.n_points},
+                      {"x_range", {o.x_min, o.x_max}},
+                      {"bracketed", o.bracketed},
+                      {"note", o.note},
+                      {"x_opt", finite_or_null(o.x_opt.value)},
+                      {"x_opt_ci", ci_to_json(o.x_opt)},
+                      {"x_low", finite_or_null(o.x_low.value)},
+                      {"x_low_ci", ci_to_json(o.x_low)},
+                      {"x_high", finite_or_null(o.x_high.value)},
+                      {"x_high_ci", ci_to_json(o.x_high)},
+                      {"loss_opt", finite_or_null(o.loss_opt)},
+                      {"edges_inside", o.edges_inside},
+                      {"replicates_used", o.replicates_used}});
+  }
+  nlohmann::json laws = nlohmann::json::object();
+  for (const auto& l : fit.laws) {
+    laws[l.name] = {{"fitted", l.fitted},
+                    {"k", finite_or_null(l.k.value)},
+                    {"k_ci", ci_to_json(l.k)},
+                    {"a", finite_or_null(l.a.value)},
+                    {"a_ci", ci_to_json(l.a)}};
+  }
+  return {{"band", fit.options.band},
+          {"curve", fit.options.log_x ? "quadratic in ln x" : "quadratic in x"},
+          {"bootstrap", fit.options.bootstrap},
+          {"seed", fit.options.seed},
+          {"budgets_used", fit.n_budgets_used},
+          {"optima", optima},
+          {"laws", laws}};
+}
+
+}  // namespace moe::scaling
