@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -20,39 +21,116 @@ struct BudgetBand {
   double x_opt = kNaN, x_low = kNaN, x_high = kNaN, loss_opt = kNaN;
 };
 
-BudgetBand band_of(const std::vector<IsoflopPoint>& group, const BandOptions& o, double x_min,
-                   double x_max) {
+std::string outside_note(double x_opt, double x_min, double x_max) {
+  return fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
+                     x_opt <= x_min ? "below" : "above", x_min, x_max);
+}
+
+size_t distinct_x(const std::vector<IsoflopPoint>& group) {
+  std::vector<double> x;
+  for (const auto& p : group) x.push_back(p.x);
+  std::sort(x.begin(), x.end());
+  return static_cast<size_t>(std::unique(x.begin(), x.end()) - x.begin());
+}
+
+BudgetBand quadratic_band(const std::vector<IsoflopPoint>& group, const BandOptions& o,
+                          double x_min, double x_max) {
+  const bool log = o.curve == BandCurve::kLogQuadratic;
   std::vector<double> u, loss;
   for (const auto& p : group) {
-    u.push_back(o.log_x ? std::log(p.x) : p.x);
+    u.push_back(log ? std::log(p.x) : p.x);
     loss.push_back(p.loss);
   }
   BudgetBand b;
   const Parabola q = fit_parabola(u, loss);
-  if (!q.ok) {
-    b.note = "fewer than 3 distinct x values: no quadratic";
-    return b;
-  }
   if (!(q.c[2] > 0)) {
     b.note = "no minimum: the fitted quadratic opens downward";
     return b;
   }
+  auto to_x = [&](double w) { return log ? std::exp(w) : w; };
   const double v = q.vertex_log_x();  // the vertex in u
-  const double to_x_min = o.log_x ? std::log(x_min) : x_min;
-  const double to_x_max = o.log_x ? std::log(x_max) : x_max;
-  if (!(v > to_x_min && v < to_x_max)) {
-    b.note = fmt::format("minimum {} the swept range [{:.4g}, {:.4g}]: extend the sweep",
-                         v <= to_x_min ? "below" : "above", x_min, x_max);
+  if (!(to_x(v) > x_min && to_x(v) < x_max)) {
+    b.note = outside_note(to_x(v), x_min, x_max);
     return b;
   }
   b.bracketed = true;
   b.loss_opt = q.value(v);
   const double half = std::sqrt(o.band * std::abs(b.loss_opt) / q.c[2]);
-  auto to_x = [&](double w) { return o.log_x ? std::exp(w) : w; };
   b.x_opt = to_x(v);
   b.x_low = to_x(v - half);
   b.x_high = to_x(v + half);
   return b;
+}
+
+// loss = c + a/(x - lower) + b g(x), g(x) = x, or 1/(upper - x) with an upper pole.
+struct PoleCurve {
+  double c = kNaN, a = kNaN, b = kNaN, lower = kNaN, upper = kNaN;
+  bool two_poles() const { return std::isfinite(upper); }
+  double g(double x) const { return two_poles() ? 1 / (upper - x) : x; }
+  double value(double x) const { return c + a / (x - lower) + b * g(x); }
+};
+
+// The x in (from, to) where the curve, monotone there, crosses `level`.
+double crossing(const PoleCurve& q, double from, double to, double level) {
+  const bool rising = q.value(to) > q.value(from);
+  for (int i = 0; i < 200; ++i) {
+    const double mid = (from + to) / 2;
+    ((q.value(mid) > level) == rising ? to : from) = mid;
+  }
+  return (from + to) / 2;
+}
+
+BudgetBand pole_band(const std::vector<IsoflopPoint>& group, const BandOptions& o, double x_min,
+                     double x_max) {
+  PoleCurve q;
+  q.lower = o.lower;
+  q.upper = o.upper;
+  Eigen::MatrixXd design(static_cast<Eigen::Index>(group.size()), 3);
+  Eigen::VectorXd y(static_cast<Eigen::Index>(group.size()));
+  for (size_t i = 0; i < group.size(); ++i) {
+    const auto r = static_cast<Eigen::Index>(i);
+    design(r, 0) = 1;
+    design(r, 1) = 1 / (group[i].x - q.lower);
+    design(r, 2) = q.g(group[i].x);
+    y(r) = group[i].loss;
+  }
+  const Eigen::Vector3d coef = design.colPivHouseholderQr().solve(y);
+  q.c = coef(0);
+  q.a = coef(1);
+  q.b = coef(2);
+  BudgetBand b;
+  if (!(q.a > 0 && q.b > 0)) {
+    b.note = fmt::format(
+        "no minimum: the fitted curve needs a > 0 and b > 0 (a = {:.3g}, b = {:.3g})", q.a, q.b);
+    return b;
+  }
+  const double s = std::sqrt(q.b / q.a);
+  const double x_opt = q.two_poles() ? (q.upper + s * q.lower) / (1 + s) : q.lower + 1 / s;
+  if (!(x_opt > x_min && x_opt < x_max)) {
+    b.note = outside_note(x_opt, x_min, x_max);
+    return b;
+  }
+  b.bracketed = true;
+  b.x_opt = x_opt;
+  b.loss_opt = q.value(x_opt);
+  const double level = b.loss_opt + o.band * std::abs(b.loss_opt);
+  // Convex on each side of its minimum: rising to +inf at the poles, linearly without one.
+  b.x_low = crossing(q, q.lower + (x_opt - q.lower) * 1e-12, x_opt, level);
+  double right = q.two_poles() ? q.upper - (q.upper - x_opt) * 1e-12 : 2 * x_opt - q.lower;
+  while (!q.two_poles() && q.value(right) < level) right = x_opt + 2 * (right - x_opt);
+  b.x_high = crossing(q, x_opt, right, level);
+  return b;
+}
+
+BudgetBand band_of(const std::vector<IsoflopPoint>& group, const BandOptions& o, double x_min,
+                   double x_max) {
+  if (distinct_x(group) < 3) {
+    BudgetBand b;
+    b.note = "fewer than 3 distinct x values: no curve";
+    return b;
+  }
+  return o.curve == BandCurve::kPole ? pole_band(group, o, x_min, x_max)
+                                     : quadratic_band(group, o, x_min, x_max);
 }
 
 Line law_of(const std::vector<double>& compute, const std::vector<double>& y) {
@@ -84,21 +162,60 @@ void check(const std::vector<IsoflopPoint>& points, const BandOptions& o) {
   if (!(o.band > 0 && o.band < 1)) {
     throw InputError(fmt::format("--band {} must be between 0 and 1 (0.001 is 0.1%)", o.band));
   }
+  const bool pole = o.curve == BandCurve::kPole;
+  if (pole && !std::isfinite(o.lower)) {
+    throw InputError(
+        "--curve pole needs --lower, the pole below the data (6 for M/N_a, 1 for N/N_a)");
+  }
+  if (pole && std::isfinite(o.upper) && !(o.upper > o.lower)) {
+    throw InputError(fmt::format("--upper {} must be above --lower {}", o.upper, o.lower));
+  }
+  if (!pole && (std::isfinite(o.lower) || std::isfinite(o.upper))) {
+    throw InputError("--lower and --upper apply to --curve pole only");
+  }
   for (const auto& p : points) {
     if (!(std::isfinite(p.compute) && p.compute > 0)) {
       throw InputError(fmt::format("band: C = {} must be a finite number > 0", p.compute));
     }
-    if (!std::isfinite(p.x) || (o.log_x && !(p.x > 0))) {
-      throw InputError(fmt::format("band: x = {} must be finite{}", p.x,
-                                   o.log_x ? " and > 0 (--log-x takes its logarithm)" : ""));
-    }
     if (!std::isfinite(p.loss)) {
       throw InputError(fmt::format("band: loss = {} must be a finite number", p.loss));
+    }
+    if (!std::isfinite(p.x) || (o.curve == BandCurve::kLogQuadratic && !(p.x > 0))) {
+      throw InputError(fmt::format("band: x = {} must be finite{}", p.x,
+                                   o.curve == BandCurve::kLogQuadratic
+                                       ? " and > 0 (the log quadratic takes its logarithm)"
+                                       : ""));
+    }
+    if (pole && !(p.x > o.lower && (!std::isfinite(o.upper) || p.x < o.upper))) {
+      throw InputError(
+          fmt::format("band: x = {} must lie {} (the curve's poles)", p.x,
+                      std::isfinite(o.upper)
+                          ? fmt::format("between --lower {} and --upper {}", o.lower, o.upper)
+                          : fmt::format("above --lower {}", o.lower)));
     }
   }
 }
 
 }  // namespace
+
+std::string to_string(BandCurve c) {
+  switch (c) {
+    case BandCurve::kLogQuadratic:
+      return "log-quadratic";
+    case BandCurve::kPole:
+      return "pole";
+    case BandCurve::kQuadratic:
+      break;
+  }
+  return "quadratic";
+}
+
+BandCurve parse_band_curve(const std::string& s) {
+  for (BandCurve c : {BandCurve::kQuadratic, BandCurve::kLogQuadratic, BandCurve::kPole}) {
+    if (to_string(c) == s) return c;
+  }
+  throw InputError("--curve " + s + " is not a curve: use quadratic, log-quadratic or pole");
+}
 
 BandFit fit_band(const std::vector<IsoflopPoint>& points, const BandOptions& options) {
   check(points, options);
@@ -209,7 +326,9 @@ nlohmann::json to_json(const BandFit& fit) {
                     {"a_ci", ci_to_json(l.a)}};
   }
   return {{"band", fit.options.band},
-          {"curve", fit.options.log_x ? "quadratic in ln x" : "quadratic in x"},
+          {"curve", to_string(fit.options.curve)},
+          {"lower", finite_or_null(fit.options.lower)},
+          {"upper", finite_or_null(fit.options.upper)},
           {"bootstrap", fit.options.bootstrap},
           {"seed", fit.options.seed},
           {"budgets_used", fit.n_budgets_used},

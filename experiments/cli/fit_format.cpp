@@ -98,10 +98,17 @@ std::string format_chinchilla(const sc::ChinchillaFit& fit) {
 std::string format_band(const sc::BandFit& fit, const std::string& x_name) {
   std::string s;
   s += fmt::format("  x          column {}\n", x_name);
+  const auto& o = fit.options;
+  const std::string curve =
+      o.curve == sc::BandCurve::kPole
+          ? fmt::format("loss = c + a/(x - {:g}) + {}", o.lower,
+                        std::isfinite(o.upper) ? fmt::format("b/({:g} - x)", o.upper) : "b x")
+          : fmt::format("loss = c0 + c1 u + c2 u^2 with u = {}",
+                        o.curve == sc::BandCurve::kLogQuadratic ? "ln x" : "x");
   s += fmt::format(
-      "  curve      loss = c0 + c1 u + c2 u^2 with u = {} per budget; x_opt at the vertex, the "
-      "band where the curve is within {:g}% of its minimum\n",
-      fit.options.log_x ? "ln x" : "x", 100 * fit.options.band);
+      "  curve      {} per budget; x_opt at its minimum, the band where it is within {:g}% of "
+      "the minimum\n",
+      curve, 100 * o.band);
   s += fmt::format("  intervals  {}\n\n",
                    fit.options.bootstrap == 0
                        ? std::string("no bootstrap (--bootstrap 0): no intervals")

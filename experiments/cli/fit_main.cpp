@@ -53,10 +53,12 @@ constexpr const char* kDescription =
     "              (a/(N^alpha E^gamma) + b/D^beta + tau, E = 1/(1-S)), Abnar et al. 2025\n"
     "              (a/N^alpha + b/D^beta + c/(1-S)^lambda + d/((1-S)^delta N^gamma) + tau) and\n"
     "              Chinchilla; RMSE and MAPE in-sample and held out; roles N, D, S, r, loss\n"
-    "  band        per budget C a quadratic of loss in x (--log-x: in ln x), x_opt at its vertex\n"
-    "              and the band (x_low, x_high) where it stays within --band (0.001) of its\n"
-    "              minimum; power laws of x_opt, x_low, x_high and the width in C (paper 2's\n"
-    "              Phase 2, x = d); roles C, x, loss"
+    "  band        per budget C a curve of loss in x, x_opt at its minimum and the band\n"
+    "              (x_low, x_high) where it stays within --band (0.001) of it; power laws of\n"
+    "              x_opt, x_low, x_high and the width in C; roles C, x, loss. Paper 2: Phase 2\n"
+    "              (x = d) with --curve quadratic; Phase 1 with --curve pole, x = M/N_a:\n"
+    "              L = a/(x - 6) + b x + c (--lower 6), x = N/N_a: L = a/(x - 1) + b/(32.1 - x)\n"
+    "              + c (--lower 1 --upper 32.1)"
     "\n"
     "roles and their default columns (results.csv): loss=val_loss C=compute x=ratio_achieved\n"
     "(power: compute) S=sparsity N=params_active D=tokens r=ratio_achieved label=label";
@@ -89,7 +91,10 @@ po::options_description fit_options() {
       ("no-offset", po::bool_switch(), "power: fit L = A x^-alpha (no irreducible term E)")
       ("band", po::value<double>()->default_value(1e-3, "0.001"),
        "band: relative loss band around each budget's minimum (0.001: within 0.1%)")
-      ("log-x", po::bool_switch(), "band: fit the quadratic in ln x instead of x")
+      ("curve", po::value<std::string>()->default_value("quadratic"),
+       "band: quadratic (in x), log-quadratic (in ln x) or pole (a/(x - lower) + b x, or + b/(upper - x))")
+      ("lower", po::value<double>(), "band --curve pole: the pole below the data")
+      ("upper", po::value<double>(), "band --curve pole: a pole above the data (else the b x term)")
       ("budget", po::value<std::vector<double>>()->composing(),
        "chinchilla: report N_opt, D_opt at this compute (repeatable; default: decades of 6ND)")
       ("holdout", po::value<std::string>()->default_value("auto"),
@@ -349,7 +354,9 @@ json run_band(const po::variables_map& vm, const Input& in, const sc::RoleNames&
   std::cout << header("band", in, points.size());
   sc::BandOptions o;
   o.band = vm["band"].as<double>();
-  o.log_x = vm["log-x"].as<bool>();
+  o.curve = sc::parse_band_curve(vm["curve"].as<std::string>());
+  if (vm.count("lower")) o.lower = vm["lower"].as<double>();
+  if (vm.count("upper")) o.upper = vm["upper"].as<double>();
   o.bootstrap = bootstrap;
   o.seed = seed;
   const sc::BandFit fit = fitting(in, [&] { return sc::fit_band(points, o); });
@@ -448,8 +455,10 @@ int main(int argc, char** argv) {
     if (!vm["holdout"].defaulted() && law != "moe-law") {
       throw moe::InputError("--holdout applies to moe-law only");
     }
-    if ((!vm["band"].defaulted() || vm["log-x"].as<bool>()) && law != "band") {
-      throw moe::InputError("--band and --log-x apply to the band law only");
+    if ((!vm["band"].defaulted() || !vm["curve"].defaulted() || vm.count("lower") ||
+         vm.count("upper")) &&
+        law != "band") {
+      throw moe::InputError("--band, --curve, --lower and --upper apply to the band law only");
     }
     if (vm.count("budget") && law != "chinchilla") {
       throw moe::InputError("--budget applies to chinchilla only");

@@ -127,15 +127,83 @@ TEST_CASE("budgets without a bracketed minimum are reported and left out", "[ban
   CHECK(fit.optima[0].bracketed);
   CHECK_FALSE(fit.optima[1].bracketed);
   CHECK(fit.optima[1].note == "minimum above the swept range [100, 300]: extend the sweep");
-  CHECK(fit.optima[2].note == "fewer than 3 distinct x values: no quadratic");
+  CHECK(fit.optima[2].note == "fewer than 3 distinct x values: no curve");
   CHECK(fit.n_budgets_used == 1);
   CHECK_FALSE(fit.laws[0].fitted);  // one budget: no law
 
   o.band = 0;
   CHECK_THROWS_WITH(sc::fit_band(points, o), "--band 0 must be between 0 and 1 (0.001 is 0.1%)");
   o.band = 1e-3;
-  o.log_x = true;
+  o.curve = sc::BandCurve::kLogQuadratic;
   points.push_back({1e18, -5, 3});
   CHECK_THROWS_WITH(sc::fit_band(points, o),
-                    "band: x = -5 must be finite and > 0 (--log-x takes its logarithm)");
+                    "band: x = -5 must be finite and > 0 (the log quadratic takes its logarithm)");
+  o.curve = sc::BandCurve::kPole;
+  CHECK_THROWS_WITH(
+      sc::fit_band(points, o),
+      "--curve pole needs --lower, the pole below the data (6 for M/N_a, 1 for N/N_a)");
+  o.lower = 6;
+  CHECK_THROWS_WITH(sc::fit_band(points, o),
+                    "band: x = -5 must lie above --lower 6 (the curve's poles)");
+}
+
+TEST_CASE("Phase 1's curves: planted optima of M/N_a and N/N_a recovered, band edges on the curve",
+          "[band]") {
+  SECTION("M/N_a: L = a/(x - 6) + b x + c, optimum 6 + sqrt(a/b) falling with C") {
+    // The paper's grid of M/N_a; its optimum falls from about 10.9 at 1e18.
+    auto x_star = [](double c) { return 10.9 * std::pow(c / 1e18, -0.05); };
+    std::vector<sc::IsoflopPoint> points;
+    for (double c : kBudgets) {
+      const double b = 0.01, a = b * std::pow(x_star(c) - 6, 2);
+      for (double x : {7.0, 8.0, 9.0, 11.0, 14.0, 17.0}) {
+        points.push_back({c, x, 2.5 - 0.02 * std::log10(c / 1e18) + a / (x - 6) + b * x});
+      }
+    }
+    sc::BandOptions o;
+    o.curve = sc::BandCurve::kPole;
+    o.lower = 6;
+    o.bootstrap = 0;
+    const sc::BandFit fit = sc::fit_band(points, o);
+    for (const auto& b : fit.optima) {
+      CAPTURE(b.compute);
+      REQUIRE(b.bracketed);
+      CHECK(b.x_opt.value == Approx(x_star(b.compute)).epsilon(1e-9));
+      // The band edges lie on the curve at 0.1% above its minimum.
+      const double bb = 0.01, a = bb * std::pow(x_star(b.compute) - 6, 2);
+      const double floor = 2.5 - 0.02 * std::log10(b.compute / 1e18);
+      for (double edge : {b.x_low.value, b.x_high.value}) {
+        CHECK(floor + a / (edge - 6) + bb * edge == Approx(b.loss_opt * 1.001).epsilon(1e-12));
+      }
+      CHECK(b.x_low.value < b.x_opt.value);
+      CHECK(b.x_high.value > b.x_opt.value);
+    }
+    CHECK(fit.laws[0].a.value == Approx(-0.05).epsilon(1e-9));
+  }
+  SECTION("N/N_a: L = a/(x - 1) + b/(32.1 - x) + c, optimum 20 at every scale") {
+    const double lower = 1, upper = 289.0 / 9;  // (N_e + 1)/(K + 1)
+    std::vector<sc::IsoflopPoint> points;
+    sc::Rng rng(4);
+    for (double c : kBudgets) {
+      const double a = 0.05, s = (upper - 20) / (20 - lower), b = a * s * s;
+      for (double x : {12.0, 16.0, 20.0, 22.0, 26.0, 30.0}) {
+        points.push_back({c, x, 2.4 + a / (x - lower) + b / (upper - x) + 2e-4 * rng.normal()});
+      }
+    }
+    sc::BandOptions o;
+    o.curve = sc::BandCurve::kPole;
+    o.lower = lower;
+    o.upper = upper;
+    o.bootstrap = 100;
+    const sc::BandFit fit = sc::fit_band(points, o);
+    int covered = 0;
+    for (const auto& b : fit.optima) {
+      REQUIRE(b.bracketed);
+      CHECK(std::abs(b.x_opt.value - 20) < 1.5);
+      covered += b.x_opt.ci_low <= 20 && 20 <= b.x_opt.ci_high;
+    }
+    CHECK(covered >= 5);
+    // Flat in C: the exponent's interval holds 0.
+    CHECK(fit.laws[0].a.ci_low <= 0);
+    CHECK(fit.laws[0].a.ci_high >= 0);
+  }
 }

@@ -252,9 +252,10 @@ TEST_CASE("fit band: a planted 0.1% band from the command line, and its bad flag
   CHECK(bad.status == 2);
   CHECK(bad.out ==
         "moescale fit: error: " + input + ": --band 2 must be between 0 and 1 (0.001 is 0.1%)\n");
-  const Result other = run_fit("isoflop --input " + input + " --column x=d_model --log-x");
+  const Result other = run_fit("isoflop --input " + input + " --column x=d_model --curve pole");
   CHECK(other.status == 2);
-  CHECK(other.out == "moescale fit: error: --band and --log-x apply to the band law only\n");
+  CHECK(other.out ==
+        "moescale fit: error: --band, --curve, --lower and --upper apply to the band law only\n");
 }
 
 TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep", "[cli][moe]") {
