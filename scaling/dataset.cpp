@@ -14,7 +14,8 @@ namespace moe::scaling {
 RoleNames default_columns(const std::string& law) {
   RoleNames roles = {{"loss", "val_loss"},    {"C", "compute"},       {"x", "ratio_achieved"},
                      {"S", "sparsity"},       {"N", "params_active"}, {"D", "tokens"},
-                     {"r", "ratio_achieved"}, {"label", "label"}};
+                     {"r", "ratio_achieved"}, {"label", "label"},     {"proxy", "proxy_loss"},
+                     {"best", "best_loss"}};
   if (law == "power") roles["x"] = "compute";
   return roles;
 }

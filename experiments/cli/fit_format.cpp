@@ -95,6 +95,26 @@ std::string format_chinchilla(const sc::ChinchillaFit& fit) {
   return s;
 }
 
+std::string format_rank(const sc::RankAgreement& r, const std::string& proxy,
+                        const std::string& best) {
+  std::string s = fmt::format("  losses     {} (proxy) against {} (best), {} configurations\n",
+                              proxy, best, r.n);
+  s += fmt::format("  intervals  {}\n\n",
+                   r.bootstrap == 0
+                       ? std::string("no bootstrap (--bootstrap 0): no intervals")
+                       : fmt::format("95% percentile intervals from {} resamples of the "
+                                     "configurations (seed {}{})",
+                                     r.bootstrap, r.seed,
+                                     r.dropped ? fmt::format("; {} dropped", r.dropped) : ""));
+  for (const auto& [name, e] : {std::pair<const char*, const sc::Estimate&>{"Pearson", r.pearson},
+                                {"Spearman", r.spearman},
+                                {"Kendall", r.kendall},
+                                {"R^2", r.r2}}) {
+    s += fmt::format("  {:<10} {:>8}   {}\n", name, num(e.value), interval(e));
+  }
+  return s;
+}
+
 std::string format_band(const sc::BandFit& fit, const std::string& x_name) {
   std::string s;
   s += fmt::format("  x          column {}\n", x_name);

@@ -10,6 +10,7 @@
 #include "scaling/isoflop.h"
 #include "scaling/loss_fit.h"
 #include "scaling/moe_law.h"
+#include "scaling/rank.h"
 #include "scaling/ratio_law.h"
 
 namespace moe::cli {
@@ -25,6 +26,8 @@ std::string format_chinchilla(const scaling::ChinchillaFit& fit);
 // x_name says what x is (a column name) in the headings.
 std::string format_isoflop(const scaling::IsoflopFit& fit, const std::string& x_name);
 std::string format_band(const scaling::BandFit& fit, const std::string& x_name);
+std::string format_rank(const scaling::RankAgreement& r, const std::string& proxy,
+                        const std::string& best);
 std::string format_ratio_law(const scaling::RatioLawFit& fit);
 std::string format_moe_laws(const scaling::MoeLawComparison& comparison);
 

@@ -21,6 +21,7 @@
 #include "scaling/dataset.h"
 #include "scaling/isoflop.h"
 #include "scaling/moe_law.h"
+#include "scaling/rank.h"
 #include "scaling/ratio_law.h"
 
 namespace {
@@ -58,22 +59,25 @@ constexpr const char* kDescription =
     "              x_opt, x_low, x_high and the width in C; roles C, x, loss. Paper 2: Phase 2\n"
     "              (x = d) with --curve quadratic; Phase 1 with --curve pole, x = M/N_a:\n"
     "              L = a/(x - 6) + b x + c (--lower 6), x = N/N_a: L = a/(x - 1) + b/(32.1 - x)\n"
-    "              + c (--lower 1 --upper 32.1)"
+    "              + c (--lower 1 --upper 32.1)\n"
+    "  rank        how one loss ranks configurations as another does: Pearson, Spearman,\n"
+    "              Kendall tau-b and R^2 (paper 2's check of its d proxy); roles proxy, best"
     "\n"
     "roles and their default columns (results.csv): loss=val_loss C=compute x=ratio_achieved\n"
-    "(power: compute) S=sparsity N=params_active D=tokens r=ratio_achieved label=label";
+    "(power: compute) S=sparsity N=params_active D=tokens r=ratio_achieved label=label\n"
+    "proxy=proxy_loss best=best_loss";
 
-const std::vector<std::string> kLaws = {"power", "chinchilla", "isoflop",
-                                        "ratio", "moe-law",    "band"};
+const std::vector<std::string> kLaws = {"power",   "chinchilla", "isoflop", "ratio",
+                                        "moe-law", "band",       "rank"};
 
 po::options_description fit_options() {
   po::options_description o("fit");
   // clang-format off
   o.add_options()
-      ("law", po::value<std::string>(), "LAW (positional): power, chinchilla, isoflop, ratio, moe-law or band")
+      ("law", po::value<std::string>(), "LAW (positional): power, chinchilla, isoflop, ratio, moe-law, band or rank")
       ("input", po::value<std::string>(), "the loss grid, a CSV with a header row (e.g. results.csv)")
       ("column", po::value<std::vector<std::string>>()->composing(),
-       "ROLE=NAME: read role ROLE (loss, C, x, S, N, D, r, label) from column NAME; repeatable")
+       "ROLE=NAME: read role ROLE (loss, C, x, S, N, D, r, label, proxy, best) from column NAME; repeatable")
       ("where", po::value<std::vector<std::string>>()->composing(),
        "COL=VALUE: keep rows whose COL equals VALUE (numbers within 0.1%); repeatable, all apply")
       ("bootstrap", po::value<int>()->default_value(sc::kDefaultBootstrap),
@@ -366,6 +370,18 @@ json run_band(const po::variables_map& vm, const Input& in, const sc::RoleNames&
   return j;
 }
 
+json run_rank(const Input& in, const sc::RoleNames& roles, int bootstrap, uint64_t seed) {
+  const auto proxy = sc::role_numbers(in.table, roles, "proxy", false);
+  const auto best = sc::role_numbers(in.table, roles, "best", false);
+  std::cout << header("rank", in, proxy.size());
+  const sc::RankAgreement r =
+      fitting(in, [&] { return sc::rank_agreement(proxy, best, bootstrap, seed); });
+  std::cout << moe::cli::format_rank(r, roles.at("proxy"), roles.at("best"));
+  json j = sc::to_json(r);
+  j["columns"] = roles_json(roles, {"proxy", "best"});
+  return j;
+}
+
 json run_moe_law(const po::variables_map& vm, const Input& in, const sc::RoleNames& roles,
                  int bootstrap, uint64_t seed) {
   const std::string holdout = vm["holdout"].as<std::string>();
@@ -435,7 +451,7 @@ int main(int argc, char** argv) {
     const std::string law = vm["law"].as<std::string>();
     if (std::find(kLaws.begin(), kLaws.end(), law) == kLaws.end()) {
       throw moe::InputError(fmt::format(
-          "unknown law '{}': use power, chinchilla, isoflop, ratio, moe-law or band", law));
+          "unknown law '{}': use power, chinchilla, isoflop, ratio, moe-law, band or rank", law));
     }
     moe::cli::require(vm, "input", "give the loss grid, e.g. --input results.csv");
     const int bootstrap = vm["bootstrap"].as<int>();
@@ -487,6 +503,8 @@ int main(int argc, char** argv) {
       j = run_ratio(in, roles, valley, bootstrap, seed);
     } else if (law == "band") {
       j = run_band(vm, in, roles, bootstrap, seed);
+    } else if (law == "rank") {
+      j = run_rank(in, roles, bootstrap, seed);
     } else {
       j = run_moe_law(vm, in, roles, bootstrap, seed);
     }

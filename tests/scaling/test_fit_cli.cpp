@@ -258,6 +258,30 @@ TEST_CASE("fit band: a planted 0.1% band from the command line, and its bad flag
         "moescale fit: error: --band, --curve, --lower and --upper apply to the band law only\n");
 }
 
+TEST_CASE("fit rank: the four statistics from the command line", "[cli]") {
+  const std::string input =
+      write("rank.csv", "config,mid_d,best_d\na,1,2\nb,2,1\nc,3,4\nd,4,3\ne,5,5\n");
+  const std::string out = (dir() / "rank.json").string();
+  const Result r =
+      run_fit("rank --input " + input +
+                  " --column proxy=mid_d --column best=best_d --bootstrap 50 --out " + out,
+              false);
+  INFO(r.out);
+  REQUIRE(r.status == 0);
+  std::ifstream in(out);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  CHECK(j["n"] == 5);
+  CHECK(j["pearson"]["value"].get<double>() == Approx(0.8));
+  CHECK(j["spearman"]["value"].get<double>() == Approx(0.8));
+  CHECK(j["kendall_tau_b"]["value"].get<double>() == Approx(0.6));
+  CHECK(j["r2"]["value"].get<double>() == Approx(0.64));
+  CHECK(j["pearson"]["ci"].size() == 2);
+  const Result missing = run_fit("rank --input " + input);
+  CHECK(missing.status == 2);
+  CHECK(missing.out.find("no column proxy_loss for role proxy (give the column with --column "
+                         "proxy=NAME)") != std::string::npos);
+}
+
 TEST_CASE("fit moe-law --derive-ratio and fit ratio run on a planner-built sweep", "[cli][moe]") {
   const std::string csv = write("sweep.csv", sweep_csv());
   const std::string out = (dir() / "moe.json").string();
