@@ -58,7 +58,7 @@ FlopsPerToken flops_per_token(const ModelConfig& c, ContextConvention convention
                           : (static_cast<double>(c.context) + 1.0) / 2.0;
   const double f = static_cast<double>(c.d_expert);
   const double active = static_cast<double>(c.top_k) + static_cast<double>(c.n_shared_experts);
-  const double dense_width = c.is_moe() ? active * f : f;
+  const double dense_width = static_cast<double>(c.dense_ffn_width());
   const auto [moe_layers, dense_layers] = moe_and_dense_layers(c);
   const double layers = static_cast<double>(moe_layers + dense_layers);
 
@@ -91,8 +91,10 @@ ParamCounts count_params(const ModelConfig& c) {
                                     k.mul(d, c.n_kv_heads, k.mul(c.head_dim, 2))));
   p.norms = k.add(k.mul(layers, k.mul(2, norm)), norm);  // two per layer + the final norm
   p.router = k.mul(moe_layers, k.mul(d, c.n_experts));
-  const int64_t dense_ffn =
-      k.mul(3, d, c.is_moe() ? k.mul(active, c.d_expert) : c.d_expert);  // one dense layer
+  const int64_t dense_width = c.d_dense > 0 ? c.d_dense
+                              : c.is_moe()  ? k.mul(active, c.d_expert)
+                                            : c.d_expert;
+  const int64_t dense_ffn = k.mul(3, d, dense_width);  // one dense layer
   p.experts_total = k.add(k.mul(moe_layers, k.mul(swiglu, k.add(c.n_experts, c.n_shared_experts))),
                           k.mul(dense_layers, dense_ffn));
   p.experts_active =

@@ -19,6 +19,7 @@ double ModelConfig::sparsity() const {
 }
 
 int64_t ModelConfig::dense_ffn_width() const {
+  if (d_dense > 0) return d_dense;
   return is_moe() ? (top_k + n_shared_experts) * d_expert : d_expert;
 }
 
@@ -65,6 +66,10 @@ void ModelConfig::validate() const {
   }
   require(n_dense_layers >= 0 && n_dense_layers <= n_layers, "n_dense_layers",
           std::to_string(n_dense_layers), fmt::format("must be in [0, n_layers = {}]", n_layers));
+  require(d_dense >= 0, "d_dense", std::to_string(d_dense),
+          "must be >= 0 (0: the active experts' width)");
+  require(d_dense == 0 || is_moe(), "d_dense", std::to_string(d_dense),
+          "applies to the dense layers of an MoE model; a dense model's width is d_expert");
   require(std::isfinite(rope_theta) && rope_theta > 0, "rope_theta", fmt::format("{}", rope_theta),
           "must be > 0");
   require(std::isfinite(norm_eps) && norm_eps > 0, "norm_eps", fmt::format("{}", norm_eps),
@@ -142,6 +147,7 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"top_k", c.top_k},
                      {"n_shared_experts", c.n_shared_experts},
                      {"n_dense_layers", c.n_dense_layers},
+                     {"d_dense", c.d_dense},
                      {"positions", to_string(c.positions)},
                      {"rope_theta", c.rope_theta},
                      {"norm", to_string(c.norm)},
@@ -169,6 +175,7 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   get("top_k", c.top_k);
   get("n_shared_experts", c.n_shared_experts);
   get("n_dense_layers", c.n_dense_layers);
+  get("d_dense", c.d_dense);
   get("rope_theta", c.rope_theta);
   get("norm_eps", c.norm_eps);
   get("tie_embeddings", c.tie_embeddings);

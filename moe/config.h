@@ -37,8 +37,9 @@ struct ModelConfig {
   int64_t n_experts = 8;         // routed experts E_r; 0 = dense FFN of width d_expert
   int64_t top_k = 2;             // routed experts per token
   int64_t n_shared_experts = 0;  // always-on experts, width d_expert each
-  int64_t n_dense_layers = 0;    // the first n layers use a dense FFN of width
+  int64_t n_dense_layers = 0;    // the first n layers use a dense FFN of width d_dense, or
                                  // (top_k + n_shared_experts) * d_expert (same active FLOPs)
+  int64_t d_dense = 0;           // width of those dense FFNs (paper 2: 3 d_model); 0: the above
   PositionEncoding positions = PositionEncoding::kRotary;
   double rope_theta = 10000.0;
   NormKind norm = NormKind::kRMSNorm;
@@ -59,7 +60,8 @@ struct ModelConfig {
   int64_t experts_active() const { return is_moe() ? top_k + n_shared_experts : 1; }
   // Sparsity S = (E - E_act) / E with E counting shared experts (paper 1); 0 for dense.
   double sparsity() const;
-  // Width of the dense FFN used by dense layers (and by the whole model when n_experts == 0).
+  // Width of the dense FFN used by dense layers: d_dense when set, else the active experts'
+  // width; d_expert for the whole model when n_experts == 0 (d_dense must then be 0).
   int64_t dense_ffn_width() const;
   bool layer_is_moe(int64_t layer) const { return is_moe() && layer >= n_dense_layers; }
 

@@ -153,6 +153,9 @@ nlohmann::json run_identity(const TrainConfig& c) {
   // The plan's record and the data's paths are not the experiment (the model, batch, tokens and
   // learning rate it yields are); each table setting says whether it is (Setting::identity).
   for (const char* key : {"plan", "data", "val_data"}) j.erase(key);
+  // A dense FFN width of 0 is the model as it was before the field existed: the same run.
+  if (j.contains("model") && j["model"].value("d_dense", int64_t{0}) == 0)
+    j["model"].erase("d_dense");
   for (const Setting& s : settings()) {
     if (!s.json_key.empty() && !(s.identity && s.identity(c))) j.erase(s.json_key);
   }

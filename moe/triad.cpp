@@ -221,6 +221,26 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   return *best;
 }
 
+ModelConfig triad_model(const TriadArch& a, int64_t vocab_size) {
+  ModelConfig c;
+  c.vocab_size = vocab_size;
+  c.context = a.shape.context;
+  c.d_model = a.d_model;
+  c.n_layers = a.n_layers;
+  c.n_dense_layers = a.n_dense_layers;
+  c.d_dense = a.d_dense;
+  c.n_heads = a.shape.n_heads;
+  c.n_kv_heads = a.shape.n_kv_heads;
+  c.head_dim = a.shape.head_dim;
+  c.d_expert = a.d_expert;
+  c.n_experts = a.shape.n_experts;
+  c.top_k = a.shape.top_k;
+  c.n_shared_experts = a.shape.n_shared;
+  c.renormalize_gates = a.shape.top_k > 1;
+  c.validate();
+  return c;
+}
+
 std::string describe_triad(const Triad& got, const Triad& want) {
   auto one = [](const char* name, double g, double w) {
     return fmt::format("{} {:.4g} ({:+.1f}%)", name, g, 100 * (g / w - 1));

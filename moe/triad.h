@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 
+#include "moe/config.h"
+
 namespace moe {
 
 struct Triad {
@@ -74,6 +76,12 @@ FeasibleD feasible_d(const Triad& target, const TriadShape& shape);
 // and by how much.
 TriadArch solve_triad(const Triad& target, const TriadShape& shape,
                       std::optional<int64_t> d_model = std::nullopt, double tolerance = 0.05);
+
+// The model that trains this architecture (moe/config.h): dense layers of width d_dense, the
+// routed and shared experts of width d_expert. Its own accounting (accounting.h) counts the same
+// N_a and N plus the router and norms, and M with the router's FLOPs and (S + 1)/2 keys per
+// query instead of S/2 (tests/core/test_triad.cpp checks both, exactly).
+ModelConfig triad_model(const TriadArch& a, int64_t vocab_size);
 
 // "M 2.67e+08 (-1.2%), N_a 2.45e+07 (+0.4%), N 5.39e+08 (+0.1%)": the achieved triad against a
 // target.

@@ -51,6 +51,8 @@ int plan_triad(const po::variables_map& vm) {
   take("context", shape.context);
   take("dense-factor", shape.dense_factor);
   take("width-multiple", shape.width_multiple);
+  int64_t vocab = 152064;  // the paper's
+  take("vocab", vocab);
   std::optional<int64_t> d;
   if (vm.count("d-model")) {
     d = moe::parse_setting_value<int64_t>("--d-model", vm["d-model"].as<std::string>());
@@ -74,6 +76,7 @@ int plan_triad(const po::variables_map& vm) {
         {"target", {{"M", target.M}, {"N_a", target.N_a}, {"N", target.N}}},
         {"achieved", {{"M", got.M}, {"N_a", got.N_a}, {"N", got.N}}},
         {"feasible_d", {a.d_low, a.d_high}},
+        {"model", moe::triad_model(a, vocab)},
     };
     std::cout << j.dump(2) << "\n";
     return 0;

@@ -91,6 +91,26 @@ TEST_CASE("dense layers and dense models are accounted as one FFN of the active 
   CHECK(moe::count_params(dense).experts_total == 2 * 3 * 8 * 18);
 }
 
+TEST_CASE("dense layers of their own width (d_dense, paper 2's 3 d)", "[accounting]") {
+  auto c = small_config();
+  c.n_dense_layers = 1;
+  c.d_dense = 24;  // 3 d_model
+  CHECK(c.dense_ffn_width() == 24);
+  const auto f = moe::flops_per_token(c);
+  CHECK(f.experts == 3 * 2 * 8 * 6 * 3 + 3 * 2 * 8 * 24);  // one MoE layer, one dense
+  const auto p = moe::count_params(c);
+  const auto without = moe::count_params(small_config());
+  CHECK(p.experts_active == 3 * 8 * 6 * 3 + 3 * 8 * 24);
+  CHECK(p.router == without.router / 2);
+  auto dense = small_config();
+  dense.n_experts = 0;
+  dense.n_shared_experts = 0;
+  dense.d_dense = 24;
+  CHECK_THROWS_WITH(dense.validate(),
+                    "model config: d_dense = 24 is invalid: applies to the dense layers of an MoE "
+                    "model; a dense model's width is d_expert");
+}
+
 TEST_CASE("sparsity matches the paper's four values for E = 17, 33, 65, 129", "[accounting]") {
   ModelConfig c;
   c.top_k = 2;

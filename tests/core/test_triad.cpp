@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "moe/accounting.h"
 #include "moe/triad.h"
 
 namespace {
@@ -157,4 +158,27 @@ TEST_CASE("impossible triads are one-line errors naming the constraint", "[triad
   CHECK_THAT(error_of(ok, coarse),
              Catch::StartsWith("--triad: no architecture with integer layers meets the target "
                                "within 5%"));
+}
+
+TEST_CASE("the model of a triad architecture: the model's own count gives the same triad",
+          "[triad]") {
+  for (const Budget& b : kBudgets) {
+    CAPTURE(b.C);
+    const moe::Triad target{b.M_gflops * 1e9, b.M_gflops * 1e9 / b.m_over_na,
+                            20 * b.M_gflops * 1e9 / b.m_over_na};
+    const moe::TriadArch a = moe::solve_triad(target, shape_of(b));
+    const moe::ModelConfig c = moe::triad_model(a, 152064);
+    CHECK(c.dense_ffn_width() == 3 * a.d_model);
+    // accounting.h counts the tensors the model builds: without the router and the norms,
+    // which App. A leaves out, they are N_a and N exactly.
+    const moe::ParamCounts p = moe::count_params(c);
+    const moe::Triad t = moe::count_triad(a);
+    CHECK(static_cast<double>(p.attention + p.experts_active) == t.N_a);
+    CHECK(static_cast<double>(p.attention + p.experts_total) == t.N);
+    // M: the model's count adds the router's FLOPs and counts (S + 1)/2 keys per query.
+    const moe::FlopsPerToken f = moe::flops_per_token(c, moe::ContextConvention::kCausal);
+    const double attention_width = static_cast<double>(b.n_heads * b.head_dim);
+    CHECK(f.training_without_logits() ==
+          Approx(t.M + 3 * f.router + 6 * attention_width * a.n_layers).epsilon(1e-12));
+  }
 }

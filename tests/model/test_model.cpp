@@ -333,6 +333,8 @@ TEST_CASE("parameter counts of the accounting module equal numel() of the built 
   c.n_dense_layers = 1;
   c.n_shared_experts = 2;
   configs.push_back(c);
+  c.d_dense = 3 * c.d_model;  // paper 2's dense layers
+  configs.push_back(c);
   c = tiny_config();
   c.n_experts = 0;
   c.n_shared_experts = 0;
