@@ -11,6 +11,9 @@ namespace moe {
 
 namespace {
 
+// No hidden size beyond this is a model (and it keeps every width in int64).
+constexpr double kLargestWidth = 1e7;
+
 void check_shape(const TriadShape& s) {
   auto positive = [](const char* flag, int64_t v) {
     if (v < 1) throw std::invalid_argument(fmt::format("{} {} must be >= 1", flag, v));
@@ -187,6 +190,7 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   FeasibleD interval;
   for (int64_t n_layers : layer_counts) {
     const FeasibleD f = feasible_for_layers(b, shape, n_layers);
+    if (!(f.high < kLargestWidth && f.low <= f.high)) continue;  // no model that size
     const int64_t m = shape.width_multiple;
     const int64_t lo = static_cast<int64_t>(std::floor(f.low / m)) * m;
     const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
@@ -204,6 +208,12 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   }
   if (!best) {
     const FeasibleD f = feasible_for_layers(b, shape, std::max<int64_t>(1, std::llround(l_real)));
+    if (!(f.high < kLargestWidth)) {
+      throw std::invalid_argument(fmt::format(
+          "--triad: M {:.4g}, N_a {:.4g}, N {:.4g} need d of {:.3g} or more, beyond any model (at "
+          "most {:g}); check the triad or the laws it came from",
+          target.M, target.N_a, target.N, f.low, kLargestWidth));
+    }
     throw std::invalid_argument(fmt::format(
         "--d-model {} is outside the feasible interval [{:.0f}, {:.0f}] of this triad ({} layers: "
         "from all but one layer dense to no dense layer)",
@@ -239,6 +249,27 @@ ModelConfig triad_model(const TriadArch& a, int64_t vocab_size) {
   c.renormalize_gates = a.shape.top_k > 1;
   c.validate();
   return c;
+}
+
+double ComputeLaw::at(double compute) const { return k * std::pow(compute, a); }
+
+HolisticPlan plan_holistic(double compute, const HolisticLaws& laws, const TriadShape& shape) {
+  if (!(std::isfinite(compute) && compute > 0)) {
+    throw std::invalid_argument(fmt::format("--holistic {} must be a compute budget > 0", compute));
+  }
+  HolisticPlan p;
+  p.compute = compute;
+  p.target.M = laws.m.at(compute);
+  p.target.N_a = p.target.M / laws.m_over_na.at(compute);
+  p.target.N = p.target.N_a * laws.n_over_na;
+  p.tokens = compute / p.target.M;
+  std::optional<int64_t> d;
+  if (laws.d) {
+    const double m = static_cast<double>(shape.width_multiple);
+    d = static_cast<int64_t>(std::llround(laws.d->at(compute) / m)) * shape.width_multiple;
+  }
+  p.arch = solve_triad(p.target, shape, d);
+  return p;
 }
 
 std::string describe_triad(const Triad& got, const Triad& want) {

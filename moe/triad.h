@@ -83,6 +83,33 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape,
 // query instead of S/2 (tests/core/test_triad.cpp checks both, exactly).
 ModelConfig triad_model(const TriadArch& a, int64_t vocab_size);
 
+// y = k C^a.
+struct ComputeLaw {
+  double k = 0, a = 0;
+  double at(double compute) const;
+};
+
+// Paper 2's end to end: C -> (M, D) from the compute-optimal law (D = C / M), N_a from the
+// M/N_a law, N from N/N_a, d from its law (or the proxy: near the middle of the feasible
+// interval) -> layers and widths.
+struct HolisticLaws {
+  ComputeLaw m{0.04368, 0.5437};  // M_opt, the paper's (raw units: FLOPs per token)
+  // M/N_a at the optimum: fitted here, ln-linear, to the paper's Phase 1 optima (10.9, 9.9, 9.3,
+  // 8.7, 8.35, 8.2 at 1e18..3e20, read from its figure); it publishes no coefficients.
+  ComputeLaw m_over_na{83.43, -0.04983};
+  double n_over_na = 20;        // flat over about 18..25 in the paper: no law in C
+  std::optional<ComputeLaw> d;  // the paper's d law is in figures only
+};
+
+struct HolisticPlan {
+  double compute = 0, tokens = 0;
+  Triad target;
+  TriadArch arch;
+};
+
+// Throws std::invalid_argument naming the law or the constraint (as solve_triad).
+HolisticPlan plan_holistic(double compute, const HolisticLaws& laws, const TriadShape& shape);
+
 // "M 2.67e+08 (-1.2%), N_a 2.45e+07 (+0.4%), N 5.39e+08 (+0.1%)": the achieved triad against a
 // target.
 std::string describe_triad(const Triad& achieved, const Triad& target);

@@ -34,9 +34,8 @@ moe::Triad parse_triad(const std::string& text) {
   return {v[0], v[1], v[2]};
 }
 
-// --triad: paper 2's architecture for (M, N_a, N); the shape flags default to the paper's.
-int plan_triad(const po::variables_map& vm) {
-  const moe::Triad target = parse_triad(vm["triad"].as<std::string>());
+// The shape flags of --triad and --holistic, with the paper's defaults.
+moe::TriadShape triad_shape(const po::variables_map& vm, int64_t& vocab) {
   moe::TriadShape shape;
   auto take = [&](const char* key, int64_t& field) {
     if (vm.count(key))
@@ -51,45 +50,29 @@ int plan_triad(const po::variables_map& vm) {
   take("context", shape.context);
   take("dense-factor", shape.dense_factor);
   take("width-multiple", shape.width_multiple);
-  int64_t vocab = 152064;  // the paper's
+  vocab = 152064;  // the paper's
   take("vocab", vocab);
-  std::optional<int64_t> d;
-  if (vm.count("d-model")) {
-    d = moe::parse_setting_value<int64_t>("--d-model", vm["d-model"].as<std::string>());
+  return shape;
+}
+
+// "0.04368,0.5437" -> y = k C^a.
+moe::ComputeLaw parse_law(const std::string& flag, const std::string& text) {
+  const auto comma = text.find(',');
+  if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos) {
+    throw std::invalid_argument(flag + " '" + text + "' must be K,A for K C^A, e.g. " + flag +
+                                " 0.04368,0.5437");
   }
-  const moe::TriadArch a = moe::solve_triad(target, shape, d);
-  const moe::Triad got = moe::count_triad(a);
-  if (vm["json"].as<bool>()) {
-    const nlohmann::json j = {
-        {"d_model", a.d_model},
-        {"n_layers", a.n_layers},
-        {"n_dense_layers", a.n_dense_layers},
-        {"d_expert", a.d_expert},
-        {"d_dense", a.d_dense},
-        {"n_heads", shape.n_heads},
-        {"n_kv_heads", shape.n_kv_heads},
-        {"head_dim", shape.head_dim},
-        {"n_experts", shape.n_experts},
-        {"top_k", shape.top_k},
-        {"n_shared_experts", shape.n_shared},
-        {"context", shape.context},
-        {"target", {{"M", target.M}, {"N_a", target.N_a}, {"N", target.N}}},
-        {"achieved", {{"M", got.M}, {"N_a", got.N_a}, {"N", got.N}}},
-        {"feasible_d", {a.d_low, a.d_high}},
-        {"model", moe::triad_model(a, vocab)},
-    };
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << fmt::format(
-      "triad plan (paper 2's App. A): M {:.4g}, N_a {:.4g}, N {:.4g} (M/N_a {:.3g}, N/N_a "
-      "{:.3g})\n",
-      target.M, target.N_a, target.N, target.M / target.N_a, target.N / target.N_a);
+  return {moe::parse_setting_value<double>(flag, text.substr(0, comma)),
+          moe::parse_setting_value<double>(flag, text.substr(comma + 1))};
+}
+
+void print_arch(const moe::TriadArch& a, const moe::Triad& target, bool d_given) {
+  const moe::TriadShape& shape = a.shape;
   auto row = [](const std::string& k, const std::string& v) {
     std::cout << fmt::format("  {:<22} {}\n", k, v);
   };
   row("d_model", fmt::format("{} (feasible {:.0f}..{:.0f} at {} layers{})", a.d_model, a.d_low,
-                             a.d_high, a.n_layers, d ? "" : "; default: near the middle"));
+                             a.d_high, a.n_layers, d_given ? "" : "; default: near the middle"));
   row("layers",
       fmt::format("{} = {} dense + {} MoE", a.n_layers, a.n_dense_layers, a.n_moe_layers()));
   row("attention",
@@ -98,7 +81,87 @@ int plan_triad(const po::variables_map& vm) {
   row("experts", fmt::format("{} routed + {} shared, top-{}, width {}", shape.n_experts,
                              shape.n_shared, shape.top_k, a.d_expert));
   row("context", std::to_string(shape.context));
-  row("achieved", moe::describe_triad(got, target));
+  row("achieved", moe::describe_triad(moe::count_triad(a), target));
+}
+
+nlohmann::json arch_json(const moe::TriadArch& a, const moe::Triad& target, int64_t vocab) {
+  const moe::Triad got = moe::count_triad(a);
+  return {
+      {"d_model", a.d_model},
+      {"n_layers", a.n_layers},
+      {"n_dense_layers", a.n_dense_layers},
+      {"d_expert", a.d_expert},
+      {"d_dense", a.d_dense},
+      {"n_heads", a.shape.n_heads},
+      {"n_kv_heads", a.shape.n_kv_heads},
+      {"head_dim", a.shape.head_dim},
+      {"n_experts", a.shape.n_experts},
+      {"top_k", a.shape.top_k},
+      {"n_shared_experts", a.shape.n_shared},
+      {"context", a.shape.context},
+      {"target", {{"M", target.M}, {"N_a", target.N_a}, {"N", target.N}}},
+      {"achieved", {{"M", got.M}, {"N_a", got.N_a}, {"N", got.N}}},
+      {"feasible_d", {a.d_low, a.d_high}},
+      {"model", moe::triad_model(a, vocab)},
+  };
+}
+
+// --triad: paper 2's architecture for (M, N_a, N).
+int plan_triad(const po::variables_map& vm) {
+  const moe::Triad target = parse_triad(vm["triad"].as<std::string>());
+  int64_t vocab = 0;
+  const moe::TriadShape shape = triad_shape(vm, vocab);
+  std::optional<int64_t> d;
+  if (vm.count("d-model")) {
+    d = moe::parse_setting_value<int64_t>("--d-model", vm["d-model"].as<std::string>());
+  }
+  const moe::TriadArch a = moe::solve_triad(target, shape, d);
+  if (vm["json"].as<bool>()) {
+    std::cout << arch_json(a, target, vocab).dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format(
+      "triad plan (paper 2's App. A): M {:.4g}, N_a {:.4g}, N {:.4g} (M/N_a {:.3g}, N/N_a "
+      "{:.3g})\n",
+      target.M, target.N_a, target.N, target.M / target.N_a, target.N / target.N_a);
+  print_arch(a, target, d.has_value());
+  return 0;
+}
+
+// --holistic C: paper 2 end to end, from its laws (or the ones given).
+int plan_holistic(const po::variables_map& vm) {
+  const double compute =
+      moe::parse_setting_value<double>("--holistic", vm["holistic"].as<std::string>());
+  moe::HolisticLaws laws;
+  if (vm.count("m-law")) laws.m = parse_law("--m-law", vm["m-law"].as<std::string>());
+  if (vm.count("m-over-na-law")) {
+    laws.m_over_na = parse_law("--m-over-na-law", vm["m-over-na-law"].as<std::string>());
+  }
+  if (vm.count("n-over-na")) {
+    laws.n_over_na =
+        moe::parse_setting_value<double>("--n-over-na", vm["n-over-na"].as<std::string>());
+  }
+  if (vm.count("d-law")) laws.d = parse_law("--d-law", vm["d-law"].as<std::string>());
+  int64_t vocab = 0;
+  const moe::TriadShape shape = triad_shape(vm, vocab);
+  const moe::HolisticPlan p = moe::plan_holistic(compute, laws, shape);
+  if (vm["json"].as<bool>()) {
+    nlohmann::json j = arch_json(p.arch, p.target, vocab);
+    j["compute"] = p.compute;
+    j["tokens"] = p.tokens;
+    j["laws"] = {{"M", {laws.m.k, laws.m.a}},
+                 {"M_over_N_a", {laws.m_over_na.k, laws.m_over_na.a}},
+                 {"N_over_N_a", laws.n_over_na}};
+    if (laws.d) j["laws"]["d"] = {laws.d->k, laws.d->a};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format(
+      "holistic plan (paper 2): C {:.4g} -> M {:.4g} FLOPs/token ({:g} C^{:g}), D {:.4g} tokens; "
+      "M/N_a {:.3g} ({:g} C^{:g}) -> N_a {:.4g}; N/N_a {:g} -> N {:.4g}\n",
+      compute, p.target.M, laws.m.k, laws.m.a, p.tokens, p.target.M / p.target.N_a,
+      laws.m_over_na.k, laws.m_over_na.a, p.target.N_a, laws.n_over_na, p.target.N);
+  print_arch(p.arch, p.target, laws.d.has_value());
   return 0;
 }
 
@@ -119,13 +182,22 @@ int main(int argc, char** argv) {
                         "(active and total non-embedding params)")(
         "heads", po::value<std::string>(), "query heads N_q (default 8)")(
         "head-dim", po::value<std::string>(), "head width d_qkv (default 64)")(
-        "dense-factor", po::value<std::string>(), "dense FFN width / d (default 3)");
+        "dense-factor", po::value<std::string>(), "dense FFN width / d (default 3)")(
+        "holistic", po::value<std::string>(),
+        "plan compute C end to end: M and D from --m-law, N_a from --m-over-na-law, N from "
+        "--n-over-na, d from --d-law (default: near the middle of its interval)")(
+        "m-law", po::value<std::string>(), "K,A: M = K C^A (default the paper's 0.04368,0.5437)")(
+        "m-over-na-law", po::value<std::string>(),
+        "K,A: M/N_a = K C^A (default 83.43,-0.04983: fitted to the paper's Phase 1 optima)")(
+        "n-over-na", po::value<std::string>(), "N/N_a (default 20: flat over 18..25 in the paper)")(
+        "d-law", po::value<std::string>(), "K,A: d = K C^A (default: none, the proxy)");
     o.add(triad);
     po::variables_map vm;
     if (!moe::cli::parse(
             argc, argv,
             "moescale plan --compute C [--ratio R] [--label L] [...] | moescale plan --grid FILE "
-            "| moescale plan --triad M,N_a,N [--heads H --head-dim D ...]",
+            "| moescale plan --triad M,N_a,N [--heads H --head-dim D ...] | moescale plan "
+            "--holistic C [...]",
             "Chooses d_model, head_dim and d_expert so that the label's per-token "
             "FLOPs are held (or its active\nparameters, --hold active) and expert/"
             "attention FLOPs equal --ratio; prints the shape, FLOPs,\nparameters "
@@ -134,6 +206,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (vm.count("triad")) return plan_triad(vm);
+    if (vm.count("holistic")) return plan_holistic(vm);
     if (vm.count("grid")) {
       const auto runs =
           moe::experiments::expand(moe::experiments::load_grid(vm["grid"].as<std::string>()));

@@ -182,3 +182,35 @@ TEST_CASE("the model of a triad architecture: the model's own count gives the sa
           Approx(t.M + 3 * f.router + 6 * attention_width * a.n_layers).epsilon(1e-12));
   }
 }
+
+TEST_CASE("end to end: C -> (M, D) -> N_a, N -> d -> the architecture", "[triad]") {
+  const double table_d[] = {3.7420e9, 6.1775e9, 10.7004e9, 17.6649e9, 30.5985e9, 50.5138e9};
+  const moe::HolisticLaws laws;
+  for (size_t i = 0; i < 6; ++i) {
+    const Budget& b = kBudgets[i];
+    CAPTURE(b.C);
+    const moe::HolisticPlan p = moe::plan_holistic(b.C, laws, shape_of(b));
+    // The compute-optimal law gives the table's M and D.
+    CHECK(p.target.M == Approx(b.M_gflops * 1e9).epsilon(1e-3));
+    CHECK(p.tokens == Approx(table_d[i]).epsilon(1e-3));
+    CHECK(p.target.M * p.tokens == Approx(b.C).epsilon(1e-12));
+    // M/N_a from the law fitted to the paper's optima: within 4% of each read-off.
+    CHECK(std::abs(p.target.M / p.target.N_a / b.m_over_na - 1) < 0.04);
+    CHECK(p.target.N == Approx(20 * p.target.N_a).epsilon(1e-12));
+    const moe::Triad got = paper_count(p.arch);
+    CHECK(std::abs(got.M / p.target.M - 1) <= 0.05);
+    CHECK(std::abs(got.N_a / p.target.N_a - 1) <= 0.05);
+    CHECK(std::abs(got.N / p.target.N - 1) <= 0.05);
+  }
+  // A d law picks d (rounded to the width multiple) instead of the proxy.
+  moe::HolisticLaws with_d = laws;
+  with_d.d = moe::ComputeLaw{1000 / std::pow(1e19, 0.3), 0.3};  // 1000 at 1e19
+  const moe::HolisticPlan p = moe::plan_holistic(1e19, with_d, shape_of(kBudgets[2]));
+  CHECK(p.arch.d_model == 1000);
+  CHECK_THROWS_WITH(moe::plan_holistic(-1, laws, shape_of(kBudgets[2])),
+                    "--holistic -1 must be a compute budget > 0");
+  moe::HolisticLaws absurd = laws;
+  absurd.m = moe::ComputeLaw{1, 2};  // M = C^2
+  CHECK_THROWS_WITH(moe::plan_holistic(1e19, absurd, shape_of(kBudgets[2])),
+                    Catch::StartsWith("--triad: M 1e+38, N_a 1.06e+37, N 2.121e+38 need d of"));
+}

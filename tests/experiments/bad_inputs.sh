@@ -159,6 +159,8 @@ bad plan-triad-m "M/N_a = 5" "must exceed 6" "$M" plan --triad 5e8,1e8,2e9
 bad plan-triad-n "N/N_a = 40" "lower N or use more routed experts" "$M" plan --triad 1e9,1e8,4e9
 bad plan-triad-d "--d-model 64" "feasible interval" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --d-model 64
 bad plan-triad-kv "--kv-heads 3" "must divide --heads 8" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --kv-heads 3
+bad plan-holistic-law "--m-law '1'" "must be K,A" "$M" plan --holistic 1e19 --m-law 1
+bad plan-holistic-huge "need d of" "check the triad or the laws" "$M" plan --holistic 1e19 --m-law 1,2
 bad plan-label "--label 3Q" "use" "$M" plan --compute 1e15 --label 3Q
 bad plan-hold "--hold sideways" "use flops or active" "$M" plan --compute 1e15 --hold sideways
 bad plan-grid-missing "nope.grid" "check the path" "$M" plan --grid nope.grid
