@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <functional>
 #include <sstream>
 #include <unordered_map>
 
@@ -55,8 +56,22 @@ std::vector<T> numbers(const std::string& grid, const std::string& key, const St
 // The sweep keys: their help (sweep_keys()) and how each sets the grid's Bracket.
 struct SweepKeyEntry {
   SweepKey doc;
-  void (*apply)(const std::string& where, const std::string& text, Bracket& b);
+  std::function<void(const std::string& where, const std::string& text, Bracket& b)> apply;
 };
+
+// A number key of Bracket within [lo, hi].
+template <typename T>
+SweepKeyEntry number_key(std::string key, std::string help, T Bracket::*field, T lo, T hi) {
+  return {{std::move(key), std::move(help)},
+          [=](const std::string& where, const std::string& text, Bracket& b) {
+            const T v = parse_setting_value<T>(where, text);
+            if (!(v >= lo && v <= hi)) {
+              throw std::invalid_argument(
+                  fmt::format("{} {} must be between {} and {}", where, text, lo, hi));
+            }
+            b.*field = v;
+          }};
+}
 
 const std::vector<SweepKeyEntry>& sweep_key_table() {
   static const std::vector<SweepKeyEntry> table = {
@@ -64,57 +79,29 @@ const std::vector<SweepKeyEntry>& sweep_key_table() {
         "yes: while a cell's lowest loss lies at an end of its ratio list, add ratios beyond "
         "that end (default no)"},
        [](const std::string& where, const std::string& text, Bracket& b) {
-         if (text == "yes" || text == "true") {
-           b.on = true;
-         } else if (text == "no" || text == "false") {
-           b.on = false;
-         } else {
+         if (text != "yes" && text != "true" && text != "no" && text != "false") {
            throw std::invalid_argument(where + " '" + text + "' must be yes or no");
          }
+         b.on = text == "yes" || text == "true";
        }},
-      {{"bracket-steps", "most ratios added beyond each end of a cell's list (default 4)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.steps = parse_setting_value<int>(where, text);
-         if (b.steps < 1 || b.steps > 20) {
-           throw std::invalid_argument(where + " " + text + " must be between 1 and 20");
-         }
-       }},
-      {{"bracket-factor",
-        "each added ratio is the end's ratio times this (default: the list's own step at that "
-        "end, or 2)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.factor = parse_setting_value<double>(where, text);
-         if (!(b.factor >= 1.05 && b.factor <= 10)) {
-           throw std::invalid_argument(where + " " + text + " must be between 1.05 and 10");
-         }
-       }},
-      {{"bracket-min", "no ratio below this is added (default 0.01)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.min = parse_setting_value<double>(where, text);
-         if (!(b.min > 0)) throw std::invalid_argument(where + " " + text + " must be > 0");
-       }},
-      {{"bracket-max", "no ratio above this is added (default 100)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.max = parse_setting_value<double>(where, text);
-         if (!(b.max > 0)) throw std::invalid_argument(where + " " + text + " must be > 0");
-       }},
-      {{"bracket-margin",
-        "nats: an end of a cell's list is the valley's wall only when its loss is at least this "
-        "much above the lowest; else the sweep goes past it (default 0; guards against seed "
-        "noise)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.margin = parse_setting_value<double>(where, text);
-         if (!(b.margin >= 0 && b.margin <= 1)) {
-           throw std::invalid_argument(where + " " + text + " must be between 0 and 1");
-         }
-       }},
-      {{"refine", "ratios added around a cell's minimum once it is inside the list (default 0)"},
-       [](const std::string& where, const std::string& text, Bracket& b) {
-         b.refine = parse_setting_value<int>(where, text);
-         if (b.refine < 0 || b.refine > 10) {
-           throw std::invalid_argument(where + " " + text + " must be between 0 and 10");
-         }
-       }},
+      number_key("bracket-steps", "most ratios added beyond each end of a cell's list (default 4)",
+                 &Bracket::steps, 1, 20),
+      number_key("bracket-factor",
+                 "each added ratio is the end's ratio times this (default: the list's own step "
+                 "at that end, or 2)",
+                 &Bracket::factor, 1.05, 10.0),
+      number_key("bracket-min", "no ratio below this is added (default 0.01)", &Bracket::min, 1e-4,
+                 1e4),
+      number_key("bracket-max", "no ratio above this is added (default 100)", &Bracket::max, 1e-4,
+                 1e4),
+      number_key("bracket-margin",
+                 "nats: an end of a cell's list is the valley's wall only when its loss is at "
+                 "least this much above the lowest; else the sweep goes past it (default 0; "
+                 "guards against seed noise)",
+                 &Bracket::margin, 0.0, 1.0),
+      number_key("refine",
+                 "ratios added around a cell's minimum once it is inside the list (default 0)",
+                 &Bracket::refine, 0, 10),
   };
   return table;
 }
