@@ -55,6 +55,10 @@ const Column kColumns[] = {
     {"params_active", [](const ResultRow& r) { return std::to_string(r.params_active); }},
     {"params_total", [](const ResultRow& r) { return std::to_string(r.params_total); }},
     {"flops_per_token", [](const ResultRow& r) { return num(r.flops_per_token); }},
+    {"triad_M", [](const ResultRow& r) { return num(r.triad_m); }},
+    {"m_over_na", [](const ResultRow& r) { return num(r.triad_m / double(r.params_active)); }},
+    {"n_over_na",
+     [](const ResultRow& r) { return num(double(r.params_total) / double(r.params_active)); }},
     {"tokens", [](const ResultRow& r) { return num(r.tokens); }},
     {"val_loss", [](const ResultRow& r) { return optional_num(r.val_loss); }},
     {"final_train_loss", [](const ResultRow& r) { return optional_num(r.final_train_loss); }},
@@ -157,6 +161,7 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
   row.params_active = p.params.active_nonembedding();
   row.params_total = p.params.total_nonembedding();
   row.flops_per_token = p.flops.training();
+  row.triad_m = p.flops.training_without_logits();
   row.tokens = static_cast<double>(ended ? result.tokens : run.config.tokens);
   if (ended && state.status == RunStatus::kDone) row.val_loss = finite(result.val_loss);
   if (ended) row.final_train_loss = finite(result.final_train_loss);

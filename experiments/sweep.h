@@ -43,6 +43,7 @@ struct ResultRow {
   int64_t n_experts = 0, top_k = 0, n_shared_experts = 0, d_model = 0, n_layers = 0, n_heads = 0,
           head_dim = 0, d_expert = 0, params_active = 0, params_total = 0;
   double flops_per_token = 0, tokens = 0;
+  double triad_m = 0;  // paper 2's M: training FLOPs per token without the logits
   std::optional<double> val_loss, final_train_loss;  // val_loss: done runs only
   RunStatus status = RunStatus::kPending;
   RunOrigin origin = RunOrigin::kGrid;

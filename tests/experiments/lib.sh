@@ -8,8 +8,14 @@ trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# Every column but wall_seconds (timings differ between runs of the same sweep).
-values() { cut -d, -f1-21 "$1"; }
+# Every column but wall_seconds (timings differ between runs of the same sweep), cells
+# unquoted, joined by '|'.
+values() {
+  /usr/bin/python3 -c 'import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+skip = rows[0].index("wall_seconds")
+for r in rows: print("|".join(r[:skip] + r[skip + 1:]))' "$1"
+}
 
 # Each run of a sweep directory was trained to the end exactly once, and no launch failed. The
 # trainer's own log counts completions: a kill -9 of the sweep between a trainer's exit and the

@@ -22,9 +22,6 @@ bracket-steps = 6
 refine = 2
 GRID
 sweep() { "$TMP/bin/moescale-sweep" --grid "$TMP/b.grid" --data "$TMP/data" --out "$@"; }
-# results.csv without wall_seconds (the last column), cells unquoted.
-rows() { /usr/bin/python3 -c 'import csv, sys
-for r in csv.reader(open(sys.argv[1])): print("|".join(r[:-1]))' "$1"; }
 # compute, ratio, origin and bracket note of every row, sorted.
 summary() { /usr/bin/python3 -c 'import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -70,7 +67,7 @@ for trial in $(seq 1 "$trials"); do
   before=$(ls "$out"/runs/*/result.json 2>/dev/null | wc -l)
   FAKE_TRAIN_SECONDS=0.05 sweep "$out" --workers 2 >>"$TMP/kill$trial.log" 2>&1 ||
     { cat "$TMP/kill$trial.log"; fail "rerun after kill -9 failed"; }
-  diff <(rows "$TMP/ref/results.csv") <(rows "$out/results.csv") ||
+  diff <(values "$TMP/ref/results.csv") <(values "$out/results.csv") ||
     fail "trial $trial (killed after ${delay}s): results differ from the uninterrupted sweep"
   check_done_once "$out" >/dev/null
   echo "trial $trial: killed after ${delay}s with $before/14 runs done; the rerun matches"
@@ -89,7 +86,7 @@ while sweep "$TMP/slurm" --emit-slurm "$TMP/wave.sh" >"$TMP/emit.log" 2>&1; do
 done
 grep -q "no run left to run: all 14 runs" "$TMP/emit.log" ||
   fail "the last --emit-slurm did not say the sweep is complete: $(cat "$TMP/emit.log")"
-diff <(rows "$TMP/ref/results.csv") <(rows "$TMP/slurm/results.csv") ||
+diff <(values "$TMP/ref/results.csv") <(values "$TMP/slurm/results.csv") ||
   fail "the Slurm waves ended with other results than one sweep"
 echo "slurm: $wave waves of array tasks end with the same 14 runs"
 echo "PASS: bracketing sweep, $trials kill -9 trials, Slurm waves"

@@ -133,6 +133,15 @@ TEST_CASE("results.csv: one typed row per run, read back by name", "[sweep]") {
   CHECK(std::stod(t.cell(0, "compute")) == runs[0].plan.request.compute);
   CHECK(std::stod(t.cell(0, "ratio_achieved")) == Approx(runs[0].plan.flops.ratio()));
   CHECK(std::stoll(t.cell(0, "d_expert")) == runs[0].plan.model.d_expert);
+  // Paper 2's triad of the run: M without the logits, over N_a; N over N_a.
+  const auto& params = runs[0].plan.params;
+  CHECK(std::stod(t.cell(0, "triad_M")) == Approx(runs[0].plan.flops.training_without_logits()));
+  CHECK(std::stod(t.cell(0, "m_over_na")) ==
+        Approx(runs[0].plan.flops.training_without_logits() /
+               static_cast<double>(params.active_nonembedding())));
+  CHECK(std::stod(t.cell(0, "n_over_na")) ==
+        Approx(static_cast<double>(params.total_nonembedding()) /
+               static_cast<double>(params.active_nonembedding())));
   // The numbers the report reads parse back.
   CHECK(t.numbers("compute").size() == 4);
 }
