@@ -55,7 +55,6 @@ class Planner {
   BracketPlan plan() {
     BracketPlan p;
     p.runs = expand(g_);
-    if (!g_.bracket.on) return p;
     for (const auto& r : p.runs) ids_.insert(r.id);
     // Each pass adds at most one ratio per cell end; a pass that adds nothing ends it (a cell
     // adds at most 2 * steps + 1 times, so this ends).
@@ -116,7 +115,8 @@ class Planner {
            std::vector<RunSpec>& runs, std::string& why) {
     std::vector<RunSpec> planned;
     try {
-      for (uint64_t seed : g_.seed) planned.push_back(plan_run(g_, cell, ratio, seed));
+      for (uint64_t seed : g_.seed)
+        planned.push_back(plan_run(g_, cell, CurvePoint{ratio, std::nullopt, std::nullopt}, seed));
     } catch (const std::invalid_argument& e) {
       why = e.what();
       return false;
@@ -263,7 +263,12 @@ class Planner {
 
 BracketPlan plan_bracket(const Grid& grid,
                          const std::function<RunOutcome(const RunSpec&)>& outcome) {
-  Planner planner(grid, outcome);
+  if (!grid.bracket.on) {
+    BracketPlan p;
+    p.runs = expand(grid);
+    return p;
+  }
+  Planner planner(grid, outcome);  // a bracketing grid has ratios (parse_grid)
   return planner.plan();
 }
 

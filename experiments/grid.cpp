@@ -181,12 +181,25 @@ Grid parse_grid(const std::string& text, const std::string& name) {
     }
   }
   g.ratio = numbers<double>(name, "ratio", axis("ratio"));
+  g.m_over_na = numbers<double>(name, "m-over-na", axis("m-over-na"));
+  g.n_over_na = numbers<double>(name, "n-over-na", axis("n-over-na"));
   g.sparsity = numbers<double>(name, "sparsity", axis("sparsity"));
   g.experts = numbers<int64_t>(name, "experts", axis("experts"));
   g.label = axis("label");
   g.seed = numbers<uint64_t>(name, "seed", axis("seed"));
   if (g.compute.empty()) throw InputError("grid " + name + ": compute is missing: list budgets");
-  if (g.ratio.empty()) throw InputError("grid " + name + ": ratio is missing: list ratios");
+  const bool triad = !g.m_over_na.empty() || !g.n_over_na.empty();
+  if (triad && (g.m_over_na.empty() || g.n_over_na.empty())) {
+    throw InputError("grid " + name + ": m-over-na and n-over-na go together: list both");
+  }
+  if (triad && !g.ratio.empty()) {
+    throw InputError("grid " + name +
+                     ": give ratio (paper 1) or m-over-na and n-over-na (paper 2), not both");
+  }
+  if (!triad && g.ratio.empty()) {
+    throw InputError("grid " + name +
+                     ": ratio is missing: list ratios (or m-over-na and n-over-na)");
+  }
   if (!g.sparsity.empty() && !g.experts.empty()) {
     throw InputError("grid " + name + ": give sparsity or experts, not both");
   }
@@ -211,6 +224,11 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       throw InputError("grid " + name + ": " + err.what());
     }
   }
+  if (g.bracket.on && triad) {
+    throw InputError("grid " + name +
+                     ": bracket = yes extends ratio lists; this grid sweeps "
+                     "m-over-na and n-over-na");
+  }
   if (g.bracket.min >= g.bracket.max) {
     throw InputError(fmt::format("grid {}: bracket-min {:g} must be below bracket-max {:g}", name,
                                  g.bracket.min, g.bracket.max));
@@ -225,7 +243,10 @@ std::string describe(const RunSpec& run) {
   std::string s = fmt::format("compute={:g} ", r.compute);
   s += r.sparsity ? fmt::format("sparsity={:g} ", *r.sparsity)
                   : fmt::format("experts={} ", run.plan.model.n_experts);
-  s += fmt::format("ratio={:g} label={} seed={}", r.ratio, r.label, run.config.seed);
+  s += r.m_over_na
+           ? fmt::format("m-over-na={:g} n-over-na={:g} ", *r.m_over_na, r.n_over_na.value_or(0))
+           : fmt::format("ratio={:g} ", r.ratio);
+  s += fmt::format("label={} seed={}", r.label, run.config.seed);
   return s;
 }
 
@@ -242,9 +263,21 @@ std::string describe_cell(const Grid& g, const Cell& cell) {
                      cell.label);
 }
 
-std::string describe(const Grid& g, const Cell& cell, double ratio, uint64_t seed) {
-  return fmt::format("compute={:g} {} ratio={:g} label={} seed={}", g.compute[cell.compute],
-                     sparsity_of(g, cell), ratio, cell.label, seed);
+std::string describe(const Grid& g, const Cell& cell, const CurvePoint& point, uint64_t seed) {
+  const std::string at = point.m_over_na ? fmt::format("m-over-na={:g} n-over-na={:g}",
+                                                       *point.m_over_na, *point.n_over_na)
+                                         : fmt::format("ratio={:g}", point.ratio);
+  return fmt::format("compute={:g} {} {} label={} seed={}", g.compute[cell.compute],
+                     sparsity_of(g, cell), at, cell.label, seed);
+}
+
+std::vector<CurvePoint> curve_points(const Grid& g) {
+  std::vector<CurvePoint> out;
+  for (double r : g.ratio) out.push_back({r, std::nullopt, std::nullopt});
+  for (double m : g.m_over_na) {
+    for (double n : g.n_over_na) out.push_back({1, m, n});
+  }
+  return out;
 }
 
 std::vector<Cell> cells(const Grid& g) {
@@ -261,10 +294,12 @@ std::vector<Cell> cells(const Grid& g) {
   return out;
 }
 
-RunSpec plan_run(const Grid& g, const Cell& cell, double ratio, uint64_t seed) {
+RunSpec plan_run(const Grid& g, const Cell& cell, const CurvePoint& point, uint64_t seed) {
   PlanRequest req = g.shared.plan;
   req.compute = g.compute[cell.compute];
-  req.ratio = ratio;
+  req.ratio = point.ratio;
+  req.m_over_na = point.m_over_na;
+  req.n_over_na = point.n_over_na;
   req.label = cell.label;
   if (!g.sparsity.empty()) req.sparsity = g.sparsity[cell.sparsity];
   if (!g.experts.empty()) req.n_experts = g.experts[cell.sparsity];
@@ -283,7 +318,8 @@ RunSpec plan_run(const Grid& g, const Cell& cell, double ratio, uint64_t seed) {
 std::vector<RunSpec> expand(const Grid& g) {
   const std::vector<Cell> all = cells(g);
   // The count in double: axes of a few million values each would overflow size_t.
-  const double n_runs = static_cast<double>(all.size()) * static_cast<double>(g.ratio.size()) *
+  const std::vector<CurvePoint> points = curve_points(g);
+  const double n_runs = static_cast<double>(all.size()) * static_cast<double>(points.size()) *
                         static_cast<double>(g.seed.size());
   if (n_runs > static_cast<double>(kMaxGridRuns)) {
     throw InputError(fmt::format(
@@ -291,7 +327,7 @@ std::vector<RunSpec> expand(const Grid& g) {
         "limit of {} runs in one sweep; split the grid",
         g.name, n_runs, g.compute.size(), g.label.size(),
         std::max<size_t>(1, std::max(g.sparsity.size(), g.experts.size())),
-        g.sparsity.empty() ? "experts" : "sparsity", g.ratio.size(), g.seed.size(), kMaxGridRuns));
+        g.sparsity.empty() ? "experts" : "sparsity", points.size(), g.seed.size(), kMaxGridRuns));
   }
   std::vector<RunSpec> runs;
   std::unordered_map<std::string, size_t> index_of_id;  // finds repeated runs in linear time
@@ -302,22 +338,22 @@ std::vector<RunSpec> expand(const Grid& g) {
            all[last].sparsity == all[first].sparsity) {
       ++last;
     }
-    for (double ratio : g.ratio) {
+    for (const CurvePoint& point : points) {
       for (size_t c = first; c < last; ++c) {
         for (uint64_t seed : g.seed) {
           RunSpec run;
           try {
-            run = plan_run(g, all[c], ratio, seed);
+            run = plan_run(g, all[c], point, seed);
           } catch (const std::invalid_argument& e) {
             throw InputError(fmt::format("grid {}: run {} is impossible: {}", g.name,
-                                         describe(g, all[c], ratio, seed), e.what()));
+                                         describe(g, all[c], point, seed), e.what()));
           }
           const auto [it, fresh] = index_of_id.emplace(run.id, runs.size());
           if (!fresh) {
             throw InputError(
                 fmt::format("grid {}: runs {} and {} are the same run; remove "
                             "the repeated value",
-                            g.name, describe(runs[it->second]), describe(g, all[c], ratio, seed)));
+                            g.name, describe(runs[it->second]), describe(g, all[c], point, seed)));
           }
           runs.push_back(std::move(run));
         }

@@ -13,12 +13,13 @@
 //   eval-tokens = 32768
 //
 // Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
-// label, seed. A budget may carry its own size label, "compute = 1e17@20M 1e18@30M", as in the
-// paper, where each budget trains one model size; it then ignores the label axis. Every other
-// key is a shared setting of moe::settings() (SettingUse::kShared): the plan and training flags
-// that describe a run rather than how one process carries it out. Unknown keys, empty lists, bad
-// numbers and impossible plans are errors that name the key or the run, raised before any run
-// starts.
+// label, seed. Instead of ratio, m-over-na and n-over-na sweep paper 2's triads (M/N_a x N/N_a
+// at each label's FLOPs: moe/planner.h, PlanRequest::m_over_na). A budget may carry its own size
+// label, "compute = 1e17@20M 1e18@30M", as in the paper, where each budget trains one model size;
+// it then ignores the label axis. Every other key is a shared setting of moe::settings()
+// (SettingUse::kShared): the plan and training flags that describe a run rather than how one
+// process carries it out. Unknown keys, empty lists, bad numbers and impossible plans are errors
+// that name the key or the run, raised before any run starts.
 //
 // Sweep keys (not settings of a run; listed by sweep_keys()): `bracket = yes` lets the sweep add
 // ratios beyond an end of a cell's ratio list while the cell's lowest loss lies at that end
@@ -27,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,7 +53,9 @@ struct Grid {
   std::string name;  // where it came from (for messages)
   std::vector<double> compute;
   std::vector<std::string> compute_label;  // per budget: its own label ("1e18@30M"), or ""
-  std::vector<double> ratio;
+  std::vector<double> ratio;               // either ratios ...
+  std::vector<double> m_over_na;  // ... or paper 2's triads: M/N_a x N/N_a at the label's FLOPs
+  std::vector<double> n_over_na;
   std::vector<double> sparsity;  // either sparsity ...
   std::vector<int64_t> experts;  // ... or routed expert counts
   std::vector<std::string> label;
@@ -95,13 +99,21 @@ struct RunSpec {
 
 // The cells in expansion order (compute outermost, then sparsity, then label).
 std::vector<Cell> cells(const Grid& grid);
+// A point of a cell's curve: a ratio, or paper 2's (M/N_a, N/N_a).
+struct CurvePoint {
+  double ratio = 1;
+  std::optional<double> m_over_na, n_over_na;
+};
+// The grid's points in file order: its ratios, or the product of its M/N_a and N/N_a lists.
+std::vector<CurvePoint> curve_points(const Grid& grid);
+
 // One run of a cell: its plan and training config. Throws std::invalid_argument when the
 // planner refuses it (the reason in the message).
-RunSpec plan_run(const Grid& grid, const Cell& cell, double ratio, uint64_t seed);
+RunSpec plan_run(const Grid& grid, const Cell& cell, const CurvePoint& point, uint64_t seed);
 // "compute=1e+12 experts=8 label=tiny"
 std::string describe_cell(const Grid& grid, const Cell& cell);
 // "compute=1e+12 experts=8 ratio=0.5 label=tiny seed=0", without a run.
-std::string describe(const Grid& grid, const Cell& cell, double ratio, uint64_t seed);
+std::string describe(const Grid& grid, const Cell& cell, const CurvePoint& point, uint64_t seed);
 
 // The most runs one grid may expand into: far more than a scaling study sweeps, few enough that
 // expanding and planning them takes a second, sanitizers included (48,600 runs took over 10 s

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "moe/triad.h"
+
 namespace moe {
 
 const std::vector<SizeLabel>& size_labels() {
@@ -269,6 +271,45 @@ void choose_widths(const PlanRequest& req, ModelConfig& c, Plan& plan) {
   }
 }
 
+// Paper 2's architecture for the triad the request names at the label's FLOPs budget.
+void choose_triad(const PlanRequest& req, ModelConfig& c, Plan& plan) {
+  check(req.m_over_na && req.n_over_na,
+        "--m-over-na and --n-over-na go together: paper 2's triad needs both ratios");
+  check(std::isfinite(*req.m_over_na) && *req.m_over_na > 6,
+        fmt::format("--m-over-na {} must exceed 6 (M = 6 N_a + the attention context term)",
+                    *req.m_over_na));
+  check(std::isfinite(*req.n_over_na) && *req.n_over_na > 1,
+        fmt::format("--n-over-na {} must exceed 1 (N adds the routed experts a token skips)",
+                    *req.n_over_na));
+  // The label's budget at its own d_model (the request's --d-model is the triad's d here).
+  ModelConfig reference = c;
+  reference.d_model = plan.label.d_model;
+  const Coefficients k = coefficients(reference, req.convention);
+  const double ref_hd =
+      static_cast<double>(plan.label.d_model) / static_cast<double>(plan.label.n_heads);
+  plan.target_forward_flops = 2.0 * k.attn_flops_per_hd * ref_hd;
+  TriadShape shape;
+  shape.n_heads = c.n_heads;
+  shape.n_kv_heads = c.n_kv_heads;
+  shape.head_dim = round_width(ref_hd, std::lcm(req.width_multiple, int64_t{2}));
+  shape.n_experts = c.n_experts;
+  shape.top_k = c.top_k;
+  shape.n_shared = c.n_shared_experts;
+  shape.context = c.context;
+  shape.width_multiple = req.width_multiple;
+  Triad target;
+  target.M = 3 * plan.target_forward_flops;
+  target.N_a = target.M / *req.m_over_na;
+  target.N = target.N_a * *req.n_over_na;
+  const TriadArch a = solve_triad(target, shape, req.d_model);
+  const ModelConfig solved = triad_model(a, c.vocab_size);
+  for (auto field : {&ModelConfig::d_model, &ModelConfig::n_layers, &ModelConfig::n_dense_layers,
+                     &ModelConfig::d_dense, &ModelConfig::head_dim, &ModelConfig::d_expert}) {
+    c.*field = solved.*field;
+  }
+  plan.target_active_params = static_cast<int64_t>(std::llround(target.N_a));
+}
+
 // Tokens and steps that the budget buys with the chosen shape.
 void fill_budget(const PlanRequest& req, Plan& plan) {
   const ModelConfig& c = plan.model;
@@ -302,10 +343,16 @@ Plan make_plan(const PlanRequest& req) {
   plan.request = req;
   plan.label = find_label(req.label);
   ModelConfig c = base_shape(req, plan.label, routed_experts(req));
-  choose_widths(req, c, plan);
+  const bool triad = req.m_over_na || req.n_over_na;
+  if (triad) {
+    choose_triad(req, c, plan);
+  } else {
+    choose_widths(req, c, plan);
+  }
   c.validate();
   plan.model = c;
   fill_budget(req, plan);
+  if (triad) plan.request.ratio = plan.flops.ratio();  // what the architecture gives
   return plan;
 }
 
@@ -348,6 +395,10 @@ nlohmann::json plan_to_json(const Plan& p) {
        {{"M", p.flops.training_without_logits()},
         {"N_a", p.params.active_nonembedding()},
         {"N", p.params.total_nonembedding()}}},
+      {"triad_target", p.request.m_over_na
+                           ? nlohmann::json{{"M_over_N_a", *p.request.m_over_na},
+                                            {"N_over_N_a", p.request.n_over_na.value_or(0)}}
+                           : nlohmann::json()},
       {"tokens", p.tokens},
       {"batch_size", p.batch_size},
       {"lr", p.lr},

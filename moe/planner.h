@@ -29,6 +29,8 @@
 // for rotary positions. The achieved r and FLOPs are reported exactly; what rounding costs is
 // their distance from the request (`moescale plan` prints it).
 // Tokens D = C / (training FLOPs per token, logits included); steps = D / (batch * T).
+//
+// With --m-over-na and --n-over-na the plan is paper 2's instead (PlanRequest::m_over_na).
 #pragma once
 
 #include <cstdint>
@@ -84,6 +86,11 @@ struct PlanRequest {
   int64_t head_dim_multiple = 0;      // head_dim is a multiple of this too (0: width_multiple)
   Hold hold = Hold::kFlops;
   ContextConvention convention = ContextConvention::kFull;
+  // Paper 2's triad instead of a ratio (both or neither): M = 3 x the label's forward FLOPs
+  // budget, N_a = M / m_over_na, N = N_a * n_over_na; moe/triad.h solves the layers (dense and
+  // MoE), d (d_model, default its proxy) and the expert width at the label's heads and head
+  // width (d_model / n_heads). The plan's ratio is then what that architecture gives.
+  std::optional<double> m_over_na, n_over_na;
   ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)
 };
 

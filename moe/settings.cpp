@@ -261,6 +261,12 @@ std::vector<Setting> plan_settings() {
     derived<int64_t>("experts", kAxis, kPlan,
                       "routed experts per layer (default 16: S = 82.35% with k=2, s=1)",
                       [](S& s) -> std::optional<int64_t>& { return s.plan.n_experts; }),
+    derived<double>("m-over-na", kAxis, kPlan,
+                     "paper 2's M/N_a: plan its triad at the label's FLOPs instead of a ratio "
+                     "(with --n-over-na)",
+                     [](S& s) -> std::optional<double>& { return s.plan.m_over_na; }),
+    derived<double>("n-over-na", kAxis, kPlan, "paper 2's N/N_a (with --m-over-na)",
+                     [](S& s) -> std::optional<double>& { return s.plan.n_over_na; }),
     value<int64_t>("top-k", kShared, kPlan, "routed experts per token",
                    [](S& s) -> int64_t& { return s.plan.top_k; }),
     value<int64_t>("shared", kShared, kPlan, "shared (always-on) experts per layer",

@@ -185,11 +185,11 @@ int main(int argc, char** argv) {
         "dense-factor", po::value<std::string>(), "dense FFN width / d (default 3)")(
         "holistic", po::value<std::string>(),
         "plan compute C end to end: M and D from --m-law, N_a from --m-over-na-law, N from "
-        "--n-over-na, d from --d-law (default: near the middle of its interval)")(
-        "m-law", po::value<std::string>(), "K,A: M = K C^A (default the paper's 0.04368,0.5437)")(
+        "--n-over-na (default 20: flat over 18..25 in the paper), d from --d-law (default: near "
+        "the middle of its interval)")("m-law", po::value<std::string>(),
+                                       "K,A: M = K C^A (default the paper's 0.04368,0.5437)")(
         "m-over-na-law", po::value<std::string>(),
         "K,A: M/N_a = K C^A (default 83.43,-0.04983: fitted to the paper's Phase 1 optima)")(
-        "n-over-na", po::value<std::string>(), "N/N_a (default 20: flat over 18..25 in the paper)")(
         "d-law", po::value<std::string>(), "K,A: d = K C^A (default: none, the proxy)");
     o.add(triad);
     po::variables_map vm;

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""A stand-in for moescale-train in the bracketing test: takes the sweep's arguments, sleeps a
-moment (so a kill can land mid-run) and writes result.json with a planted validation loss,
-a valley in ln r whose minimum depends on the budget:
+"""A stand-in for moescale-train in the sweep tests: takes the sweep's arguments, sleeps a
+moment (so a kill can land mid-run) and writes result.json with a planted validation loss.
+
+A ratio run (the bracketing test): a valley in ln r whose minimum depends on the budget,
 
     loss = 3 + 0.05 * ln(r / r0(C))^2,   r0 = 6 at C = 4e9 (above the grid's ratios),
                                          r0 = 0.01 at C = 8e9 (below what the planner allows)
+
+A triad run (paper 2's Phase 1 test): paper 2's curve in x = M/N_a of the planned model (the
+m_over_na column of results.csv), with its minimum at x0(C) = 6 + sqrt(a/b),
+
+    loss = 2.5 + a/(x - 6) + b x,   b = 0.01, a = b (x0 - 6)^2,   x0 = 8 at 4e9, 9 at 8e9.
 
 Like the trainer, it writes result.json atomically and logs "done after N steps" last."""
 import argparse
@@ -14,6 +20,7 @@ import os
 import time
 
 R0 = {4e9: 6.0, 8e9: 0.01}
+X0 = {4e9: 8.0, 8e9: 9.0}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--config", required=True)
@@ -27,7 +34,13 @@ config = json.load(open(args.config))
 plan = config["plan"]
 ratio, compute = plan["ratio_target"], plan["compute"]
 time.sleep(float(os.environ.get("FAKE_TRAIN_SECONDS", "0.3")))
-loss = 3.0 + 0.05 * math.log(ratio / R0[compute]) ** 2
+if plan.get("triad_target"):
+    x = plan["triad"]["M"] / plan["triad"]["N_a"]
+    b = 0.01
+    a = b * (X0[compute] - 6) ** 2
+    loss = 2.5 + a / (x - 6) + b * x
+else:
+    loss = 3.0 + 0.05 * math.log(ratio / R0[compute]) ** 2
 result = {
     "status": "done", "reason": "", "val_loss": loss, "final_train_loss": loss + 0.1,
     "steps": config["steps"], "steps_planned": config["steps"], "tokens": config["tokens"],

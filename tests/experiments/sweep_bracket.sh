@@ -64,7 +64,7 @@ for trial in $(seq 1 "$trials"); do
   sleep "$delay"
   kill -9 -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  before=$(ls "$out"/runs/*/result.json 2>/dev/null | wc -l)
+  before=$( (ls "$out"/runs/*/result.json 2>/dev/null || true) | wc -l)  # none yet: 0
   FAKE_TRAIN_SECONDS=0.05 sweep "$out" --workers 2 >>"$TMP/kill$trial.log" 2>&1 ||
     { cat "$TMP/kill$trial.log"; fail "rerun after kill -9 failed"; }
   diff <(values "$TMP/ref/results.csv") <(values "$out/results.csv") ||

@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "experiments/cli/plan_options.h"
 #include "experiments/grid.h"
+#include "moe/planner.h"
 #include "moe/run_dir.h"
 #include "moe/settings.h"
 
@@ -250,4 +251,53 @@ TEST_CASE("a run directory without a readable result is pending", "[run_dir]") {
   CHECK(run.read_result().status == moe::RunStatus::kDone);
   CHECK(run.read_result().val_loss == 3.25);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("triad grids: M/N_a x N/N_a planned as paper 2's architectures", "[settings][triad]") {
+  const std::string base =
+      "label = 100K\ncompute = 4e9\nexperts = 8\ntop-k = 2\nshared = 1\ncontext = 32\n"
+      "vocab = 64\nbatch-size = 4\nwidth-multiple = 1\n";
+  const auto g =
+      moe::experiments::parse_grid(base + "m-over-na = 6.5 7 8\nn-over-na = 2 2.5\n", "triad");
+  const auto runs = moe::experiments::expand(g);
+  REQUIRE(runs.size() == 6);
+  for (const auto& r : runs) {
+    const moe::Plan& p = r.plan;
+    REQUIRE(p.request.m_over_na);
+    // The ratio is what the architecture gives; dense layers are 3 d wide.
+    CHECK(p.request.ratio == p.flops.ratio());
+    if (p.model.n_dense_layers > 0) CHECK(p.model.d_dense == 3 * p.model.d_model);
+    // N/N_a by our count (norms and router included in N_a) within the solver's 5%.
+    const double n_over_na = static_cast<double>(p.params.total_nonembedding()) /
+                             static_cast<double>(p.params.active_nonembedding());
+    CHECK(std::abs(n_over_na / *p.request.n_over_na - 1) < 0.05);
+  }
+  CHECK(moe::experiments::describe(runs[1]) ==
+        "compute=4e+09 experts=8 m-over-na=6.5 n-over-na=2.5 label=100K seed=0");
+  // The same run by flags: `moescale plan --m-over-na 6.5 --n-over-na 2.5 ...`.
+  moe::RunSettings flags = g.shared;
+  flags.plan.compute = 4e9;
+  flags.plan.label = "100K";
+  flags.plan.n_experts = 8;
+  moe::find_setting("m-over-na")->apply("--m-over-na", "6.5", flags);
+  moe::find_setting("n-over-na")->apply("--n-over-na", "2.5", flags);
+  CHECK(moe::make_plan(flags.plan).model.d_expert == runs[1].plan.model.d_expert);
+
+  auto error = [&](const std::string& text) {
+    try {
+      moe::experiments::parse_grid(base + text, "g");
+    } catch (const moe::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error("m-over-na = 7\n") == "grid g: m-over-na and n-over-na go together: list both");
+  CHECK(error("ratio = 1\nm-over-na = 7\nn-over-na = 2\n") ==
+        "grid g: give ratio (paper 1) or m-over-na and n-over-na (paper 2), not both");
+  CHECK(error("m-over-na = 7\nn-over-na = 2\nbracket = yes\n") ==
+        "grid g: bracket = yes extends ratio lists; this grid sweeps m-over-na and n-over-na");
+  CHECK(error("") == "grid g: ratio is missing: list ratios (or m-over-na and n-over-na)");
+  CHECK_THROWS_WITH(moe::experiments::expand(
+                        moe::experiments::parse_grid(base + "m-over-na = 5\nn-over-na = 2\n", "g")),
+                    Catch::Contains("--m-over-na 5 must exceed 6"));
 }
