@@ -129,6 +129,47 @@ std::string to_string(RunOrigin o) {
   return "grid";
 }
 
+namespace {
+
+bool sweeps_triads(const Grid& g) { return !g.m_over_na.empty() || !g.n_over_na.empty(); }
+
+// Which axes a grid may combine: budgets always; ratios or triads; sparsities or experts.
+void check_axes(const Grid& g) {
+  const std::string& name = g.name;
+  if (g.compute.empty()) throw InputError("grid " + name + ": compute is missing: list budgets");
+  const bool triad = sweeps_triads(g);
+  if (triad && (g.m_over_na.empty() || g.n_over_na.empty())) {
+    throw InputError("grid " + name + ": m-over-na and n-over-na go together: list both");
+  }
+  if (triad && !g.ratio.empty()) {
+    throw InputError("grid " + name +
+                     ": give ratio (paper 1) or m-over-na and n-over-na (paper 2), not both");
+  }
+  if (!triad && g.ratio.empty()) {
+    throw InputError("grid " + name +
+                     ": ratio is missing: list ratios (or m-over-na and n-over-na)");
+  }
+  if (!g.sparsity.empty() && !g.experts.empty()) {
+    throw InputError("grid " + name + ": give sparsity or experts, not both");
+  }
+}
+
+void check_bracket(const Grid& g) {
+  const std::string& name = g.name;
+  const bool triad = sweeps_triads(g);
+  if (g.bracket.on && triad) {
+    throw InputError("grid " + name +
+                     ": bracket = yes extends ratio lists; this grid sweeps "
+                     "m-over-na and n-over-na");
+  }
+  if (g.bracket.min >= g.bracket.max) {
+    throw InputError(fmt::format("grid {}: bracket-min {:g} must be below bracket-max {:g}", name,
+                                 g.bracket.min, g.bracket.max));
+  }
+}
+
+}  // namespace
+
 Grid parse_grid(const std::string& text, const std::string& name) {
   // Axes are lists (repeated lines compose); shared settings take one value.
   po::options_description desc;
@@ -187,22 +228,7 @@ Grid parse_grid(const std::string& text, const std::string& name) {
   g.experts = numbers<int64_t>(name, "experts", axis("experts"));
   g.label = axis("label");
   g.seed = numbers<uint64_t>(name, "seed", axis("seed"));
-  if (g.compute.empty()) throw InputError("grid " + name + ": compute is missing: list budgets");
-  const bool triad = !g.m_over_na.empty() || !g.n_over_na.empty();
-  if (triad && (g.m_over_na.empty() || g.n_over_na.empty())) {
-    throw InputError("grid " + name + ": m-over-na and n-over-na go together: list both");
-  }
-  if (triad && !g.ratio.empty()) {
-    throw InputError("grid " + name +
-                     ": give ratio (paper 1) or m-over-na and n-over-na (paper 2), not both");
-  }
-  if (!triad && g.ratio.empty()) {
-    throw InputError("grid " + name +
-                     ": ratio is missing: list ratios (or m-over-na and n-over-na)");
-  }
-  if (!g.sparsity.empty() && !g.experts.empty()) {
-    throw InputError("grid " + name + ": give sparsity or experts, not both");
-  }
+  check_axes(g);
   if (g.label.empty()) g.label = {"1M"};
   if (g.seed.empty()) g.seed = {0};
 
@@ -224,15 +250,7 @@ Grid parse_grid(const std::string& text, const std::string& name) {
       throw InputError("grid " + name + ": " + err.what());
     }
   }
-  if (g.bracket.on && triad) {
-    throw InputError("grid " + name +
-                     ": bracket = yes extends ratio lists; this grid sweeps "
-                     "m-over-na and n-over-na");
-  }
-  if (g.bracket.min >= g.bracket.max) {
-    throw InputError(fmt::format("grid {}: bracket-min {:g} must be below bracket-max {:g}", name,
-                                 g.bracket.min, g.bracket.max));
-  }
+  check_bracket(g);
   return g;
 }
 

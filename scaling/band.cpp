@@ -217,42 +217,44 @@ BandCurve parse_band_curve(const std::string& s) {
   throw InputError("--curve " + s + " is not a curve: use quadratic, log-quadratic or pole");
 }
 
-BandFit fit_band(const std::vector<IsoflopPoint>& points, const BandOptions& options) {
-  check(points, options);
-  check_bootstrap(options.bootstrap);
-  BandFit fit;
-  fit.options = options;
-  const auto groups = group_by_budget(points);
-  std::vector<BudgetBand> bands;
-  for (const auto& g : groups) {
-    BandOptimum o;
-    o.compute = g.front().compute;
-    o.n_points = static_cast<int>(g.size());
-    o.x_min = INFINITY;
-    o.x_max = -INFINITY;
-    for (const auto& p : g) {
-      o.x_min = std::min(o.x_min, p.x);
-      o.x_max = std::max(o.x_max, p.x);
-    }
-    const BudgetBand b = band_of(g, options, o.x_min, o.x_max);
-    o.bracketed = b.bracketed;
-    o.note = b.note;
-    o.x_opt.value = b.x_opt;
-    o.x_low.value = b.x_low;
-    o.x_high.value = b.x_high;
-    o.loss_opt = b.loss_opt;
-    o.edges_inside = b.bracketed && b.x_low >= o.x_min && b.x_high <= o.x_max;
-    fit.n_budgets_used += b.bracketed ? 1 : 0;
-    bands.push_back(b);
-    fit.optima.push_back(o);
-  }
-  std::vector<double> compute;
-  for (const auto& o : fit.optima) compute.push_back(o.compute);
+namespace {
 
-  // Replicates: every budget resampled within itself, refitted, and the laws refitted.
+// One budget's optimum and band, from its points.
+BandOptimum budget_optimum(const std::vector<IsoflopPoint>& g, const BandOptions& options,
+                           BudgetBand& band) {
+  BandOptimum o;
+  o.compute = g.front().compute;
+  o.n_points = static_cast<int>(g.size());
+  o.x_min = INFINITY;
+  o.x_max = -INFINITY;
+  for (const auto& p : g) {
+    o.x_min = std::min(o.x_min, p.x);
+    o.x_max = std::max(o.x_max, p.x);
+  }
+  band = band_of(g, options, o.x_min, o.x_max);
+  o.bracketed = band.bracketed;
+  o.note = band.note;
+  o.x_opt.value = band.x_opt;
+  o.x_low.value = band.x_low;
+  o.x_high.value = band.x_high;
+  o.loss_opt = band.loss_opt;
+  o.edges_inside = band.bracketed && band.x_low >= o.x_min && band.x_high <= o.x_max;
+  return o;
+}
+
+// What the replicates give: per budget (x_opt, x_low, x_high), per law (k, a) samples.
+struct Replicates {
+  std::vector<std::vector<std::array<double, 3>>> per_budget;
+  std::array<std::array<std::vector<double>, 2>, 4> laws;
+};
+
+// Every budget resampled within itself and refitted, then the laws refitted, per replicate.
+Replicates bootstrap(const std::vector<std::vector<IsoflopPoint>>& groups, const BandFit& fit,
+                     const std::vector<double>& compute) {
+  const BandOptions& options = fit.options;
+  Replicates out;
+  out.per_budget.resize(groups.size());
   Rng rng(options.seed ^ 0x62616e64ULL);  // "band"
-  std::vector<std::vector<std::array<double, 3>>> per_budget(groups.size());
-  std::vector<std::array<std::vector<double>, 2>> law_samples(4);
   for (int r = 0; r < options.bootstrap; ++r) {
     std::vector<BudgetBand> rep;
     for (size_t i = 0; i < groups.size(); ++i) {
@@ -260,38 +262,57 @@ BandFit fit_band(const std::vector<IsoflopPoint>& points, const BandOptions& opt
       for (size_t j : resample_indices(groups[i].size(), rng)) g.push_back(groups[i][j]);
       BudgetBand b = band_of(g, options, fit.optima[i].x_min, fit.optima[i].x_max);
       if (!fit.optima[i].bracketed) b = BudgetBand{};  // left out of the laws, as in the fit
-      if (b.bracketed) per_budget[i].push_back({b.x_opt, b.x_low, b.x_high});
+      if (b.bracketed) out.per_budget[i].push_back({b.x_opt, b.x_low, b.x_high});
       rep.push_back(b);
     }
-    for (int w = 0; w < 4; ++w) {
-      const Line line = law_of(compute, quantity(rep, w));
+    for (size_t w = 0; w < 4; ++w) {
+      const Line line = law_of(compute, quantity(rep, static_cast<int>(w)));
       if (!std::isfinite(line.slope)) continue;
-      law_samples[w][0].push_back(std::exp(line.intercept));
-      law_samples[w][1].push_back(line.slope);
+      out.laws[w][0].push_back(std::exp(line.intercept));
+      out.laws[w][1].push_back(line.slope);
     }
   }
+  return out;
+}
+
+}  // namespace
+
+BandFit fit_band(const std::vector<IsoflopPoint>& points, const BandOptions& options) {
+  check(points, options);
+  check_bootstrap(options.bootstrap);
+  BandFit fit;
+  fit.options = options;
+  const auto groups = group_by_budget(points);
+  std::vector<BudgetBand> bands(groups.size());
+  std::vector<double> compute;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    fit.optima.push_back(budget_optimum(groups[i], options, bands[i]));
+    fit.n_budgets_used += bands[i].bracketed ? 1 : 0;
+    compute.push_back(fit.optima[i].compute);
+  }
+  const Replicates reps = bootstrap(groups, fit, compute);
   for (size_t i = 0; i < groups.size(); ++i) {
     BandOptimum& o = fit.optima[i];
-    o.replicates_used = static_cast<int>(per_budget[i].size());
-    if (!o.bracketed || per_budget[i].size() < 2) continue;
+    o.replicates_used = static_cast<int>(reps.per_budget[i].size());
+    if (!o.bracketed || reps.per_budget[i].size() < 2) continue;
     Estimate* targets[] = {&o.x_opt, &o.x_low, &o.x_high};
-    for (int k = 0; k < 3; ++k) {
+    for (size_t k = 0; k < 3; ++k) {
       std::vector<double> s;
-      for (const auto& v : per_budget[i]) s.push_back(v[static_cast<size_t>(k)]);
+      for (const auto& v : reps.per_budget[i]) s.push_back(v[k]);
       std::tie(targets[k]->ci_low, targets[k]->ci_high) = percentile_interval(s);
     }
   }
-  for (int w = 0; w < 4; ++w) {
+  for (size_t w = 0; w < 4; ++w) {
     BandLaw law;
     law.name = kLawNames[w];
-    const Line line = law_of(compute, quantity(bands, w));
+    const Line line = law_of(compute, quantity(bands, static_cast<int>(w)));
     law.fitted = fit.n_budgets_used >= 2 && std::isfinite(line.slope);
     if (law.fitted) {
       law.k.value = std::exp(line.intercept);
       law.a.value = line.slope;
-      if (law_samples[w][1].size() >= 2) {
-        std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(law_samples[w][0]);
-        std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(law_samples[w][1]);
+      if (reps.laws[w][1].size() >= 2) {
+        std::tie(law.k.ci_low, law.k.ci_high) = percentile_interval(reps.laws[w][0]);
+        std::tie(law.a.ci_low, law.a.ci_high) = percentile_interval(reps.laws[w][1]);
       }
     }
     fit.laws.push_back(law);
