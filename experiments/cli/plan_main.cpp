@@ -172,11 +172,7 @@ int main(int argc, char** argv) {
     po::options_description o = moe::cli::setting_options(/*plan_command=*/true);
     o.add_options()("json", po::bool_switch(), "print JSON instead of the table")(
         "grid", po::value<std::string>(), "plan every run of a sweep grid file instead");
-    po::options_description triad(
-        "triad (paper 2: --triad M,N_a,N; the flags --kv-heads "
-        "--experts --top-k --shared --context --d-model "
-        "--width-multiple apply too, with the paper's defaults 4, "
-        "288, 8, 1, 8192, the middle of d's interval, 8)");
+    po::options_description triad("paper 2 (--triad, --holistic)");
     triad.add_options()("triad", po::value<std::string>(),
                         "solve the architecture for M (training FLOPs/token), N_a and N "
                         "(active and total non-embedding params)")(
@@ -201,7 +197,12 @@ int main(int argc, char** argv) {
             "Chooses d_model, head_dim and d_expert so that the label's per-token "
             "FLOPs are held (or its active\nparameters, --hold active) and expert/"
             "attention FLOPs equal --ratio; prints the shape, FLOPs,\nparameters "
-            "and the tokens D = C / training FLOPs per token.",
+            "and the tokens D = C / training FLOPs per token.\n\n"
+            "Paper 2: --triad M,N_a,N solves layers, d and expert width for a triad (--m-over-na "
+            "and --n-over-na\ndo it at the label's FLOPs); --holistic C plans end to end from "
+            "its laws. There --kv-heads\n--experts --top-k --shared --context --d-model "
+            "--width-multiple --vocab default to the paper's 4,\n288, 8, 1, 8192, the middle of "
+            "d's interval, 8, 152064.",
             o, vm)) {
       return 0;
     }
