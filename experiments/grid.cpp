@@ -227,6 +227,7 @@ Grid parse_grid(const std::string& text, const std::string& name) {
   g.sparsity = numbers<double>(name, "sparsity", axis("sparsity"));
   g.experts = numbers<int64_t>(name, "experts", axis("experts"));
   g.label = axis("label");
+  g.d_model = numbers<int64_t>(name, "d-model", axis("d-model"));
   g.seed = numbers<uint64_t>(name, "seed", axis("seed"));
   check_axes(g);
   if (g.label.empty()) g.label = {"1M"};
@@ -264,7 +265,8 @@ std::string describe(const RunSpec& run) {
   s += r.m_over_na
            ? fmt::format("m-over-na={:g} n-over-na={:g} ", *r.m_over_na, r.n_over_na.value_or(0))
            : fmt::format("ratio={:g} ", r.ratio);
-  s += fmt::format("label={} seed={}", r.label, run.config.seed);
+  s += fmt::format("label={}{} seed={}", r.label,
+                   r.d_model ? fmt::format(" d-model={}", *r.d_model) : "", run.config.seed);
   return s;
 }
 
@@ -274,19 +276,23 @@ std::string sparsity_of(const Grid& g, const Cell& cell) {
          : !g.experts.empty() ? fmt::format("experts={}", g.experts[cell.sparsity])
                               : std::string("experts=16");
 }
+
+std::string d_model_of(const Grid& g, const Cell& cell) {
+  return g.d_model.empty() ? "" : fmt::format(" d-model={}", g.d_model[cell.d_model]);
+}
 }  // namespace
 
 std::string describe_cell(const Grid& g, const Cell& cell) {
-  return fmt::format("compute={:g} {} label={}", g.compute[cell.compute], sparsity_of(g, cell),
-                     cell.label);
+  return fmt::format("compute={:g} {} label={}{}", g.compute[cell.compute], sparsity_of(g, cell),
+                     cell.label, d_model_of(g, cell));
 }
 
 std::string describe(const Grid& g, const Cell& cell, const CurvePoint& point, uint64_t seed) {
   const std::string at = point.m_over_na ? fmt::format("m-over-na={:g} n-over-na={:g}",
                                                        *point.m_over_na, *point.n_over_na)
                                          : fmt::format("ratio={:g}", point.ratio);
-  return fmt::format("compute={:g} {} {} label={} seed={}", g.compute[cell.compute],
-                     sparsity_of(g, cell), at, cell.label, seed);
+  return fmt::format("compute={:g} {} {} label={}{} seed={}", g.compute[cell.compute],
+                     sparsity_of(g, cell), at, cell.label, d_model_of(g, cell), seed);
 }
 
 std::vector<CurvePoint> curve_points(const Grid& g) {
@@ -305,8 +311,11 @@ std::vector<Cell> cells(const Grid& g) {
     // A budget with its own label ("1e18@30M") runs that label only.
     const std::vector<std::string> labels =
         g.compute_label[ci].empty() ? g.label : std::vector<std::string>{g.compute_label[ci]};
+    const size_t n_d = std::max<size_t>(1, g.d_model.size());
     for (size_t si = 0; si < n_sparsity; ++si) {
-      for (const auto& label : labels) out.push_back(Cell{ci, si, label});
+      for (const auto& label : labels) {
+        for (size_t di = 0; di < n_d; ++di) out.push_back(Cell{ci, si, label, di});
+      }
     }
   }
   return out;
@@ -321,6 +330,7 @@ RunSpec plan_run(const Grid& g, const Cell& cell, const CurvePoint& point, uint6
   req.label = cell.label;
   if (!g.sparsity.empty()) req.sparsity = g.sparsity[cell.sparsity];
   if (!g.experts.empty()) req.n_experts = g.experts[cell.sparsity];
+  if (!g.d_model.empty()) req.d_model = g.d_model[cell.d_model];
   RunSpec run;
   run.plan = make_plan(req);
   run.config = train_config_for(run.plan, g.shared);

@@ -13,10 +13,10 @@
 //   eval-tokens = 32768
 //
 // Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
-// label, seed. Instead of ratio, m-over-na and n-over-na sweep paper 2's triads (M/N_a x N/N_a
-// at each label's FLOPs: moe/planner.h, PlanRequest::m_over_na). A budget may carry its own size
-// label, "compute = 1e17@20M 1e18@30M", as in the paper, where each budget trains one model size;
-// it then ignores the label axis. Every other key is a shared setting of moe::settings()
+// label, d-model, seed. Instead of ratio, m-over-na and n-over-na sweep paper 2's triads (M/N_a x
+// N/N_a at each label's FLOPs: moe/planner.h, PlanRequest::m_over_na). A budget may carry its own
+// size label, "compute = 1e17@20M 1e18@30M", as in the paper, where each budget trains one model
+// size; it then ignores the label axis. Every other key is a shared setting of moe::settings()
 // (SettingUse::kShared): the plan and training flags that describe a run rather than how one
 // process carries it out. Unknown keys, empty lists, bad numbers and impossible plans are errors
 // that name the key or the run, raised before any run starts.
@@ -59,6 +59,7 @@ struct Grid {
   std::vector<double> sparsity;  // either sparsity ...
   std::vector<int64_t> experts;  // ... or routed expert counts
   std::vector<std::string> label;
+  std::vector<int64_t> d_model;  // empty: the label's (or, for triads, the proxy)
   std::vector<uint64_t> seed;
   RunSettings shared;  // every other key (compute, ratio, label, experts, seed set per run)
   Bracket bracket;
@@ -79,13 +80,15 @@ Grid load_grid(const std::string& path);
 enum class RunOrigin { kGrid, kBracket, kRefine };
 std::string to_string(RunOrigin o);
 
-// A cell of the grid: the runs that differ only in ratio and seed (one ratio curve).
+// A cell of the grid: the runs that differ only in ratio (or triad) and seed: one ratio curve.
 struct Cell {
   size_t compute = 0;   // index into Grid::compute
   size_t sparsity = 0;  // index into Grid::sparsity or Grid::experts (0 when neither is given)
   std::string label;
+  size_t d_model = 0;  // index into Grid::d_model (0 when it is not given)
   bool operator==(const Cell& o) const {
-    return compute == o.compute && sparsity == o.sparsity && label == o.label;
+    return compute == o.compute && sparsity == o.sparsity && label == o.label &&
+           d_model == o.d_model;
   }
 };
 

@@ -59,6 +59,8 @@ const Column kColumns[] = {
     {"m_over_na", [](const ResultRow& r) { return num(r.triad_m / double(r.params_active)); }},
     {"n_over_na",
      [](const ResultRow& r) { return num(double(r.params_total) / double(r.params_active)); }},
+    {"m_over_na_target", [](const ResultRow& r) { return optional_num(r.m_over_na_target); }},
+    {"n_over_na_target", [](const ResultRow& r) { return optional_num(r.n_over_na_target); }},
     {"tokens", [](const ResultRow& r) { return num(r.tokens); }},
     {"val_loss", [](const ResultRow& r) { return optional_num(r.val_loss); }},
     {"final_train_loss", [](const ResultRow& r) { return optional_num(r.final_train_loss); }},
@@ -162,6 +164,8 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
   row.params_total = p.params.total_nonembedding();
   row.flops_per_token = p.flops.training();
   row.triad_m = p.flops.training_without_logits();
+  row.m_over_na_target = p.request.m_over_na;
+  row.n_over_na_target = p.request.n_over_na;
   row.tokens = static_cast<double>(ended ? result.tokens : run.config.tokens);
   if (ended && state.status == RunStatus::kDone) row.val_loss = finite(result.val_loss);
   if (ended) row.final_train_loss = finite(result.final_train_loss);

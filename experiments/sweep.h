@@ -44,7 +44,8 @@ struct ResultRow {
           head_dim = 0, d_expert = 0, params_active = 0, params_total = 0;
   double flops_per_token = 0, tokens = 0;
   double triad_m = 0;  // paper 2's M: training FLOPs per token without the logits
-  std::optional<double> val_loss, final_train_loss;  // val_loss: done runs only
+  std::optional<double> m_over_na_target, n_over_na_target;  // a triad run's request
+  std::optional<double> val_loss, final_train_loss;          // val_loss: done runs only
   RunStatus status = RunStatus::kPending;
   RunOrigin origin = RunOrigin::kGrid;
   std::string bracket;  // the cell's bracketing note (BracketPlan::note), empty without bracket

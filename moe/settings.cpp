@@ -276,7 +276,9 @@ std::vector<Setting> plan_settings() {
     value<int64_t>("vocab", kShared, kPlan,
                    "vocabulary size, must cover the data (train: the data's meta.json when given)",
                    [](S& s) -> int64_t& { return s.plan.vocab_size; }),
-    derived<int64_t>("d-model", kShared, kPlan, "residual width (default: the label's)",
+    derived<int64_t>("d-model", kAxis, kPlan,
+                     "residual width d (default: the label's; with --m-over-na, paper 2's d, "
+                     "default its proxy)",
                       [](S& s) -> std::optional<int64_t>& { return s.plan.d_model; }),
     derived<int64_t>("kv-heads", kShared, kPlan,
                       "key/value heads for GQA (default: the label's heads)",

@@ -11,8 +11,9 @@ namespace moe {
 
 namespace {
 
-// No hidden size beyond this is a model (and it keeps every width in int64).
+// No hidden size beyond this is a model (and it keeps every width in int64), nor below the other.
 constexpr double kLargestWidth = 1e7;
+constexpr double kSmallestWidth = 8;
 
 void check_shape(const TriadShape& s) {
   auto positive = [](const char* flag, int64_t v) {
@@ -190,7 +191,8 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   FeasibleD interval;
   for (int64_t n_layers : layer_counts) {
     const FeasibleD f = feasible_for_layers(b, shape, n_layers);
-    if (!(f.high < kLargestWidth && f.low <= f.high)) continue;  // no model that size
+    // no model that size
+    if (!(f.high < kLargestWidth && f.high >= kSmallestWidth && f.low <= f.high)) continue;
     const int64_t m = shape.width_multiple;
     const int64_t lo = static_cast<int64_t>(std::floor(f.low / m)) * m;
     const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
@@ -208,6 +210,16 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   }
   if (!best) {
     const FeasibleD f = feasible_for_layers(b, shape, std::max<int64_t>(1, std::llround(l_real)));
+    if (d_model && static_cast<double>(*d_model) < kSmallestWidth) {
+      throw std::invalid_argument(
+          fmt::format("--d-model {} must be at least {:g}", *d_model, kSmallestWidth));
+    }
+    if (!(f.high >= kSmallestWidth)) {
+      throw std::invalid_argument(fmt::format(
+          "--triad: N/N_a = {:.4g} leaves the attention and dense layers so few parameters that "
+          "d would be at most {:.3g}, below {:g}; lower N/N_a or raise M/N_a",
+          target.N / target.N_a, f.high, kSmallestWidth));
+    }
     if (!(f.high < kLargestWidth)) {
       throw std::invalid_argument(fmt::format(
           "--triad: M {:.4g}, N_a {:.4g}, N {:.4g} need d of {:.3g} or more, beyond any model (at "

@@ -12,6 +12,10 @@ m_over_na column of results.csv), with its minimum at x0(C) = 6 + sqrt(a/b),
 
     loss = 2.5 + a/(x - 6) + b x,   b = 0.01, a = b (x0 - 6)^2,   x0 = 8 at 4e9, 9 at 8e9.
 
+With FAKE_PLANT=d (paper 2's Phase 2 test): a quadratic in the planned d_model,
+
+    loss = 2.5 + 1e-3 (d - d0)^2,   d0 = 40 at 4e10, 42 at 8e10.
+
 Like the trainer, it writes result.json atomically and logs "done after N steps" last."""
 import argparse
 import json
@@ -21,6 +25,7 @@ import time
 
 R0 = {4e9: 6.0, 8e9: 0.01}
 X0 = {4e9: 8.0, 8e9: 9.0}
+D0 = {4e10: 40.0, 8e10: 42.0}
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--config", required=True)
@@ -34,7 +39,9 @@ config = json.load(open(args.config))
 plan = config["plan"]
 ratio, compute = plan["ratio_target"], plan["compute"]
 time.sleep(float(os.environ.get("FAKE_TRAIN_SECONDS", "0.3")))
-if plan.get("triad_target"):
+if os.environ.get("FAKE_PLANT") == "d":
+    loss = 2.5 + 1e-3 * (plan["d_model"] - D0[compute]) ** 2
+elif plan.get("triad_target"):
     x = plan["triad"]["M"] / plan["triad"]["N_a"]
     b = 0.01
     a = b * (X0[compute] - 6) ** 2

@@ -258,7 +258,7 @@ TEST_CASE("triad grids: M/N_a x N/N_a planned as paper 2's architectures", "[set
       "label = 100K\ncompute = 4e9\nexperts = 8\ntop-k = 2\nshared = 1\ncontext = 32\n"
       "vocab = 64\nbatch-size = 4\nwidth-multiple = 1\n";
   const auto g =
-      moe::experiments::parse_grid(base + "m-over-na = 6.5 7 8\nn-over-na = 2 2.5\n", "triad");
+      moe::experiments::parse_grid(base + "m-over-na = 6.5 7 8\nn-over-na = 1.8 2\n", "triad");
   const auto runs = moe::experiments::expand(g);
   REQUIRE(runs.size() == 6);
   for (const auto& r : runs) {
@@ -273,14 +273,14 @@ TEST_CASE("triad grids: M/N_a x N/N_a planned as paper 2's architectures", "[set
     CHECK(std::abs(n_over_na / *p.request.n_over_na - 1) < 0.05);
   }
   CHECK(moe::experiments::describe(runs[1]) ==
-        "compute=4e+09 experts=8 m-over-na=6.5 n-over-na=2.5 label=100K seed=0");
+        "compute=4e+09 experts=8 m-over-na=6.5 n-over-na=2 label=100K seed=0");
   // The same run by flags: `moescale plan --m-over-na 6.5 --n-over-na 2.5 ...`.
   moe::RunSettings flags = g.shared;
   flags.plan.compute = 4e9;
   flags.plan.label = "100K";
   flags.plan.n_experts = 8;
   moe::find_setting("m-over-na")->apply("--m-over-na", "6.5", flags);
-  moe::find_setting("n-over-na")->apply("--n-over-na", "2.5", flags);
+  moe::find_setting("n-over-na")->apply("--n-over-na", "2", flags);
   CHECK(moe::make_plan(flags.plan).model.d_expert == runs[1].plan.model.d_expert);
 
   auto error = [&](const std::string& text) {
@@ -300,4 +300,8 @@ TEST_CASE("triad grids: M/N_a x N/N_a planned as paper 2's architectures", "[set
   CHECK_THROWS_WITH(moe::experiments::expand(
                         moe::experiments::parse_grid(base + "m-over-na = 5\nn-over-na = 2\n", "g")),
                     Catch::Contains("--m-over-na 5 must exceed 6"));
+  // Near N/N_a's top the experts take all of N_a: no room for a model of width 8.
+  CHECK_THROWS_WITH(moe::experiments::expand(moe::experiments::parse_grid(
+                        base + "m-over-na = 8\nn-over-na = 2.5\n", "g")),
+                    Catch::Contains("d would be at most 6, below 8; lower N/N_a or raise M/N_a"));
 }
