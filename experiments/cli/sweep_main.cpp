@@ -89,10 +89,11 @@ std::string sweep_description() {
     list += s.key;
   }
   const std::string description = fmt::format(
-      "Trains every run of a grid (compute x sparsity x ratio x label x seed). Rerunning the "
-      "same command\nskips finished runs, resumes interrupted ones and retries failed ones "
-      "once; results.csv is rebuilt\nafter every run. Grid keys, each the `moescale train` "
-      "flag of the same name (see its --help):\n  axes (lists): {}\n  shared: {}",
+      "Trains every run of a grid (compute x sparsity x ratio x label x d-model x seed; paper 2:\n"
+      "m-over-na x n-over-na instead of ratio). Rerunning the same command skips finished runs,\n"
+      "resumes interrupted ones and retries failed ones once; results.csv is rebuilt after every "
+      "run.\nGrid keys, each the `moescale train` flag of the same name (see its --help):\n"
+      "  axes (lists): {}\n  shared: {}",
       axes, shared);
   std::string sweep_keys;
   for (const auto& k : ex::sweep_keys()) {
