@@ -5,9 +5,7 @@
 # kill -9 of the whole sweep at random points and a rerun end with the same runs and rows, and
 # a Slurm user driving the waves with --emit-slurm and --only ends with them too.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-mkdir -p "$TMP/bin"
-cp "$BIN/moescale-sweep" "$TMP/bin/"  # the sweep runs the moescale-train beside it
-install -m 755 "$HERE/fake_train.py" "$TMP/bin/moescale-train"
+stand_in_trainer
 "$BIN/markov_shards" "$TMP/data"
 cat >"$TMP/b.grid" <<'GRID'
 label = 100K

@@ -6,9 +6,7 @@
 # swept over d (the d-model axis), a quadratic in d planted; `fit band` recovers d_opt and its
 # 0.1% band.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-mkdir -p "$TMP/bin"
-cp "$BIN/moescale-sweep" "$TMP/bin/"  # the sweep runs the moescale-train beside it
-install -m 755 "$HERE/fake_train.py" "$TMP/bin/moescale-train"
+stand_in_trainer
 "$BIN/markov_shards" "$TMP/data"
 cat >"$TMP/phase1.grid" <<'GRID'
 label = 100K
