@@ -41,6 +41,12 @@ for c, x0 in ((4e9, 8.0), (8e9, 9.0)):
 print(f"phase 1: 10 triad runs swept; fit band recovers the planted M/N_a optima {got}")
 PY
 
+# The report on a triad sweep says what it varies and how to fit paper 2's curves.
+"$BIN/moescale" report "$TMP/s" --bootstrap 20 >"$TMP/report.log" 2>&1 ||
+  { cat "$TMP/report.log"; fail "moescale report failed on the triad sweep"; }
+grep -q "This sweep varies paper 2's triad" "$TMP/s/report/report.md" ||
+  fail "the report does not say the sweep varies the triad"
+
 cat >"$TMP/phase2.grid" <<'GRID'
 label = 1M
 compute = 4e10 8e10
