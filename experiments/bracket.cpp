@@ -36,13 +36,12 @@ class Planner {
  public:
   Planner(const Grid& g, const std::function<RunOutcome(const RunSpec&)>& outcome)
       : g_(g), outcome_(outcome) {
-    const auto [lo, hi] = std::minmax_element(g.ratio.begin(), g.ratio.end());
-    grid_min_ = *lo;
-    grid_max_ = *hi;
     std::vector<double> sorted = g.ratio;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
     const size_t n = sorted.size();
+    grid_min_ = sorted.front();
+    grid_max_ = sorted.back();
     // The list's own step at each end, at least 1.25 so that bracketing does not crawl.
     step_up_ = g.bracket.factor > 0 ? g.bracket.factor
                : n >= 2             ? std::max(1.25, sorted[n - 1] / sorted[n - 2])

@@ -69,6 +69,20 @@ void require(const po::variables_map& vm, const std::string& flag, const std::st
   if (!vm.count(flag)) throw std::invalid_argument("--" + flag + " is required: " + hint);
 }
 
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char ch : s + ",") {
+    if (ch == ',') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else if (ch != ' ') {
+      item += ch;
+    }
+  }
+  return out;
+}
+
 std::string executable_dir() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -33,6 +33,9 @@ void require(const po::variables_map& vm, const std::string& flag, const std::st
 // Directory of the running executable (for finding sibling programs and scripts).
 std::string executable_dir();
 
+// "a, b,c" -> {"a", "b", "c"}: commas separate, spaces and empty items are dropped.
+std::vector<std::string> split_commas(const std::string& s);
+
 // Formats 1.23e15-style numbers compactly for tables ("1.23e+15" -> "1.23e15").
 std::string sci(double v, int digits = 3);
 

@@ -17,20 +17,8 @@ namespace po = boost::program_options;
 
 // "2.672e8,2.45e7,4.9e8" -> the triad.
 moe::Triad parse_triad(const std::string& text) {
-  std::vector<double> v;
-  std::string item;
-  for (char ch : text + ",") {
-    if (ch != ',') {
-      item += ch;
-      continue;
-    }
-    v.push_back(moe::parse_setting_value<double>("--triad", item));
-    item.clear();
-  }
-  if (v.size() != 3) {
-    throw std::invalid_argument(
-        "--triad '" + text + "' must be three numbers M,N_a,N, e.g. --triad 2.67e8,2.45e7,4.9e8");
-  }
+  const auto v =
+      moe::cli::comma_numbers("--triad", text, 3, "three numbers M,N_a,N", "2.67e8,2.45e7,4.9e8");
   return {v[0], v[1], v[2]};
 }
 
@@ -57,13 +45,8 @@ moe::TriadShape triad_shape(const po::variables_map& vm, int64_t& vocab) {
 
 // "0.04368,0.5437" -> y = k C^a.
 moe::ComputeLaw parse_law(const std::string& flag, const std::string& text) {
-  const auto comma = text.find(',');
-  if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos) {
-    throw std::invalid_argument(flag + " '" + text + "' must be K,A for K C^A, e.g. " + flag +
-                                " 0.04368,0.5437");
-  }
-  return {moe::parse_setting_value<double>(flag, text.substr(0, comma)),
-          moe::parse_setting_value<double>(flag, text.substr(comma + 1))};
+  const auto v = moe::cli::comma_numbers(flag, text, 2, "K,A for K C^A", "0.04368,0.5437");
+  return {v[0], v[1]};
 }
 
 void print_arch(const moe::TriadArch& a, const moe::Triad& target, bool d_given) {

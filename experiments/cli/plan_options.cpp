@@ -93,4 +93,16 @@ std::string format_plan(const Plan& p) {
   return s;
 }
 
+std::vector<double> comma_numbers(const std::string& flag, const std::string& text, size_t count,
+                                  const std::string& what, const std::string& example) {
+  const std::vector<std::string> items = split_commas(text);
+  if (items.size() != count) {
+    throw std::invalid_argument(
+        fmt::format("{} '{}' must be {}, e.g. {} {}", flag, text, what, flag, example));
+  }
+  std::vector<double> out;
+  for (const auto& item : items) out.push_back(parse_setting_value<double>(flag, item));
+  return out;
+}
+
 }  // namespace moe::cli

@@ -23,4 +23,9 @@ std::string given_plan_setting(const boost::program_options::variables_map& vm);
 // A readable table of a plan (what `moescale plan` prints without --json).
 std::string format_plan(const Plan& plan);
 
+// Exactly `count` comma-separated numbers for `flag`, each parsed strictly (moe/settings.h);
+// throws std::invalid_argument "<flag> '<text>' must be <what>, e.g. <flag> <example>".
+std::vector<double> comma_numbers(const std::string& flag, const std::string& text, size_t count,
+                                  const std::string& what, const std::string& example);
+
 }  // namespace moe::cli

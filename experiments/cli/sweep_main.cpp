@@ -16,20 +16,6 @@ namespace ex = moe::experiments;
 
 namespace {
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::string item;
-  for (char ch : s + ",") {
-    if (ch == ',') {
-      if (!item.empty()) out.push_back(item);
-      item.clear();
-    } else if (ch != ' ') {
-      item += ch;
-    }
-  }
-  return out;
-}
-
 // Observed training FLOP/s of the finished runs in SWEEPDIR (0 when none).
 double observed_flops_per_second(const std::string& out) {
   double flops = 0, seconds = 0;
@@ -212,7 +198,7 @@ int main(int argc, char** argv) {
     opt.workers = vm["workers"].as<int>();
     opt.threads = vm["threads"].as<int>();
     if (opt.threads < 0) throw std::invalid_argument("--threads must be >= 0");
-    opt.devices = split_commas(vm["devices"].as<std::string>());
+    opt.devices = moe::cli::split_commas(vm["devices"].as<std::string>());
     if (opt.devices.empty()) throw std::invalid_argument("--devices is empty: use cpu or cuda:0");
     opt.stale_lock_seconds = vm["stale-lock-seconds"].as<double>();
     opt.train_program = moe::cli::executable_dir() + "/moescale-train";
