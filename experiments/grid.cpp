@@ -149,6 +149,14 @@ void check_axes(const Grid& g) {
     throw InputError("grid " + name +
                      ": ratio is missing: list ratios (or m-over-na and n-over-na)");
   }
+  if (!g.d_position.empty() && !g.d_model.empty()) {
+    throw InputError("grid " + name + ": give d-model or d-position, not both");
+  }
+  if (!g.d_position.empty() && !triad) {
+    throw InputError("grid " + name +
+                     ": d-position places d in a triad's feasible interval; list m-over-na and "
+                     "n-over-na too (or use d-model)");
+  }
   if (!g.sparsity.empty() && !g.experts.empty()) {
     throw InputError("grid " + name + ": give sparsity or experts, not both");
   }
@@ -228,6 +236,7 @@ Grid parse_grid(const std::string& text, const std::string& name) {
   g.experts = numbers<int64_t>(name, "experts", axis("experts"));
   g.label = axis("label");
   g.d_model = numbers<int64_t>(name, "d-model", axis("d-model"));
+  g.d_position = numbers<double>(name, "d-position", axis("d-position"));
   g.seed = numbers<uint64_t>(name, "seed", axis("seed"));
   check_axes(g);
   if (g.label.empty()) g.label = {"1M"};
@@ -265,8 +274,9 @@ std::string describe(const RunSpec& run) {
   s += r.m_over_na
            ? fmt::format("m-over-na={:g} n-over-na={:g} ", *r.m_over_na, r.n_over_na.value_or(0))
            : fmt::format("ratio={:g} ", r.ratio);
-  s += fmt::format("label={}{} seed={}", r.label,
-                   r.d_model ? fmt::format(" d-model={}", *r.d_model) : "", run.config.seed);
+  s += fmt::format(
+      "label={}{}{} seed={}", r.label, r.d_model ? fmt::format(" d-model={}", *r.d_model) : "",
+      r.d_position ? fmt::format(" d-position={:g}", *r.d_position) : "", run.config.seed);
   return s;
 }
 
@@ -278,6 +288,7 @@ std::string sparsity_of(const Grid& g, const Cell& cell) {
 }
 
 std::string d_model_of(const Grid& g, const Cell& cell) {
+  if (!g.d_position.empty()) return fmt::format(" d-position={:g}", g.d_position[cell.d_model]);
   return g.d_model.empty() ? "" : fmt::format(" d-model={}", g.d_model[cell.d_model]);
 }
 }  // namespace
@@ -311,7 +322,7 @@ std::vector<Cell> cells(const Grid& g) {
     // A budget with its own label ("1e18@30M") runs that label only.
     const std::vector<std::string> labels =
         g.compute_label[ci].empty() ? g.label : std::vector<std::string>{g.compute_label[ci]};
-    const size_t n_d = std::max<size_t>(1, g.d_model.size());
+    const size_t n_d = std::max<size_t>({1, g.d_model.size(), g.d_position.size()});
     for (size_t si = 0; si < n_sparsity; ++si) {
       for (const auto& label : labels) {
         for (size_t di = 0; di < n_d; ++di) out.push_back(Cell{ci, si, label, di});
@@ -331,6 +342,7 @@ RunSpec plan_run(const Grid& g, const Cell& cell, const CurvePoint& point, uint6
   if (!g.sparsity.empty()) req.sparsity = g.sparsity[cell.sparsity];
   if (!g.experts.empty()) req.n_experts = g.experts[cell.sparsity];
   if (!g.d_model.empty()) req.d_model = g.d_model[cell.d_model];
+  if (!g.d_position.empty()) req.d_position = g.d_position[cell.d_model];
   RunSpec run;
   run.plan = make_plan(req);
   run.config = train_config_for(run.plan, g.shared);

@@ -14,7 +14,9 @@
 //
 // Axes (lists; the grid is their cartesian product): compute, ratio, sparsity or experts,
 // label, d-model, seed. Instead of ratio, m-over-na and n-over-na sweep paper 2's triads (M/N_a x
-// N/N_a at each label's FLOPs: moe/planner.h, PlanRequest::m_over_na). A budget may carry its own
+// N/N_a at each label's FLOPs, or at M = K C^A with `m-law = K,A`: moe/planner.h,
+// PlanRequest::m_over_na); their d is the proxy, or each of d-model, or each of d-position
+// (fractions of each triad's own feasible interval). A budget may carry its own
 // size label, "compute = 1e17@20M 1e18@30M", as in the paper, where each budget trains one model
 // size; it then ignores the label axis. Every other key is a shared setting of moe::settings()
 // (SettingUse::kShared): the plan and training flags that describe a run rather than how one
@@ -59,7 +61,8 @@ struct Grid {
   std::vector<double> sparsity;  // either sparsity ...
   std::vector<int64_t> experts;  // ... or routed expert counts
   std::vector<std::string> label;
-  std::vector<int64_t> d_model;  // empty: the label's (or, for triads, the proxy)
+  std::vector<int64_t> d_model;    // empty: the label's (or, for triads, the proxy)
+  std::vector<double> d_position;  // triads: d as a fraction of its feasible interval instead
   std::vector<uint64_t> seed;
   RunSettings shared;  // every other key (compute, ratio, label, experts, seed set per run)
   Bracket bracket;
@@ -85,7 +88,7 @@ struct Cell {
   size_t compute = 0;   // index into Grid::compute
   size_t sparsity = 0;  // index into Grid::sparsity or Grid::experts (0 when neither is given)
   std::string label;
-  size_t d_model = 0;  // index into Grid::d_model (0 when it is not given)
+  size_t d_model = 0;  // index into Grid::d_model or Grid::d_position (0 when neither is given)
   bool operator==(const Cell& o) const {
     return compute == o.compute && sparsity == o.sparsity && label == o.label &&
            d_model == o.d_model;

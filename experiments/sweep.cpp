@@ -52,6 +52,8 @@ const Column kColumns[] = {
     {"n_heads", [](const ResultRow& r) { return std::to_string(r.n_heads); }},
     {"head_dim", [](const ResultRow& r) { return std::to_string(r.head_dim); }},
     {"d_expert", [](const ResultRow& r) { return std::to_string(r.d_expert); }},
+    {"n_dense_layers", [](const ResultRow& r) { return std::to_string(r.n_dense_layers); }},
+    {"d_dense", [](const ResultRow& r) { return std::to_string(r.d_dense); }},
     {"params_active", [](const ResultRow& r) { return std::to_string(r.params_active); }},
     {"params_total", [](const ResultRow& r) { return std::to_string(r.params_total); }},
     {"flops_per_token", [](const ResultRow& r) { return num(r.flops_per_token); }},
@@ -61,6 +63,7 @@ const Column kColumns[] = {
      [](const ResultRow& r) { return num(double(r.params_total) / double(r.params_active)); }},
     {"m_over_na_target", [](const ResultRow& r) { return optional_num(r.m_over_na_target); }},
     {"n_over_na_target", [](const ResultRow& r) { return optional_num(r.n_over_na_target); }},
+    {"d_position_target", [](const ResultRow& r) { return optional_num(r.d_position_target); }},
     {"tokens", [](const ResultRow& r) { return num(r.tokens); }},
     {"val_loss", [](const ResultRow& r) { return optional_num(r.val_loss); }},
     {"final_train_loss", [](const ResultRow& r) { return optional_num(r.final_train_loss); }},
@@ -160,12 +163,15 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
   row.n_heads = m.n_heads;
   row.head_dim = m.head_dim;
   row.d_expert = m.d_expert;
+  row.n_dense_layers = m.n_dense_layers;
+  row.d_dense = m.dense_ffn_width();
   row.params_active = p.params.active_nonembedding();
   row.params_total = p.params.total_nonembedding();
   row.flops_per_token = p.flops.training();
   row.triad_m = p.flops.training_without_logits();
   row.m_over_na_target = p.request.m_over_na;
   row.n_over_na_target = p.request.n_over_na;
+  row.d_position_target = p.request.d_position;
   row.tokens = static_cast<double>(ended ? result.tokens : run.config.tokens);
   if (ended && state.status == RunStatus::kDone) row.val_loss = finite(result.val_loss);
   if (ended) row.final_train_loss = finite(result.final_train_loss);

@@ -41,11 +41,13 @@ struct ResultRow {
   uint64_t seed = 0;  // replicates of one cell differ only in it
   double compute = 0, sparsity = 0, ratio = 0, ratio_achieved = 0;
   int64_t n_experts = 0, top_k = 0, n_shared_experts = 0, d_model = 0, n_layers = 0, n_heads = 0,
-          head_dim = 0, d_expert = 0, params_active = 0, params_total = 0;
+          head_dim = 0, d_expert = 0, n_dense_layers = 0, d_dense = 0, params_active = 0,
+          params_total = 0;
   double flops_per_token = 0, tokens = 0;
   double triad_m = 0;  // paper 2's M: training FLOPs per token without the logits
   std::optional<double> m_over_na_target, n_over_na_target;  // a triad run's request
-  std::optional<double> val_loss, final_train_loss;          // val_loss: done runs only
+  std::optional<double> d_position_target;
+  std::optional<double> val_loss, final_train_loss;  // val_loss: done runs only
   RunStatus status = RunStatus::kPending;
   RunOrigin origin = RunOrigin::kGrid;
   std::string bracket;  // the cell's bracketing note (BracketPlan::note), empty without bracket

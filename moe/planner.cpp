@@ -145,6 +145,16 @@ void check_request(const PlanRequest& req) {
   if (req.n_experts) check_at_most(*req.n_experts, "experts");
   if (req.context) check_at_most(*req.context, "context");
   if (req.d_model) check_at_most(*req.d_model, "d-model");
+  const bool triad = req.m_over_na || req.n_over_na;
+  check(triad || (!req.m_law && !req.d_position),
+        "--m-law and --d-position plan paper 2's triads: give --m-over-na and --n-over-na too");
+  check(!(req.d_position && req.d_model), "give --d-model or --d-position, not both");
+  if (req.d_position) {
+    check(*req.d_position >= 0 && *req.d_position <= 1,
+          fmt::format("--d-position {:g} must be between 0 and 1 (a fraction of d's feasible "
+                      "interval)",
+                      *req.d_position));
+  }
   if (req.n_kv_heads) check_at_most(*req.n_kv_heads, "kv-heads");
 }
 
@@ -271,6 +281,20 @@ void choose_widths(const PlanRequest& req, ModelConfig& c, Plan& plan) {
   }
 }
 
+// The triad's d: --d-model, or the --d-position fraction of its feasible interval on the width
+// multiple, or none (the solver's proxy).
+std::optional<int64_t> triad_d(const PlanRequest& req, const Triad& target,
+                               const TriadShape& shape) {
+  if (!req.d_position) return req.d_model;
+  const FeasibleD f = feasible_d(target, shape);
+  const double m = static_cast<double>(shape.width_multiple);
+  double lo = std::ceil(f.low / m) * m, hi = std::floor(f.high / m) * m;
+  // A point (one layer) or an interval narrower than the multiple: its nearest multiple.
+  if (lo > hi) lo = hi = std::max(m, std::round((f.low + f.high) / 2 / m) * m);
+  const double at = std::round((f.low + *req.d_position * (f.high - f.low)) / m) * m;
+  return static_cast<int64_t>(std::clamp(at, lo, hi));
+}
+
 // Paper 2's architecture for the triad the request names at the label's FLOPs budget.
 void choose_triad(const PlanRequest& req, ModelConfig& c, Plan& plan) {
   check(req.m_over_na && req.n_over_na,
@@ -298,10 +322,37 @@ void choose_triad(const PlanRequest& req, ModelConfig& c, Plan& plan) {
   shape.context = c.context;
   shape.width_multiple = req.width_multiple;
   Triad target;
-  target.M = 3 * plan.target_forward_flops;
+  target.M = req.m_law ? req.m_law->at(req.compute) : 3 * plan.target_forward_flops;
+  check(std::isfinite(target.M) && target.M > 0,
+        fmt::format("--m-law {:g},{:g} gives M = {:g} at --compute {:g}; it must be > 0",
+                    req.m_law ? req.m_law->k : 0, req.m_law ? req.m_law->a : 0, target.M,
+                    req.compute));
   target.N_a = target.M / *req.m_over_na;
   target.N = target.N_a * *req.n_over_na;
-  const TriadArch a = solve_triad(target, shape, req.d_model);
+  // The label's head width first; where integer layers miss the triad by more than the paper's
+  // 5% (small models: one layer's context FLOPs are a large share of M), the nearest head width
+  // within 25% that meets it.
+  const int64_t step = std::lcm(req.width_multiple, int64_t{2});  // even: rotary positions
+  std::vector<int64_t> widths = {shape.head_dim};
+  for (int64_t off = step; static_cast<double>(off) <= 0.25 * static_cast<double>(shape.head_dim);
+       off += step) {
+    widths.push_back(shape.head_dim - off);
+    widths.push_back(shape.head_dim + off);
+  }
+  std::optional<TriadArch> solved_arch;
+  std::string first_error;
+  for (int64_t hd : widths) {
+    if (hd < step) continue;
+    shape.head_dim = hd;
+    try {
+      solved_arch = solve_triad(target, shape, triad_d(req, target, shape));
+      break;
+    } catch (const std::invalid_argument& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  check(solved_arch.has_value(), first_error);
+  const TriadArch& a = *solved_arch;
   const ModelConfig solved = triad_model(a, c.vocab_size);
   for (auto field : {&ModelConfig::d_model, &ModelConfig::n_layers, &ModelConfig::n_dense_layers,
                      &ModelConfig::d_dense, &ModelConfig::head_dim, &ModelConfig::d_expert}) {
@@ -395,10 +446,16 @@ nlohmann::json plan_to_json(const Plan& p) {
        {{"M", p.flops.training_without_logits()},
         {"N_a", p.params.active_nonembedding()},
         {"N", p.params.total_nonembedding()}}},
-      {"triad_target", p.request.m_over_na
-                           ? nlohmann::json{{"M_over_N_a", *p.request.m_over_na},
-                                            {"N_over_N_a", p.request.n_over_na.value_or(0)}}
-                           : nlohmann::json()},
+      {"triad_target",
+       p.request.m_over_na
+           ? nlohmann::json{{"M_over_N_a", *p.request.m_over_na},
+                            {"N_over_N_a", p.request.n_over_na.value_or(0)},
+                            {"M", p.request.m_law ? p.request.m_law->at(p.request.compute)
+                                                  : 3 * p.target_forward_flops},
+                            {"d_position", p.request.d_position
+                                               ? nlohmann::json(*p.request.d_position)
+                                               : nlohmann::json()}}
+           : nlohmann::json()},
       {"tokens", p.tokens},
       {"batch_size", p.batch_size},
       {"lr", p.lr},

@@ -41,6 +41,7 @@
 
 #include "moe/accounting.h"
 #include "moe/config.h"
+#include "moe/triad.h"
 
 namespace moe {
 
@@ -91,6 +92,11 @@ struct PlanRequest {
   // MoE), d (d_model, default its proxy) and the expert width at the label's heads and head
   // width (d_model / n_heads). The plan's ratio is then what that architecture gives.
   std::optional<double> m_over_na, n_over_na;
+  // With a triad: M = k C^a instead of the label's (paper 2's compute-optimal M per budget), and
+  // d at this fraction of its feasible interval instead of --d-model (0: all layers but one
+  // dense, 1: none; the paper's proxy is the middle).
+  std::optional<ComputeLaw> m_law;
+  std::optional<double> d_position;
   ModelConfig base;  // switches copied into the plan (positions, norm, router, losses, ...)
 };
 

@@ -221,6 +221,27 @@ Setting batch_size() {
   return s;
 }
 
+// Paper 2's M per budget, "K,A" for M = K C^A.
+Setting m_law() {
+  Setting s =
+      entry("m-law", SettingUse::kShared, SettingGroup::kPlan,
+            "paper 2: the triad's M (training FLOPs/token) = K C^A, as K,A (default: 3x the "
+            "label's forward FLOPs; the paper's is 0.04368,0.5437)");
+  s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
+    const auto comma = text.find(',');
+    if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos) {
+      throw std::invalid_argument(fmt::format(
+          "{} '{}' must be two numbers K,A for K C^A, e.g. 0.04368,0.5437", where, text));
+    }
+    const double k = parse_setting_value<double>(where, text.substr(0, comma));
+    const double a = parse_setting_value<double>(where, text.substr(comma + 1));
+    if (!(k > 0)) throw std::invalid_argument(fmt::format("{} '{}': K must be > 0", where, text));
+    r.plan.m_law = ComputeLaw{k, a};
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  return s;
+}
+
 // Given, it replaces the label's learning rate.
 Setting learning_rate() {
   Setting s = entry({"lr", "lr"}, SettingUse::kShared, SettingGroup::kTrain,
@@ -280,6 +301,11 @@ std::vector<Setting> plan_settings() {
                      "residual width d (default: the label's; with --m-over-na, paper 2's d, "
                      "default its proxy)",
                       [](S& s) -> std::optional<int64_t>& { return s.plan.d_model; }),
+    derived<double>("d-position", kAxis, kPlan,
+                     "paper 2: d at this fraction of its feasible interval, 0..1 (0: all layers "
+                     "but one dense, 1: none; the proxy is near 0.5), instead of --d-model",
+                     [](S& s) -> std::optional<double>& { return s.plan.d_position; }),
+    m_law(),
     derived<int64_t>("kv-heads", kShared, kPlan,
                       "key/value heads for GQA (default: the label's heads)",
                       [](S& s) -> std::optional<int64_t>& { return s.plan.n_kv_heads; }),

@@ -154,6 +154,25 @@ double worst_error(const Triad& got, const Triad& want) {
                    std::abs(got.N / want.N - 1)});
 }
 
+// At a d between the points where the dense layers come out whole with d_d = f d, the dense FFN
+// takes its width from what N_a leaves instead: as many dense layers as at d_d = f d (at least
+// one while anything is left), each of width (rest - A d) / (3 d L_d).
+TriadArch build_free_dense(const Budget& b, const TriadShape& s, int64_t n_layers, int64_t d) {
+  TriadArch a = build(b, s, n_layers, d);
+  const double dd = static_cast<double>(d);
+  const double dense = b.rest - attention_per_d(s, n_layers) * dd;
+  if (dense <= 0) return a;
+  a.n_dense_layers = std::clamp<int64_t>(a.n_dense_layers, 1, n_layers - 1);
+  a.d_dense =
+      std::max<int64_t>(1, std::llround(dense / (3.0 * dd * static_cast<double>(a.n_dense_layers)) /
+                                        static_cast<double>(s.width_multiple)) *
+                               s.width_multiple);
+  a.d_expert = round_to(b.inactive / (3.0 * dd * static_cast<double>(s.n_experts - s.top_k) *
+                                      static_cast<double>(a.n_moe_layers())),
+                        s.width_multiple);
+  return a;
+}
+
 }  // namespace
 
 Triad count_triad(const TriadArch& a) {
@@ -198,8 +217,16 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
     const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
     const int64_t d = d_model ? *d_model : round_to(default_d(b, shape, f), m);
     if (d < lo || d > hi) continue;
-    const TriadArch a = build(b, shape, n_layers, d);
-    const double error = worst_error(count_triad(a), target);
+    TriadArch a = build(b, shape, n_layers, d);
+    double error = worst_error(count_triad(a), target);
+    if (error > tolerance && d_model && n_layers > 1) {
+      const TriadArch freed = build_free_dense(b, shape, n_layers, d);
+      const double freed_error = worst_error(count_triad(freed), target);
+      if (freed_error < error) {
+        a = freed;
+        error = freed_error;
+      }
+    }
     if (error < best_error) {
       best = a;
       best->d_low = f.low;

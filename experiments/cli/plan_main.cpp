@@ -116,7 +116,11 @@ int plan_holistic(const po::variables_map& vm) {
   const double compute =
       moe::parse_setting_value<double>("--holistic", vm["holistic"].as<std::string>());
   moe::HolisticLaws laws;
-  if (vm.count("m-law")) laws.m = parse_law("--m-law", vm["m-law"].as<std::string>());
+  if (vm.count("m-law")) {  // the setting's own parser, as in grids and plan --m-over-na
+    moe::RunSettings given;
+    moe::find_setting("m-law")->apply("--m-law", vm["m-law"].as<std::string>(), given);
+    laws.m = *given.plan.m_law;
+  }
   if (vm.count("m-over-na-law")) {
     laws.m_over_na = parse_law("--m-over-na-law", vm["m-over-na-law"].as<std::string>());
   }
@@ -163,10 +167,10 @@ int main(int argc, char** argv) {
         "head-dim", po::value<std::string>(), "head width d_qkv (default 64)")(
         "dense-factor", po::value<std::string>(), "dense FFN width / d (default 3)")(
         "holistic", po::value<std::string>(),
-        "plan compute C end to end: M and D from --m-law, N_a from --m-over-na-law, N from "
+        "plan compute C end to end: M and D from --m-law (default the paper's), N_a from "
+        "--m-over-na-law, N from "
         "--n-over-na (default 20: flat over 18..25 in the paper), d from --d-law (default: near "
-        "the middle of its interval)")("m-law", po::value<std::string>(),
-                                       "K,A: M = K C^A (default the paper's 0.04368,0.5437)")(
+        "the middle of its interval)")(
         "m-over-na-law", po::value<std::string>(),
         "K,A: M/N_a = K C^A (default 83.43,-0.04983: fitted to the paper's Phase 1 optima)")(
         "d-law", po::value<std::string>(), "K,A: d = K C^A (default: none, the proxy)");

@@ -73,20 +73,37 @@ std::string format_plan(const Plan& p) {
   row("sparsity S", fmt::format("{:.2f}% ({} routed + {} shared, top-{})", 100 * c.sparsity(),
                                 c.n_experts, c.n_shared_experts, c.top_k));
   row("layers x d_model", fmt::format("{} x {}", c.n_layers, c.d_model));
+  if (c.n_dense_layers > 0) {
+    row("dense layers",
+        fmt::format("the first {}, FFN width {}", c.n_dense_layers, c.dense_ffn_width()));
+  }
   row("attention", fmt::format("{} heads x {} (kv heads {}), width {}", c.n_heads, c.head_dim,
                                c.n_kv_heads, c.n_heads * c.head_dim));
   row("d_expert", std::to_string(c.d_expert));
   row("context x vocab", fmt::format("{} x {}", c.context, c.vocab_size));
   row("C_A / token (fwd)", sci(p.flops.attention()));
   row("C_E / token (fwd)", sci(p.flops.expert()));
-  row("C_A + C_E (fwd)", fmt::format("{} (label's budget {}, {:+.2f}%)", sci(p.flops.forward()),
-                                     sci(p.target_forward_flops),
-                                     100 * (p.flops.forward() / p.target_forward_flops - 1)));
+  if (p.request.m_over_na) {  // a triad: its M is the budget, below
+    row("C_A + C_E (fwd)", sci(p.flops.forward()));
+  } else {
+    row("C_A + C_E (fwd)", fmt::format("{} (label's budget {}, {:+.2f}%)", sci(p.flops.forward()),
+                                       sci(p.target_forward_flops),
+                                       100 * (p.flops.forward() / p.target_forward_flops - 1)));
+  }
   row("logits / token (fwd)", sci(p.flops.logits));
   row("training FLOPs / token", sci(p.flops.training()));
   row("triad M, N_a, N", fmt::format("{}, {}, {}", sci(p.flops.training_without_logits()),
                                      sci(static_cast<double>(p.params.active_nonembedding())),
                                      sci(static_cast<double>(p.params.total_nonembedding()))));
+  if (p.request.m_over_na) {
+    const double m =
+        p.request.m_law ? p.request.m_law->at(p.request.compute) : 3 * p.target_forward_flops;
+    const double n_a = m / *p.request.m_over_na;
+    row("triad target", fmt::format("{}, {}, {} (M/N_a {:g}, N/N_a {:g}; M {})", sci(m), sci(n_a),
+                                    sci(n_a * p.request.n_over_na.value_or(0)),
+                                    *p.request.m_over_na, p.request.n_over_na.value_or(0),
+                                    p.request.m_law ? "from --m-law" : "3x the label's budget"));
+  }
   row("params incl. embeddings", sci(static_cast<double>(p.params.total())));
   row("tokens D", sci(p.tokens));
   row("batch x steps", fmt::format("{} seqs x {} steps (lr {})", p.batch_size, p.steps, p.lr));

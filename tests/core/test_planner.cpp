@@ -157,3 +157,73 @@ TEST_CASE("plan JSON carries every documented key", "[planner]") {
   CHECK(j["ratio"].get<double>() == Approx(0.5).epsilon(0.03));
   CHECK(j["model"]["d_model"] == j["d_model"]);
 }
+
+namespace {
+// A CPU-scale triad request: the 100K label's heads, 8 routed experts, top-1 + 1 shared.
+moe::PlanRequest triad_request(double m_over_na, double n_over_na) {
+  moe::PlanRequest r;
+  r.compute = 1e12;
+  r.label = "100K";
+  r.m_over_na = m_over_na;
+  r.n_over_na = n_over_na;
+  r.n_experts = 8;
+  r.top_k = 1;
+  r.n_kv_heads = 1;
+  r.width_multiple = 1;
+  r.vocab_size = 257;
+  r.convention = moe::ContextConvention::kCausal;
+  return r;
+}
+
+// Paper 2's count of a planned model (moe/triad.h, App. A), independent of the planner.
+moe::Triad paper_triad(const moe::ModelConfig& c) {
+  const double d = static_cast<double>(c.d_model);
+  const double attn = 2 * d * static_cast<double>(c.head_dim * (c.n_heads + c.n_kv_heads));
+  const double layers = static_cast<double>(c.n_layers);
+  const double moe_layers = static_cast<double>(c.n_layers - c.n_dense_layers);
+  moe::Triad t;
+  t.N_a = attn * layers +
+          3 * d * static_cast<double>(c.dense_ffn_width()) * static_cast<double>(c.n_dense_layers) +
+          3 * d * static_cast<double>(c.d_expert * (c.top_k + c.n_shared_experts)) * moe_layers;
+  t.N = t.N_a + 3 * d * static_cast<double>(c.d_expert * (c.n_experts - c.top_k)) * moe_layers;
+  t.M = 6 * t.N_a + 6 * static_cast<double>(c.context * c.n_heads * c.head_dim) * layers;
+  return t;
+}
+}  // namespace
+
+TEST_CASE("m-law sets each budget's M; d-position walks d across its feasible interval",
+          "[planner][triad]") {
+  for (double compute : {5e11, 1e12, 4e12}) {
+    moe::PlanRequest r = triad_request(10, 2.5);
+    r.compute = compute;
+    r.m_law = moe::ComputeLaw{60, 0.35};
+    int64_t previous_d = 0;
+    for (double pos : {0.1, 0.3, 0.5, 0.7, 0.9}) {
+      CAPTURE(compute, pos);
+      r.d_position = pos;
+      const moe::Plan p = moe::make_plan(r);
+      const moe::Triad t = paper_triad(p.model);
+      const double m = 60 * std::pow(compute, 0.35);
+      CHECK(std::abs(t.M / m - 1) <= 0.05);
+      CHECK(std::abs(t.N_a / (m / 10) - 1) <= 0.05);
+      CHECK(std::abs(t.N / (2.5 * m / 10) - 1) <= 0.05);
+      CHECK(p.model.d_model > previous_d);  // d rises with the position
+      previous_d = p.model.d_model;
+      CHECK(p.tokens == Approx(compute / p.flops.training()));
+    }
+  }
+}
+
+TEST_CASE("d-position and m-law are refused outside a triad plan", "[planner][triad]") {
+  moe::PlanRequest r = triad_request(10, 2.5);
+  r.d_position = 1.5;
+  CHECK_THROWS_WITH(moe::make_plan(r),
+                    Catch::StartsWith("--d-position 1.5 must be between 0 and 1"));
+  r.d_position = 0.5;
+  r.d_model = 64;
+  CHECK_THROWS_WITH(moe::make_plan(r), "give --d-model or --d-position, not both");
+  moe::PlanRequest ratio;
+  ratio.compute = 1e12;
+  ratio.m_law = moe::ComputeLaw{20, 0.35};
+  CHECK_THROWS_WITH(moe::make_plan(ratio), Catch::StartsWith("--m-law and --d-position plan"));
+}

@@ -214,3 +214,39 @@ TEST_CASE("end to end: C -> (M, D) -> N_a, N -> d -> the architecture", "[triad]
   CHECK_THROWS_WITH(moe::plan_holistic(1e19, absurd, shape_of(kBudgets[2])),
                     Catch::StartsWith("--triad: M 1e+38, N_a 1.06e+37, N 2.121e+38 need d of"));
 }
+
+TEST_CASE("a d between whole dense layers frees the dense width to meet N_a", "[triad]") {
+  // A CPU-scale triad: 3 layers, one dense layer is a quarter of N_a, so with d_d = 3 d only d
+  // near the few points where the dense layers come out whole meets N_a within 5%.
+  moe::TriadShape s;
+  s.n_heads = 2;
+  s.n_kv_heads = 1;
+  s.head_dim = 32;
+  s.n_experts = 8;
+  s.top_k = 1;
+  s.n_shared = 1;
+  s.context = 256;
+  s.width_multiple = 1;
+  const double M = 1.0e6;
+  const moe::Triad target{M, M / 10, 3 * M / 10};
+  const moe::FeasibleD f = moe::feasible_d(target, s);
+  REQUIRE(f.n_layers >= 2);
+  int freed = 0;
+  for (double pos = 0.05; pos < 1; pos += 0.05) {
+    const auto d = static_cast<int64_t>(std::llround(f.low + pos * (f.high - f.low)));
+    CAPTURE(d);
+    const moe::TriadArch a = moe::solve_triad(target, s, d);
+    CHECK(a.d_model == d);
+    CHECK(a.n_moe_layers() >= 1);
+    // An independent count: attention 2 d d_qkv (N_q + N_kv) L, dense 3 d d_d L_d, experts.
+    const double dd = static_cast<double>(d);
+    const double n_a = 2 * dd * 32 * 3 * static_cast<double>(a.n_layers) +
+                       3 * dd * static_cast<double>(a.d_dense * a.n_dense_layers) +
+                       3 * dd * static_cast<double>(a.d_expert * 2 * a.n_moe_layers());
+    const double n = n_a + 3 * dd * static_cast<double>(a.d_expert * 7 * a.n_moe_layers());
+    CHECK(std::abs(n_a / target.N_a - 1) <= 0.05);
+    CHECK(std::abs(n / target.N - 1) <= 0.05);
+    if (a.d_dense != 3 * d) ++freed;
+  }
+  CHECK(freed > 0);  // this triad needs it: with d_d = 3 d most of these d miss N_a
+}

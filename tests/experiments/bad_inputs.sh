@@ -159,7 +159,9 @@ bad plan-triad-m "M/N_a = 5" "must exceed 6" "$M" plan --triad 5e8,1e8,2e9
 bad plan-triad-n "N/N_a = 40" "lower N or use more routed experts" "$M" plan --triad 1e9,1e8,4e9
 bad plan-triad-d "--d-model 64" "feasible interval" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --d-model 64
 bad plan-triad-kv "--kv-heads 3" "must divide --heads 8" "$M" plan --triad 9.345e8,1.005e8,2.01e9 --kv-heads 3
-bad plan-holistic-law "--m-law '1'" "must be K,A" "$M" plan --holistic 1e19 --m-law 1
+bad plan-holistic-law "--m-law '1'" "must be two numbers K,A" "$M" plan --holistic 1e19 --m-law 1
+bad plan-d-position "--d-position 1.5" "between 0 and 1" "$M" plan --compute 1e12 --label 100K --m-over-na 9 --n-over-na 2 --experts 8 --top-k 1 --d-position 1.5
+bad plan-m-law-ratio "--m-law and --d-position" "give --m-over-na and --n-over-na too" "$M" plan --compute 1e12 --m-law 1e3,0.3
 bad plan-holistic-huge "need d of" "check the triad or the laws" "$M" plan --holistic 1e19 --m-law 1,2
 bad plan-label "--label 3Q" "use" "$M" plan --compute 1e15 --label 3Q
 bad plan-hold "--hold sideways" "use flops or active" "$M" plan --compute 1e15 --hold sideways

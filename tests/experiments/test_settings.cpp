@@ -71,7 +71,7 @@ TEST_CASE("each key is declared once, and every shared setting is both a flag an
     if (s.use != moe::SettingUse::kShared) continue;
     // The default written as grid text reads back as the default; a grid needs its axes too.
     std::string value = s.is_switch ? "false" : s.show(defaults);
-    if (value.empty()) value = "1";
+    if (value.empty()) value = s.key == "m-law" ? "0.04368,0.5437" : "1";  // K,A: two numbers
     const std::string grid = "compute = 1e15\nratio = 1\n" + s.key + " = " + value + "\n";
     CHECK_NOTHROW(moe::experiments::parse_grid(grid, "keys.grid"));
   }
