@@ -129,6 +129,7 @@ constexpr size_t kMaxGridRuns = 10000;
 // The cartesian product, in file order (compute outermost, then sparsity, ratio, label, seed).
 // Throws moe::InputError naming the run ("compute=1e9 ratio=0.5 ...") whose plan is impossible,
 // the two runs that are the same run, or the axis sizes when the product exceeds kMaxGridRuns.
+// (d-position values that round to the same d of a narrow interval are one run, not an error.)
 std::vector<RunSpec> expand(const Grid& grid);
 
 // "compute=1e13 sparsity=0.8235 ratio=0.5 label=1M seed=0"

@@ -27,7 +27,8 @@ log-every = 10
 )",
        "byte", 0, false, false,
        "3 budgets x 2 seeds, ratios bracketed from 0.2..1.2, tiny label, bytes, 2-core CPU, "
-       "<= 15 minutes"},
+       "<= 15 minutes",
+       std::nullopt},
       {"gpu-small",
        R"(# moescale reproduce --preset gpu-small: one GPU, 1e15..1e17 FLOPs.
 compute = 1e15@5M 3e15@5M 1e16@10M 3e16@10M 1e17@20M
@@ -43,7 +44,7 @@ dtype = bf16
 eval-tokens = 262144
 log-every = 20
 )",
-       "bpe", 8192, true, false, "5 budgets x 3 sparsities x 6 ratios on one GPU"},
+       "bpe", 8192, true, false, "5 budgets x 3 sparsities x 6 ratios on one GPU", std::nullopt},
       {"paper",
        R"(# moescale reproduce --preset paper: the paper's labels, sparsities and ratios.
 compute = 1e17@20M 1e18@30M 1e19@55M 1e20@100M 1e21@200M
@@ -57,7 +58,8 @@ eval-tokens = 4194304
 log-every = 50
 checkpoint-minutes = 30
 )",
-       "bpe", 8192, true, true, "the paper's grid: 5 budgets x 4 sparsities x 7 ratios"},
+       "bpe", 8192, true, true, "the paper's grid: 5 budgets x 4 sparsities x 7 ratios",
+       std::nullopt},
       {"smoke",
        R"(# moescale reproduce --preset smoke: seconds-scale end-to-end check.
 label = tiny
@@ -72,7 +74,62 @@ width-multiple = 1
 eval-tokens = 4096
 log-every = 5
 )",
-       "byte", 0, false, false, "3 budgets x 3 ratios in seconds (tests)"},
+       "byte", 0, false, false, "3 budgets x 3 ratios in seconds (tests)", std::nullopt},
+      {"holistic-cpu",
+       R"(# moescale reproduce --preset holistic-cpu: paper 2's system end to end on a 2-core CPU.
+# 2 heads x 32 at context 256: the attention's context term is a large share of M, as at the
+# paper's 8192 with wider models, so M/N_a moves layers against width as it does there.
+label = 100K
+kv-heads = 1            # GQA 2:1, as the paper
+experts = 8
+top-k = 1
+shared = 1              # N/N_a ranges over (1, 4.5): 1 + (N_e - K)/(K + N_s)
+m-law = 0.5,0.5437      # M = K C^A: the paper's exponent; 1.7e6 FLOPs/token at 1e12
+convention = causal     # paper 2 counts the context term causal-halved
+width-multiple = 1
+batch-size = 8          # 130..290 steps per run
+eval-tokens = 32768
+log-every = 20
+)",
+       "byte", 0, false, false,
+       "paper 2's system: 3 budgets x 12 triads, the rank check, Phase 2's d sweeps, the laws "
+       "and the end-to-end plan; bytes, 2-core CPU, <= 20 minutes",
+       HolisticStudy{{"2.5e11", "5e11", "1e12"},
+                     {8, 9.5, 11, 13},
+                     {1.75, 2.5, 3.25},
+                     {0.15, 0.85},
+                     {0.1, 0.3, 0.5, 0.7, 0.9},
+                     {2e12, 1e13},
+                     "A test of the machinery: models of 1e4..1e5 active parameters trained for a "
+                     "few hundred steps on bytes, one seed each. Every step of paper 2 runs and "
+                     "every number below is what these runs give; at this scale the loss "
+                     "differences between triads are near the seed noise (about 0.03 nats), so "
+                     "the laws' exponents carry wide intervals and say nothing about large "
+                     "models."}},
+      {"holistic-paper",
+       R"(# moescale reproduce --preset holistic-paper: paper 2's six budgets and Table 4's settings.
+experts = 288
+top-k = 8
+shared = 1
+m-law = 0.04368,0.5437  # the paper's compute-optimal M
+convention = causal
+dtype = bf16
+eval-tokens = 4194304
+log-every = 50
+checkpoint-minutes = 30
+)",
+       "bpe", 8192, true, true,
+       "paper 2's grid: 6 budgets (1e18..3e20) x 42 triads, the rank check at 1e18, Phase 2 at "
+       "9 d each",
+       HolisticStudy{{"1e18@p2-1e18", "3e18@p2-3e18", "1e19@p2-1e19", "3e19@p2-3e19",
+                      "1e20@p2-1e20", "3e20@p2-3e20"},
+                     {7, 7.5, 8, 9, 11, 14, 17},
+                     {12, 16, 20, 22, 26, 30},
+                     {0.1, 0.3, 0.7, 0.9},
+                     {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9},
+                     {1e21, 1e22},
+                     "The paper's scale: its budgets, grid, experts and attention shapes (its "
+                     "vocabulary of 152064 is replaced by the preset's BPE)."}},
   };
   return all;
 }

@@ -11,10 +11,19 @@
 //              33, 65, 129 with 2 routed + 1 shared, 7 ratios in [0.2, 1.5], context 4096,
 //              bf16. Thousands of GPU-hours: `reproduce` prints the estimate and needs --yes.
 //   smoke      seconds-scale, for tests: the tiny label at context 32 on a byte tokenizer.
+//   holistic-cpu    paper 2's whole system (experiments/holistic.h) on a 2-core CPU in under 20
+//                   minutes: 3 budgets, a 4 x 3 triad grid, the rank check, Phase 2, the laws
+//                   and the end-to-end plan; bytes. A test of the machinery: its laws at this
+//                   scale are what they are.
+//   holistic-paper  paper 2's grid: its six budgets 1e18..3e20 with Table 4's heads and batch
+//                   sizes, 288 routed + 1 shared experts, top-8, context 8192; needs --yes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "experiments/holistic.h"
 
 namespace moe::experiments {
 
@@ -26,6 +35,8 @@ struct Preset {
   bool gpu;               // trains on CUDA (bf16)
   bool needs_confirmation;
   std::string summary;
+  // Paper 2's presets: `grid` holds the shared settings, this the phases' axes.
+  std::optional<HolisticStudy> holistic;
 };
 
 const std::vector<Preset>& presets();

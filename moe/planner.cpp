@@ -15,12 +15,24 @@ namespace moe {
 const std::vector<SizeLabel>& size_labels() {
   // Paper 1's table gives layers, heads, batch (sequences of 4096) and LR for 20M..200M.
   static const std::vector<SizeLabel> labels = {
-      {"tiny", 2, 4, 128, 128, 16, 3e-3},      {"100K", 2, 2, 64, 256, 16, 3e-3},
-      {"1M", 4, 4, 160, 256, 16, 2e-3},        {"2M", 4, 4, 224, 256, 16, 2e-3},
-      {"5M", 6, 6, 288, 256, 32, 1.5e-3},      {"10M", 8, 8, 384, 256, 32, 1.5e-3},
-      {"20M", 8, 8, 256, 4096, 96, 1.5e-3},    {"30M", 8, 8, 352, 4096, 160, 1.3e-3},
-      {"55M", 10, 10, 480, 4096, 224, 1.1e-3}, {"100M", 14, 12, 576, 4096, 320, 9e-4},
+      {"tiny", 2, 4, 128, 128, 16, 3e-3},
+      {"100K", 2, 2, 64, 256, 16, 3e-3},
+      {"1M", 4, 4, 160, 256, 16, 2e-3},
+      {"2M", 4, 4, 224, 256, 16, 2e-3},
+      {"5M", 6, 6, 288, 256, 32, 1.5e-3},
+      {"10M", 8, 8, 384, 256, 32, 1.5e-3},
+      {"20M", 8, 8, 256, 4096, 96, 1.5e-3},
+      {"30M", 8, 8, 352, 4096, 160, 1.3e-3},
+      {"55M", 10, 10, 480, 4096, 224, 1.1e-3},
+      {"100M", 14, 12, 576, 4096, 320, 9e-4},
       {"200M", 16, 16, 832, 4096, 512, 8e-4},
+      // Paper 2's Table 4: N_q x d_qkv, N_kv = N_q / 2, context 8192, batch, LR.
+      {"p2-1e18", 9, 4, 256, 8192, 64, 1.2e-3, 2},
+      {"p2-3e18", 10, 8, 512, 8192, 80, 1e-3, 4},
+      {"p2-1e19", 11, 8, 512, 8192, 128, 8.28e-4, 4},
+      {"p2-3e19", 12, 8, 1024, 8192, 160, 6.95e-4, 4},
+      {"p2-1e20", 14, 8, 1024, 8192, 208, 5.74e-4, 4},
+      {"p2-3e20", 16, 16, 2048, 8192, 288, 4.82e-4, 8},
   };
   return labels;
 }
@@ -198,7 +210,7 @@ ModelConfig base_shape(const PlanRequest& req, const SizeLabel& label, int64_t n
   c.d_model = req.d_model.value_or(label.d_model);
   c.n_layers = label.n_layers;
   c.n_heads = label.n_heads;
-  c.n_kv_heads = req.n_kv_heads.value_or(label.n_heads);
+  c.n_kv_heads = req.n_kv_heads.value_or(label.n_kv_heads > 0 ? label.n_kv_heads : label.n_heads);
   c.n_experts = n_experts;
   c.top_k = req.top_k;
   // With one routed expert there is nothing to renormalise: the gate is the router's probability.

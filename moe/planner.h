@@ -6,7 +6,11 @@
 // learning rates of its table; it does not state d_model, so ours is chosen so that the
 // label's active parameters at r = 1 are close to its name at context 4096. The small labels
 // (100K..10M) are for CPUs, at context 256; "tiny" (2 layers, d_model 128, context 128) is the
-// CPU demo's (moescale reproduce --preset cpu-tiny).
+// CPU demo's (moescale reproduce --preset cpu-tiny). Paper 2's labels p2-1e18 .. p2-3e20 carry
+// its Table 4 per budget: N_q heads of d_qkv (d_model = N_q d_qkv), N_kv = N_q / 2, context 8192,
+// batch and LR; their layers are the optimal configurations' where the paper gives them (9 at
+// 1e18, 16 at 3e20) and between those otherwise (they matter for ratio plans only: a triad
+// solves its own layers).
 //
 // The label's per-token forward FLOPs budget is F = 2 * C_A(reference), the attention FLOPs of
 // the reference shape (head_dim = d_model / n_heads, at the requested context) counted twice:
@@ -55,9 +59,10 @@ struct SizeLabel {
   int64_t n_layers;
   int64_t n_heads;
   int64_t d_model;
-  int64_t context;     // default context for the label
-  int64_t batch_size;  // sequences per optimizer step
-  double lr;           // peak learning rate
+  int64_t context;         // default context for the label
+  int64_t batch_size;      // sequences per optimizer step
+  double lr;               // peak learning rate
+  int64_t n_kv_heads = 0;  // GQA's key/value heads (0: n_heads)
 };
 
 const std::vector<SizeLabel>& size_labels();

@@ -4,6 +4,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -19,6 +20,8 @@ struct BudgetBand {
   bool bracketed = false;
   std::string note;
   double x_opt = kNaN, x_low = kNaN, x_high = kNaN, loss_opt = kNaN;
+  std::array<double, 3> coefficients = {kNaN, kNaN, kNaN};  // BandOptimum::coefficients
+  double center = 0;
 };
 
 std::string outside_note(double x_opt, double x_min, double x_max) {
@@ -43,6 +46,8 @@ BudgetBand quadratic_band(const std::vector<IsoflopPoint>& group, const BandOpti
   }
   BudgetBand b;
   const Parabola q = fit_parabola(u, loss);
+  b.coefficients = q.c;
+  b.center = q.center;
   if (!(q.c[2] > 0)) {
     b.note = "no minimum: the fitted quadratic opens downward";
     return b;
@@ -99,6 +104,7 @@ BudgetBand pole_band(const std::vector<IsoflopPoint>& group, const BandOptions& 
   q.a = coef(1);
   q.b = coef(2);
   BudgetBand b;
+  b.coefficients = {q.c, q.a, q.b};
   if (!(q.a > 0 && q.b > 0)) {
     b.note = fmt::format(
         "no minimum: the fitted curve needs a > 0 and b > 0 (a = {:.3g}, b = {:.3g})", q.a, q.b);
@@ -238,6 +244,8 @@ BandOptimum budget_optimum(const std::vector<IsoflopPoint>& g, const BandOptions
   o.x_low.value = band.x_low;
   o.x_high.value = band.x_high;
   o.loss_opt = band.loss_opt;
+  o.coefficients = band.coefficients;
+  o.center = band.center;
   o.edges_inside = band.bracketed && band.x_low >= o.x_min && band.x_high <= o.x_max;
   return o;
 }
@@ -335,6 +343,10 @@ nlohmann::json to_json(const BandFit& fit) {
                       {"x_high", finite_or_null(o.x_high.value)},
                       {"x_high_ci", ci_to_json(o.x_high)},
                       {"loss_opt", finite_or_null(o.loss_opt)},
+                      {"coefficients",
+                       {finite_or_null(o.coefficients[0]), finite_or_null(o.coefficients[1]),
+                        finite_or_null(o.coefficients[2])}},
+                      {"center", o.center},
                       {"edges_inside", o.edges_inside},
                       {"replicates_used", o.replicates_used}});
   }

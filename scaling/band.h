@@ -33,6 +33,7 @@
 // x_opt, x_low, x_high and the width x_high - x_low.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -65,6 +66,11 @@ struct BandOptimum {
   std::string note;  // why not bracketed
   Estimate x_opt, x_low, x_high;
   double loss_opt = kNaN;
+  // The fitted curve (drawn by the reports): the quadratics' loss = c0 + c1 v + c2 v^2 with
+  // v = x - center (or ln x - center); the poles' loss = c0 + c1/(x - lower) + c2 x (or
+  // + c2/(upper - x)), center 0. NaN when fewer than 3 distinct x.
+  std::array<double, 3> coefficients = {kNaN, kNaN, kNaN};
+  double center = 0;
   bool edges_inside = false;  // both band edges within the swept range
   int replicates_used = 0;
 };

@@ -12,46 +12,27 @@
 #include "common/io.h"
 #include "common/process.h"
 #include "experiments/cli/cli.h"
+#include "experiments/cli/reproduce_holistic.h"
+#include "experiments/cli/reproduce_steps.h"
 #include "experiments/grid.h"
 #include "experiments/presets.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
 namespace ex = moe::experiments;
+using moe::cli::run_step;
+using moe::cli::scripts_dir;
+using moe::cli::step;
 
 namespace {
-
-// Progress goes to stdout: stderr carries only the one line of an error.
-void step(const std::string& what) {
-  std::printf("\n==> %s\n", what.c_str());
-  std::fflush(stdout);
-}
-
-// Runs one step. Returns false when the step rejected its input (exit status 2): the step has
-// printed the one error line naming the input, so reproduce exits with status 2 and adds none.
-bool run_step(const std::vector<std::string>& args, const std::string& what) {
-  const int status = moe::run_program(args);
-  if (status == 2) return false;
-  if (status != 0) {
-    throw std::runtime_error(
-        fmt::format("{} failed (exit status {}); rerun the same command to "
-                    "continue where it stopped",
-                    what, status));
-  }
-  return true;
-}
-
-std::string scripts_dir() {
-  const char* env = std::getenv("MOESCALE_SCRIPTS");
-  return env && *env ? env : std::string(MOESCALE_SOURCE_DIR) + "/scripts";
-}
 
 po::options_description reproduce_options() {
   po::options_description o("reproduce");
   // clang-format off
   o.add_options()
       ("preset", po::value<std::string>()->default_value("cpu-tiny"),
-       "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke")
+       "cpu-tiny (CPU demo, <= 15 min), gpu-small (one GPU), paper (the paper's grid), smoke; "
+       "paper 2's system: holistic-cpu (CPU, <= 20 min), holistic-paper (its six budgets)")
       ("device", po::value<std::string>(),
        "cpu, cuda or cuda:0,cuda:1,... (default: cpu for cpu presets, cuda:0 for GPU ones)")
       ("out", po::value<std::string>(), "output directory (default: runs/<preset>)")
@@ -72,9 +53,17 @@ void announce(const ex::Preset& preset, const std::vector<ex::RunSpec>& runs,
               const std::string& out, bool yes) {
   double compute = 0;
   for (const auto& r : runs) compute += r.plan.request.compute;
+  // Paper 2's Phase 2 runs are planned once Phase 1's optima are known.
+  const double later = preset.holistic ? moe::cli::holistic_phase2_compute(preset) : 0;
+  const size_t later_runs =
+      preset.holistic ? preset.holistic->compute.size() * preset.holistic->phase2_positions.size()
+                      : 0;
+  compute += later;
   // 2e14 FLOP/s: ~25% MFU of an H100's bf16 peak, what small models reach.
-  const std::string cost =
-      fmt::format("{} runs, {} training FLOPs in all", runs.size(), moe::cli::sci(compute));
+  const std::string cost = fmt::format(
+      "{} runs{}, {} training FLOPs in all", runs.size() + later_runs,
+      later_runs ? fmt::format(" ({} of them Phase 2's, planned after Phase 1)", later_runs) : "",
+      moe::cli::sci(compute));
   const std::string gpu_hours =
       fmt::format("about {:.0f} GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
   if (preset.needs_confirmation && !yes) {
@@ -91,6 +80,7 @@ void announce(const ex::Preset& preset, const std::vector<ex::RunSpec>& runs,
 // or "" when a step rejected its input (it printed the one error line).
 std::string prepare_shards(const po::variables_map& vm, const ex::Preset& preset,
                            const std::string& out, const std::string& bin) {
+  const int steps = preset.holistic ? 8 : 4;
   std::string data = fs::path(out) / "data";
   if (vm.count("data")) {
     data = vm["data"].as<std::string>();
@@ -99,13 +89,15 @@ std::string prepare_shards(const po::variables_map& vm, const ex::Preset& preset
     if (vm.count("corpus")) {
       corpus = vm["corpus"].as<std::string>();
     } else {
-      step("1/4 default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> " + corpus);
+      step(fmt::format(
+          "1/{} default corpus (Debian's linux-doc-6.1, dict-gcide, bible-kjv-text) -> {}", steps,
+          corpus));
       if (!run_step({"/usr/bin/python3", scripts_dir() + "/prepare_corpus.py", corpus},
                     "preparing the default corpus")) {
         return "";
       }
     }
-    step("2/4 tokenizer and token shards -> " + data);
+    step(fmt::format("2/{} tokenizer and token shards -> {}", steps, data));
     std::vector<std::string> args = {bin + "/moescale-data", "--input",       corpus, "--out", data,
                                      "--tokenizer",          preset.tokenizer};
     if (preset.tokenizer == "bpe") {
@@ -122,13 +114,18 @@ int main(int argc, char** argv) {
   return moe::cli::run_main("reproduce", [&] {
     const po::options_description o = reproduce_options();
     po::variables_map vm;
-    if (!moe::cli::parse(argc, argv,
-                         "moescale reproduce [--preset cpu-tiny|gpu-small|paper] [--device D] "
-                         "[--out DIR] [--yes]",
-                         "Runs the whole study: default corpus (Debian packages) -> BPE tokenizer "
-                         "-> grid -> sweep ->\nfits -> report with the ratio curves. Rerunning "
-                         "continues where it stopped.",
-                         o, vm)) {
+    if (!moe::cli::parse(
+            argc, argv,
+            "moescale reproduce [--preset cpu-tiny|gpu-small|paper|holistic-cpu|holistic-paper] "
+            "[--device D] "
+            "[--out DIR] [--yes]",
+            "Runs the whole study: default corpus (Debian packages) -> BPE tokenizer "
+            "-> grid -> sweep ->\nfits -> report with the ratio curves. Rerunning "
+            "continues where it stopped.\n\nPaper 2's presets (holistic-*) run its "
+            "system instead: Phase 1's triad grid, the rank check\nof the d proxy, "
+            "Phase 1's fits, Phase 2's d sweeps at each optimal triad, the bands, "
+            "the laws,\nthe end-to-end plan and a report (experiments/holistic.h).",
+            o, vm)) {
       return 0;
     }
     const ex::Preset& preset = ex::find_preset(vm["preset"].as<std::string>());
@@ -149,10 +146,13 @@ int main(int argc, char** argv) {
       const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
       vocab = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
     }
-    const std::string grid_text = preset.grid + fmt::format("vocab = {}\n", vocab);
+    const std::string shared = preset.grid + fmt::format("vocab = {}\n", vocab);
+    const std::string grid_text =
+        preset.holistic ? ex::phase1_grid(shared, *preset.holistic) : shared;
     // The plan first: impossible grids fail here, and expensive presets show their cost.
     const ex::Grid parsed = ex::parse_grid(grid_text, preset.name);
-    const std::vector<ex::RunSpec> runs = ex::expand(parsed);
+    const std::vector<ex::RunSpec> runs =
+        preset.holistic ? moe::cli::holistic_planned_runs(preset, shared) : ex::expand(parsed);
     announce(preset, runs, out, vm["yes"].as<bool>());
     fs::create_directories(out);
     std::string command = "build/bin/moescale reproduce";
@@ -169,16 +169,20 @@ int main(int argc, char** argv) {
                       "delete {} to re-tokenize",
                       data, meta.at("vocab_size").get<int64_t>(), vocab, data));
     }
+    int workers = vm["workers"].as<int>();
+    if (workers == 0 && device == "cpu") {
+      workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    if (preset.holistic) {
+      return moe::cli::run_holistic(
+          preset, moe::cli::HolisticRun{shared, data, out, bin, device, command, workers});
+    }
     const std::string grid = (fs::path(out) / (preset.name + ".grid")).string();
     moe::write_file_atomic(grid, grid_text);
     const std::string sweep = (fs::path(out) / "sweep").string();
     step(fmt::format(
         "3/4 sweep: {} runs{} -> {}", runs.size(),
         parsed.bracket.on ? ", and those bracketing adds until each valley is inside" : "", sweep));
-    int workers = vm["workers"].as<int>();
-    if (workers == 0 && device == "cpu") {
-      workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    }
     if (!run_step({bin + "/moescale-sweep", "--grid", grid, "--data", data, "--out", sweep,
                    "--devices", device, "--workers", std::to_string(workers)},
                   "moescale sweep")) {

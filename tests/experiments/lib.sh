@@ -4,7 +4,7 @@ set -euo pipefail
 BIN=$(cd "$1" && pwd)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/moescale-test-XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+[[ -n "${KEEP_TMP:-}" ]] || trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -59,6 +59,12 @@ TEST_CASE("the band of a planted quadratic is exact, and so are the laws of its 
     CHECK(b.x_low.value == Approx(d0 - half).epsilon(1e-9));
     CHECK(b.x_high.value == Approx(d0 + half).epsilon(1e-9));
     CHECK(b.edges_inside);
+    // The reported curve gives the planted loss anywhere: kappa (x - d0)^2 + floor.
+    for (double x : {0.7 * d0, d0, 1.3 * d0}) {
+      const double v = x - b.center;
+      CHECK(b.coefficients[0] + b.coefficients[1] * v + b.coefficients[2] * v * v ==
+            Approx(floor_of(b.compute) + kKappa * (x - d0) * (x - d0)).epsilon(1e-9));
+    }
   }
   const sc::BandLaw& opt = fit.laws[0];
   REQUIRE(opt.name == "x_opt");
@@ -176,6 +182,10 @@ TEST_CASE("Phase 1's curves: planted optima of M/N_a and N/N_a recovered, band e
       }
       CHECK(b.x_low.value < b.x_opt.value);
       CHECK(b.x_high.value > b.x_opt.value);
+      // The curve it reports (for the figures) is the planted one: c, a, b.
+      CHECK(b.coefficients[0] == Approx(floor).epsilon(1e-9));
+      CHECK(b.coefficients[1] == Approx(a).epsilon(1e-9));
+      CHECK(b.coefficients[2] == Approx(bb).epsilon(1e-9));
     }
     CHECK(fit.laws[0].a.value == Approx(-0.05).epsilon(1e-9));
   }
