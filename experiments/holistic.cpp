@@ -110,10 +110,10 @@ std::pair<double, std::string> optimum_of(const scaling::Table& profile, const n
                                           double compute) {
   const nlohmann::json* o = optimum_at(fit, compute);
   if (o && (*o)["bracketed"].get<bool>()) return {(*o)["x_opt"].get<double>(), "fit"};
-  const std::string why = !fit.is_object() ? "the fit failed"
+  const std::string why = !fit.is_object() ? "it failed (fits.log says why)"
                           : o              ? (*o)["note"].get<std::string>()
                                            : "no fit at this budget";
-  return {lowest(profile, compute).first, "the grid's lowest (" + why + ")"};
+  return {lowest(profile, compute).first, "the grid's lowest; the fit: " + why};
 }
 
 }  // namespace

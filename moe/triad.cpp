@@ -114,14 +114,16 @@ double d_for_dense_layers(const Budget& b, const TriadShape& s, int64_t n_layers
   return q > 0 ? (-a + std::sqrt(a * a + 4 * q * b.rest)) / (2 * q) : b.rest / a;
 }
 
-// The default d: of the points where the layer split is exact, the one nearest the middle of
-// the feasible interval (the paper's proxy for the best d).
+// The default d: the middle of the feasible interval (the paper's proxy for the best d), moved
+// to the nearest point where the layer split is exact when one lies within a quarter of the
+// interval's width of it (the paper's scale: many layers, exact points close together); else
+// the middle itself, where the dense FFN takes the width N_a leaves (few layers).
 double default_d(const Budget& b, const TriadShape& s, const FeasibleD& f) {
   const double middle = (f.low + f.high) / 2;
-  double best = middle, best_distance = HUGE_VAL;
+  double best = middle, best_distance = 0.25 * (f.high - f.low);
   for (int64_t n_dense = 0; n_dense < f.n_layers; ++n_dense) {
     const double d = d_for_dense_layers(b, s, f.n_layers, n_dense);
-    if (std::abs(d - middle) < best_distance) {
+    if (std::abs(d - middle) <= best_distance) {
       best = d;
       best_distance = std::abs(d - middle);
     }
@@ -219,7 +221,7 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
     if (d < lo || d > hi) continue;
     TriadArch a = build(b, shape, n_layers, d);
     double error = worst_error(count_triad(a), target);
-    if (error > tolerance && d_model && n_layers > 1) {
+    if (error > tolerance && n_layers > 1) {
       const TriadArch freed = build_free_dense(b, shape, n_layers, d);
       const double freed_error = worst_error(count_triad(freed), target);
       if (freed_error < error) {

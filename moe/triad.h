@@ -69,12 +69,12 @@ FeasibleD feasible_d(const Triad& target, const TriadShape& shape);
 
 // The architecture for `target` at hidden size `d_model`, with integer layers. Default d: the
 // middle of the feasible interval (the paper's proxy), moved to the nearest d at which the
-// dense layers come out whole (one dense layer is 3 f d^2 parameters: rounding their count at
-// an arbitrary d misses N_a by up to half of that), rounded to the width multiple. At a given d
-// where d_d = f d misses the target by more than `tolerance` (small models, where one dense
-// layer is a large share of N_a), the dense FFN width is what N_a leaves instead: the same dense
-// layers (at least one), each of width (N_a - MoE active - attention) / (3 d L_d); d_dense
-// says which. Throws
+// dense layers come out whole when one lies within a quarter of the interval's width (one dense
+// layer is 3 f d^2 parameters: rounding their count at an arbitrary d misses N_a by up to half
+// of that), rounded to the width multiple. At a d where d_d = f d misses the target by more
+// than `tolerance` (small models, where one dense layer is a large share of N_a), the dense FFN
+// width is what N_a leaves instead: the same dense layers (at least one), each of width
+// (N_a - MoE active - attention) / (3 d L_d); d_dense says which. Throws
 // std::invalid_argument with one line when d lies outside the feasible interval, or when the
 // achieved M, N_a or N differs from the target by more than `tolerance` (relative), naming which
 // and by how much.

@@ -210,7 +210,8 @@ int run_holistic(const ex::Preset& preset, const HolisticRun& run) {
   for (size_t i = 0; i < s.compute.size(); ++i) {
     const ex::TriadOptimum& t = optima.at(i);
     const fs::path d = dir / "phase2" / budget_name(s.compute[i]);
-    std::printf("%s -> %s\n", describe_optimum(t).c_str(), d.string().c_str());
+    std::printf("  C %.3g: M/N_a %.4g, N/N_a %.4g -> %s\n", t.compute, t.m_over_na, t.n_over_na,
+                d.string().c_str());
     std::fflush(stdout);
     if (!sweep(run, d,
                ex::phase2_grid(run.shared, s.compute[i], t.m_over_na, t.n_over_na,
