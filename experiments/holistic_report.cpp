@@ -50,15 +50,15 @@ std::string phase1_section(const fs::path& dir, const nlohmann::json& optima) {
        "points resampled within each budget). The band is where the fitted curve stays within "
        "0.1% of its minimum.\n\n";
   s += "| C | optimal M/N_a [95% CI] | 0.1% band | optimal N/N_a [95% CI] | 0.1% band | "
-       "used for Phase 2 |\n|---|---|---|---|---|---|\n";
+       "Phase 2's triad |\n|---|---|---|---|---|---|\n";
+  std::string notes;
   for (const auto& t : optima) {
     const double c = t["C"].get<double>();
     auto cells = [&](const nlohmann::json& fit) -> std::pair<std::string, std::string> {
       if (fit.is_object()) {
         for (const auto& o : fit["optima"]) {
           if (std::abs(o["C"].get<double>() / c - 1) > 1e-6) continue;
-          if (!o["bracketed"].get<bool>())
-            return {"not bracketed: " + o["note"].get<std::string>(), "-"};
+          if (!o["bracketed"].get<bool>()) return {"not bracketed", "-"};
           return {with_ci(o["x_opt"], o["x_opt_ci"]),
                   fmt::format("{} .. {}", g4(o["x_low"]), g4(o["x_high"]))};
         }
@@ -67,10 +67,19 @@ std::string phase1_section(const fs::path& dir, const nlohmann::json& optima) {
     };
     const auto [m_opt, m_band] = cells(m_fit);
     const auto [n_opt, n_band] = cells(n_fit);
-    s += fmt::format("| {:.3g} | {} | {} | {} | {} | M/N_a {} ({}), N/N_a {} ({}) |\n", c, m_opt,
-                     m_band, n_opt, n_band, g4(t["M_over_N_a"]),
-                     t["M_over_N_a_source"].get<std::string>(), g4(t["N_over_N_a"]),
-                     t["N_over_N_a_source"].get<std::string>());
+    auto from = [&](const std::string& ratio, const char* name) {
+      const std::string source = t[ratio + "_source"].get<std::string>();
+      if (source == "fit") return fmt::format("{} {} (fit)", name, g4(t[ratio]));
+      notes += fmt::format("- C {:.3g}, {}: {}\n", c, name, source);
+      return fmt::format("{} {} (grid)", name, g4(t[ratio]));
+    };
+    s += fmt::format("| {:.3g} | {} | {} | {} | {} | {}, {} |\n", c, m_opt, m_band, n_opt, n_band,
+                     from("M_over_N_a", "M/N_a"), from("N_over_N_a", "N/N_a"));
+  }
+  if (!notes.empty()) {
+    s += "\nWhere a curve has no minimum inside the swept range, Phase 2 takes the grid's lowest "
+         "point (at its achieved ratio):\n\n" +
+         notes;
   }
   s += "\n";
   s += law_line("optimal M/N_a", m_fit.is_object() ? m_fit["laws"]["x_opt"] : nlohmann::json());

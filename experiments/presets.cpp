@@ -92,11 +92,11 @@ eval-tokens = 32768
 log-every = 20
 )",
        "byte", 0, false, false,
-       "paper 2's system: 3 budgets x 15 triads, the rank check, Phase 2's d sweeps, the laws "
+       "paper 2's system: 3 budgets x 20 triads, the rank check, Phase 2's d sweeps, the laws "
        "and the end-to-end plan; bytes, 2-core CPU, <= 20 minutes",
        HolisticStudy{{"2.5e11", "5e11", "1e12"},
                      {7, 7.5, 8.25, 9.5, 11.5},
-                     {1.5, 2.25, 3},
+                     {1.2, 1.5, 2.1, 3},
                      {0.15, 0.85},
                      {0.1, 0.3, 0.5, 0.7, 0.9},
                      {2e12, 1e13},
