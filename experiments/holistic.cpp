@@ -180,7 +180,9 @@ std::string rank_table(const scaling::Table& phase1_done, const scaling::Table& 
         at_d.push_back(&r);
       }
     }
-    if (at_d.empty()) continue;
+    // The proxy's own d again (a one-layer triad's interval is a point) adds nothing.
+    std::erase_if(at_d, [&](const Row* r) { return r->d_model == p.d_model; });
+    if (at_d.empty()) continue;  // one d only: no ranking over d to check
     at_d.push_back(&p);
     std::sort(at_d.begin(), at_d.end(),
               [](const Row* a, const Row* b) { return a->d_model < b->d_model; });

@@ -60,8 +60,9 @@ std::string phase1_profile(const scaling::Table& done, const std::string& ratio)
 
 // rank.csv: per triad of the rank check's budget (columns compute, m_over_na_target,
 // n_over_na_target, proxy, best, best_d_model, d_models): the Phase 1 proxy's loss and the lowest
-// loss over the proxy and the rank runs. Triads without a finished proxy run or without any
-// finished rank run are left out.
+// loss over the proxy and the rank runs. Triads without a finished proxy run, or without a
+// finished rank run at a d other than the proxy's (a one-layer triad's interval is one d), are
+// left out.
 std::string rank_table(const scaling::Table& phase1_done, const scaling::Table& rank_done);
 
 struct TriadOptimum {

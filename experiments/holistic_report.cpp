@@ -174,7 +174,9 @@ std::string plan_section(const fs::path& dir) {
                      g4(plan["triad"]["N_a"]), g4(plan["triad"]["N"]), g4(plan["d_model"]),
                      g4(plan["n_layers"]), g4(m["n_dense_layers"]),
                      plan["n_layers"].get<int64_t>() - m["n_dense_layers"].get<int64_t>(),
-                     g4(plan["d_expert"]), g4(m["d_dense"]), p["d_source"].get<std::string>());
+                     g4(plan["d_expert"]),
+                     m["n_dense_layers"].get<int64_t>() > 0 ? g4(m["d_dense"]) : "-",
+                     p["d_source"].get<std::string>());
   }
   s += "\n";
   return s;

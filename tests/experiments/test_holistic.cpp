@@ -52,10 +52,11 @@ TEST_CASE("the rank table: proxy against the lowest over d, the proxy included",
   const sc::Table proxy =
       table(results({"1e12,8,2.5,8,2.5,2.60,50,0", "1e12,10,2.5,10,2.5,2.58,40,0",
                      "1e12,12,2.5,12,2.5,2.70,30,0"}));
-  // Triad 8: a d below the proxy is better; triad 10: the proxy is the best; triad 12: no rank run.
-  const sc::Table rank =
-      table(results({"1e12,8,2.5,8,2.5,2.55,30,0", "1e12,8,2.5,8,2.5,2.65,70,0",
-                     "1e12,10,2.5,10,2.5,2.59,20,0", "1e12,10,2.5,10,2.5,2.61,60,0"}));
+  // Triad 8: a d below the proxy is better; triad 10: the proxy is the best; triad 12: its rank
+  // run is at the proxy's own d (a one-layer triad), so it has nothing to rank and is left out.
+  const sc::Table rank = table(results(
+      {"1e12,8,2.5,8,2.5,2.55,30,0", "1e12,8,2.5,8,2.5,2.65,70,0", "1e12,10,2.5,10,2.5,2.59,20,0",
+       "1e12,10,2.5,10,2.5,2.61,60,0", "1e12,12,2.5,12,2.5,2.70,30,0"}));
   const sc::Table r = table(ex::rank_table(proxy, rank));
   REQUIRE(r.n_rows() == 2);
   CHECK(r.numbers("proxy") == std::vector<double>{2.60, 2.58});
