@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace moe {
@@ -198,6 +199,67 @@ FeasibleD feasible_d(const Triad& target, const TriadShape& shape) {
   return feasible_for_layers(b, shape, n_layers);
 }
 
+namespace {
+
+// The architecture at d with n_layers layers (d_d = f d, or the freed dense width where that
+// meets the target more closely than the paper's split misses it), with its worst relative
+// error; nullopt when no model has that many layers or d lies outside its interval.
+std::optional<std::pair<TriadArch, double>> candidate(const Triad& target, const Budget& b,
+                                                      const TriadShape& shape, int64_t n_layers,
+                                                      std::optional<int64_t> d_model,
+                                                      double tolerance) {
+  const FeasibleD f = feasible_for_layers(b, shape, n_layers);
+  // no model that size
+  if (!(f.high < kLargestWidth && f.high >= kSmallestWidth && f.low <= f.high)) return {};
+  const int64_t m = shape.width_multiple;
+  const int64_t lo = static_cast<int64_t>(std::floor(f.low / m)) * m;
+  const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
+  const int64_t d = d_model ? *d_model : round_to(default_d(b, shape, f), m);
+  if (d < lo || d > hi) return {};
+  TriadArch a = build(b, shape, n_layers, d);
+  double error = worst_error(count_triad(a), target);
+  if (error > tolerance && n_layers > 1) {
+    const TriadArch freed = build_free_dense(b, shape, n_layers, d);
+    const double freed_error = worst_error(count_triad(freed), target);
+    if (freed_error < error) {
+      a = freed;
+      error = freed_error;
+    }
+  }
+  a.d_low = f.low;
+  a.d_high = f.high;
+  return std::make_pair(a, error);
+}
+
+// Why no candidate exists: d below any width, no width the triad allows, or d outside the
+// interval.
+[[noreturn]] void throw_no_candidate(const Triad& target, const Budget& b, const TriadShape& shape,
+                                     double l_real, std::optional<int64_t> d_model) {
+  const FeasibleD f = feasible_for_layers(b, shape, std::max<int64_t>(1, std::llround(l_real)));
+  if (d_model && static_cast<double>(*d_model) < kSmallestWidth) {
+    throw std::invalid_argument(
+        fmt::format("--d-model {} must be at least {:g}", *d_model, kSmallestWidth));
+  }
+  if (!(f.high >= kSmallestWidth)) {
+    throw std::invalid_argument(fmt::format(
+        "--triad: N/N_a = {:.4g} leaves the attention and dense layers so few parameters that "
+        "d would be at most {:.3g}, below {:g}; lower N/N_a or raise M/N_a",
+        target.N / target.N_a, f.high, kSmallestWidth));
+  }
+  if (!(f.high < kLargestWidth)) {
+    throw std::invalid_argument(fmt::format(
+        "--triad: M {:.4g}, N_a {:.4g}, N {:.4g} need d of {:.3g} or more, beyond any model (at "
+        "most {:g}); check the triad or the laws it came from",
+        target.M, target.N_a, target.N, f.low, kLargestWidth));
+  }
+  throw std::invalid_argument(fmt::format(
+      "--d-model {} is outside the feasible interval [{:.0f}, {:.0f}] of this triad ({} layers: "
+      "from all but one layer dense to no dense layer)",
+      d_model.value_or(0), f.low, f.high, f.n_layers));
+}
+
+}  // namespace
+
 TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optional<int64_t> d_model,
                       double tolerance) {
   check_shape(shape);
@@ -207,69 +269,22 @@ TriadArch solve_triad(const Triad& target, const TriadShape& shape, std::optiona
   const double l_real = layers_real(target, shape);
   std::vector<int64_t> layer_counts = {std::max<int64_t>(1, static_cast<int64_t>(l_real))};
   if (static_cast<double>(layer_counts[0]) < l_real) layer_counts.push_back(layer_counts[0] + 1);
-  std::optional<TriadArch> best;
-  double best_error = HUGE_VAL;
-  FeasibleD interval;
+  std::optional<std::pair<TriadArch, double>> best;
   for (int64_t n_layers : layer_counts) {
-    const FeasibleD f = feasible_for_layers(b, shape, n_layers);
-    // no model that size
-    if (!(f.high < kLargestWidth && f.high >= kSmallestWidth && f.low <= f.high)) continue;
-    const int64_t m = shape.width_multiple;
-    const int64_t lo = static_cast<int64_t>(std::floor(f.low / m)) * m;
-    const int64_t hi = static_cast<int64_t>(std::ceil(f.high / m)) * m;
-    const int64_t d = d_model ? *d_model : round_to(default_d(b, shape, f), m);
-    if (d < lo || d > hi) continue;
-    TriadArch a = build(b, shape, n_layers, d);
-    double error = worst_error(count_triad(a), target);
-    if (error > tolerance && n_layers > 1) {
-      const TriadArch freed = build_free_dense(b, shape, n_layers, d);
-      const double freed_error = worst_error(count_triad(freed), target);
-      if (freed_error < error) {
-        a = freed;
-        error = freed_error;
-      }
-    }
-    if (error < best_error) {
-      best = a;
-      best->d_low = f.low;
-      best->d_high = f.high;
-      best_error = error;
-      interval = f;
-    }
+    const auto c = candidate(target, b, shape, n_layers, d_model, tolerance);
+    if (c && (!best || c->second < best->second)) best = c;
   }
-  if (!best) {
-    const FeasibleD f = feasible_for_layers(b, shape, std::max<int64_t>(1, std::llround(l_real)));
-    if (d_model && static_cast<double>(*d_model) < kSmallestWidth) {
-      throw std::invalid_argument(
-          fmt::format("--d-model {} must be at least {:g}", *d_model, kSmallestWidth));
-    }
-    if (!(f.high >= kSmallestWidth)) {
-      throw std::invalid_argument(fmt::format(
-          "--triad: N/N_a = {:.4g} leaves the attention and dense layers so few parameters that "
-          "d would be at most {:.3g}, below {:g}; lower N/N_a or raise M/N_a",
-          target.N / target.N_a, f.high, kSmallestWidth));
-    }
-    if (!(f.high < kLargestWidth)) {
-      throw std::invalid_argument(fmt::format(
-          "--triad: M {:.4g}, N_a {:.4g}, N {:.4g} need d of {:.3g} or more, beyond any model (at "
-          "most {:g}); check the triad or the laws it came from",
-          target.M, target.N_a, target.N, f.low, kLargestWidth));
-    }
-    throw std::invalid_argument(fmt::format(
-        "--d-model {} is outside the feasible interval [{:.0f}, {:.0f}] of this triad ({} layers: "
-        "from all but one layer dense to no dense layer)",
-        d_model.value_or(0), f.low, f.high, f.n_layers));
-  }
-  const Triad got = count_triad(*best);
-  if (best_error > tolerance) {
+  if (!best) throw_no_candidate(target, b, shape, l_real, d_model);
+  const TriadArch& a = best->first;
+  if (best->second > tolerance) {
     throw std::invalid_argument(fmt::format(
         "--triad: no architecture with integer layers meets the target within {:.0f}%: at d = "
         "{} ({} layers: {} dense + {} MoE, d_m {}) it has {}; try another --d-model in "
         "[{:.0f}, {:.0f}]",
-        100 * tolerance, best->d_model, best->n_layers, best->n_dense_layers, best->n_moe_layers(),
-        best->d_expert, describe_triad(got, target), interval.low, interval.high));
+        100 * tolerance, a.d_model, a.n_layers, a.n_dense_layers, a.n_moe_layers(), a.d_expert,
+        describe_triad(count_triad(a), target), a.d_low, a.d_high));
   }
-  return *best;
+  return a;
 }
 
 ModelConfig triad_model(const TriadArch& a, int64_t vocab_size) {

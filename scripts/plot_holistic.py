@@ -24,6 +24,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+# The sweep report's helpers (scripts/plot_report.py, beside this file).
+from plot_report import as_float as num  # noqa: E402
+from plot_report import compute_colors as colors  # noqa: E402
+from plot_report import save  # noqa: E402
+
 
 def read_csv(path):
     if not os.path.exists(path):
@@ -37,26 +42,6 @@ def read_json(path):
         return None
     with open(path) as f:
         return json.load(f)
-
-
-def num(row, key):
-    try:
-        v = float(row.get(key, ""))
-        return v if math.isfinite(v) else None
-    except ValueError:
-        return None
-
-
-def save(fig, out_dir, name):
-    for ext in ("png", "svg"):
-        fig.savefig(os.path.join(out_dir, f"{name}.{ext}"), dpi=130, bbox_inches="tight")
-    plt.close(fig)
-
-
-def colors(budgets):
-    cmap = plt.get_cmap("viridis")
-    n = max(1, len(budgets) - 1)
-    return {c: cmap(0.1 + 0.8 * i / n) for i, c in enumerate(sorted(budgets))}
 
 
 def same(a, b):
@@ -176,6 +161,31 @@ def plot_phase2(study, out_dir):
     save(fig, out_dir, "phase2_d_sweeps")
 
 
+def plain_log_ticks(ax):
+    """Plain numbers on a log y axis: a few round values across its range."""
+    lo, hi = ax.get_ylim()
+    steps = [m * 10 ** e for e in range(0, 6) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)]
+    inside = [t for t in steps if lo <= t <= hi]
+    ax.set_yticks(inside[:: max(1, len(inside) // 6)])
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def draw_edge(ax, optima, law, key, name, color):
+    """One of d_l, d_opt, d_r: per budget with its interval, and its power law in C."""
+    cs = [o["C"] for o in optima]
+    ax.plot(cs, [o[key] for o in optima], "o", color=color, label=name)
+    for o in optima:
+        ci = o.get(f"{key}_ci") or [None, None]
+        if ci[0] is not None:
+            ax.plot([o["C"], o["C"]], ci, "_-", color=color, lw=1.2, ms=8)
+    if law["fitted"] and cs:
+        lo, hi = min(cs) / 1.5, max(cs) * 1.5
+        xs = [lo * (hi / lo) ** (i / 50) for i in range(51)]
+        ax.plot(xs, [law["k"] * x ** law["a"] for x in xs], "-", color=color, lw=1,
+                label=f'{name} = {law["k"]:.3g} C^{law["a"]:.3f}')
+
+
 def plot_d_band(study, out_dir):
     fit = read_json(os.path.join(study, "phase2", "band.json"))
     fig, ax = plt.subplots(figsize=(6.0, 4.6))
@@ -183,27 +193,10 @@ def plot_d_band(study, out_dir):
         ok = [o for o in fit["optima"] if o["bracketed"]]
         for key, name, color in (("x_low", "d_l", "tab:blue"), ("x_opt", "d_opt", "tab:red"),
                                  ("x_high", "d_r", "tab:green")):
-            cs = [o["C"] for o in ok]
-            ax.plot(cs, [o[key] for o in ok], "o", color=color, label=name)
-            for o in ok:
-                ci = o.get(f"{key}_ci") or [None, None]
-                if ci[0] is not None:
-                    ax.plot([o["C"], o["C"]], ci, "_-", color=color, lw=1.2, ms=8)
-            law = fit["laws"][key]
-            if law["fitted"] and cs:
-                lo, hi = min(cs) / 1.5, max(cs) * 1.5
-                xs = [lo * (hi / lo) ** (i / 50) for i in range(51)]
-                ax.plot(xs, [law["k"] * x ** law["a"] for x in xs], "-", color=color, lw=1,
-                        label=f'{name} = {law["k"]:.3g} C^{law["a"]:.3f}')
+            draw_edge(ax, ok, fit["laws"][key], key, name, color)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        # Plain numbers on the d axis: a few round values across its range.
-        lo, hi = ax.get_ylim()
-        steps = [m * 10 ** e for e in range(0, 6) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)]
-        inside = [t for t in steps if lo <= t <= hi]
-        ax.set_yticks(inside[:: max(1, len(inside) // 6)])
-        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        plain_log_ticks(ax)
     ax.set_xlabel("compute C (FLOPs)")
     ax.set_ylabel("hidden size d")
     ax.legend(fontsize=7)

@@ -85,11 +85,9 @@ json plan_at(const HolisticRun& run, double compute, const json& laws) {
                    std::pow(compute, laws["m_over_na"]["a"].get<double>());
   const double n = laws["n_over_na"]["value"].get<double>();
   auto plan_with = [&](const std::string& d_line) {
-    std::string text = run.shared + fmt::format(
-                                        "compute = {:g}\nm-over-na = {:.6g}\nn-over-na = "
-                                        "{:.6g}\n{}",
-                                        compute, m, n, d_line);
-    const std::vector<ex::RunSpec> runs = ex::expand(ex::parse_grid(text, "the end-to-end plan"));
+    const std::string text = ex::phase2_grid(run.shared, fmt::format("{:g}", compute), m, n, {});
+    const std::vector<ex::RunSpec> runs =
+        ex::expand(ex::parse_grid(text + d_line, "the end-to-end plan"));
     return plan_to_json(runs.front().plan);
   };
   json out = {{"compute", compute}};

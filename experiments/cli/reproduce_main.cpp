@@ -108,6 +108,32 @@ std::string prepare_shards(const po::variables_map& vm, const ex::Preset& preset
   return data;
 }
 
+// --device, or the preset's: cpu for CPU presets, cuda:0 for GPU ones (which refuse cpu).
+std::string device_of(const po::variables_map& vm, const ex::Preset& preset) {
+  std::string device =
+      vm.count("device") ? vm["device"].as<std::string>() : (preset.gpu ? "cuda:0" : "cpu");
+  if (preset.gpu && device == "cpu") {
+    throw std::invalid_argument("--preset " + preset.name +
+                                " trains in bf16 on CUDA; pass --device cuda (or use "
+                                "--preset cpu-tiny on a CPU)");
+  }
+  return device == "cuda" ? "cuda:0" : device;
+}
+
+// The vocabulary the data will have: the shards' own (--data), or the preset tokenizer's.
+int64_t vocab_of(const po::variables_map& vm, const ex::Preset& preset) {
+  if (!vm.count("data")) return preset.tokenizer == "byte" ? 257 : preset.vocab_size;
+  const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
+  return moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
+}
+
+// --workers, or one per core on the CPU (0: the sweep's default, one per GPU).
+int workers_of(const po::variables_map& vm, const std::string& device) {
+  const int workers = vm["workers"].as<int>();
+  if (workers != 0 || device != "cpu") return workers;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,22 +156,9 @@ int main(int argc, char** argv) {
     }
     const ex::Preset& preset = ex::find_preset(vm["preset"].as<std::string>());
     const std::string out = vm.count("out") ? vm["out"].as<std::string>() : "runs/" + preset.name;
-    std::string device =
-        vm.count("device") ? vm["device"].as<std::string>() : (preset.gpu ? "cuda:0" : "cpu");
-    if (preset.gpu && device == "cpu") {
-      throw std::invalid_argument("--preset " + preset.name +
-                                  " trains in bf16 on CUDA; pass --device cuda (or use "
-                                  "--preset cpu-tiny on a CPU)");
-    }
-    if (device == "cuda") device = "cuda:0";
+    const std::string device = device_of(vm, preset);
     const std::string bin = moe::cli::executable_dir();
-
-    // The vocabulary the data will have: the shards' own, or the preset tokenizer's.
-    int64_t vocab = preset.tokenizer == "byte" ? 257 : preset.vocab_size;
-    if (vm.count("data")) {
-      const fs::path meta = fs::path(vm["data"].as<std::string>()) / "meta.json";
-      vocab = moe::read_json(meta.string()).at("vocab_size").get<int64_t>();
-    }
+    const int64_t vocab = vocab_of(vm, preset);
     const std::string shared = preset.grid + fmt::format("vocab = {}\n", vocab);
     const std::string grid_text =
         preset.holistic ? ex::phase1_grid(shared, *preset.holistic) : shared;
@@ -169,10 +182,7 @@ int main(int argc, char** argv) {
                       "delete {} to re-tokenize",
                       data, meta.at("vocab_size").get<int64_t>(), vocab, data));
     }
-    int workers = vm["workers"].as<int>();
-    if (workers == 0 && device == "cpu") {
-      workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    }
+    const int workers = workers_of(vm, device);
     if (preset.holistic) {
       return moe::cli::run_holistic(
           preset, moe::cli::HolisticRun{shared, data, out, bin, device, command, workers});
