@@ -189,6 +189,9 @@ def main():
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--device", default=None, help="default: the config's")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--profile", default=None,
+                   help="write a Chrome trace of 10 steps after the warm-up to this file, "
+                        "scoped as the C++ trainer's (moescale::forward, backward, clip, optimizer)")
     a = p.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -211,19 +214,34 @@ def main():
     data = torch.randint(c["vocab_size"], (a.steps + a.warmup, b, t + 1))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     t0 = None
+    prof = None
+    scope = torch.profiler.record_function
     for step in range(a.warmup + a.steps):
         if step == a.warmup:
             sync()
             t0 = time.perf_counter()
+            if a.profile:
+                prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                prof.__enter__()
+        if prof is not None and step == a.warmup + 10:
+            prof.__exit__(None, None, None)
+            prof.export_chrome_trace(a.profile)
+            prof = None
         batch = data[step].to(device)
         opt.zero_grad()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), scope("moescale::forward"):
             loss = step_fn(batch[:, :t], batch[:, 1:])
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
-        opt.step()
+        with scope("moescale::backward"):
+            loss.backward()
+        with scope("moescale::clip"):
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+        with scope("moescale::optimizer"):
+            opt.step()
         if step % 10 == 9 and not math.isfinite(loss.item()):
             raise SystemExit("loss is not finite")
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        prof.export_chrome_trace(a.profile)
     sync()
     seconds = time.perf_counter() - t0
     out = {"tokens_per_s": a.steps * b * t / seconds, "steps": a.steps, "seconds": seconds,

@@ -439,6 +439,10 @@ std::vector<Setting> train_settings() {
     how(derived<int64_t>({"inject-nan-at", "inject_nan_at_step"}, kCommand, kTrain,
                      "testing: make the loss NaN at this step",
                       [](S& s) -> int64_t& { return s.train.inject_nan_at_step; })),
+    how(text({"profile", "profile"}, kCommand, kTrain,
+             "write a Chrome trace of training steps 5..14 (LibTorch's profiler; forward, "
+             "backward, clip and optimizer scoped) to this file (bench/profile_step.sh)",
+             [](S& s) -> std::string& { return s.train.profile; })),
   };
   // clang-format on
 }

@@ -51,6 +51,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;      // also every N steps when > 0
   int64_t stop_at_step = -1;         // stop after this step with a checkpoint, as on SIGINT
   int64_t inject_nan_at_step = -1;   // testing: the loss becomes NaN at this step
+  std::string profile;               // a Chrome trace of steps kProfileFrom.. to this file
 
   int64_t steps() const;  // 0 unless batch_size and model.context are positive
   int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <limits>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "common/errors.h"
@@ -30,6 +32,33 @@
 
 namespace moe {
 namespace fs = std::filesystem;
+
+namespace {
+
+// --profile's window: after the first steps' one-time costs (allocator, caches, threads).
+constexpr int64_t kProfileFrom = 5, kProfileSteps = 10;
+
+// LibTorch's Kineto profiler on the CPU (what Python's torch.profiler runs, so the two sides'
+// traces compare op for op) from construction until destruction, which writes the trace.
+class StepProfile {
+ public:
+  explicit StepProfile(std::string path) : path_(std::move(path)) {
+    namespace prof = torch::autograd::profiler;
+    const prof::ProfilerConfig config(prof::ProfilerState::KINETO);
+    const std::set<torch::profiler::impl::ActivityType> cpu = {
+        torch::profiler::impl::ActivityType::CPU};
+    prof::prepareProfiler(config, cpu);
+    prof::enableProfiler(config, cpu);
+  }
+  ~StepProfile() { torch::autograd::profiler::disableProfiler()->save(path_); }
+  StepProfile(const StepProfile&) = delete;
+  StepProfile& operator=(const StepProfile&) = delete;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
 
 namespace {
 
@@ -437,6 +466,7 @@ at::Tensor Trainer::train_step(double lr) {
     LossParts loss;
     {
       AutocastScope autocast(bf16_, device_.type());
+      RECORD_FUNCTION("moescale::forward", std::vector<c10::IValue>());
       out = model_->forward(batch.narrow(1, 0, t));
       loss = compute_loss(out, batch.narrow(1, 1, t), cfg_.model);
     }
@@ -445,7 +475,10 @@ at::Tensor Trainer::train_step(double lr) {
       objective = objective * std::numeric_limits<double>::quiet_NaN();
       loss.ce = loss.ce * std::numeric_limits<double>::quiet_NaN();
     }
-    (objective / static_cast<double>(n_micro)).backward();
+    {
+      RECORD_FUNCTION("moescale::backward", std::vector<c10::IValue>());
+      (objective / static_cast<double>(n_micro)).backward();
+    }
     step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
     window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
     window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
@@ -460,8 +493,14 @@ at::Tensor Trainer::train_step(double lr) {
 }
 
 void Trainer::apply_update(const at::Tensor& step_ce) {
-  window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
-  opt_->step();
+  {
+    RECORD_FUNCTION("moescale::clip", std::vector<c10::IValue>());
+    window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
+  }
+  {
+    RECORD_FUNCTION("moescale::optimizer", std::vector<c10::IValue>());
+    opt_->step();
+  }
   window_.ce += step_ce;
   ++step_;
   ++window_.steps;
@@ -600,7 +639,11 @@ RunResult Trainer::run(bool resume) {
   start_session(resume);
   ProgressLine progress("step", cfg_.steps(), step_);
   model_->train();
+  // --profile: LibTorch's profiler over steps [kProfileFrom, kProfileFrom + kProfileSteps).
+  std::optional<StepProfile> profile;
   while (step_ < cfg_.steps()) {
+    if (!cfg_.profile.empty() && step_ == kProfileFrom) profile.emplace(cfg_.profile);
+    if (step_ == kProfileFrom + kProfileSteps) profile.reset();  // writes the trace
     const double lr = cfg_.lr_at(step_);
     const at::Tensor step_ce = train_step(lr);
     const bool log_now = is_log_step(step_ + 1);
@@ -620,6 +663,7 @@ RunResult Trainer::run(bool resume) {
       return finish(RunStatus::kInterrupted, why, progress);
     }
   }
+  profile.reset();
   save_checkpoint();
   if (!std::isfinite(loop_.val_loss)) loop_.val_loss = evaluate();
   return finish(RunStatus::kDone, "", progress);
