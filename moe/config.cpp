@@ -114,8 +114,8 @@ RouterScore parse_router_score(const std::string& s) {
   throw std::invalid_argument("router_score = '" + s + "' is unknown: use softmax or sigmoid");
 }
 
-std::string to_string(GroupedGemm g) {
-  return g == GroupedGemm::kAuto ? "auto" : g == GroupedGemm::kOn ? "on" : "off";
+std::string to_string(Toggle g) {
+  return g == Toggle::kAuto ? "auto" : g == Toggle::kOn ? "on" : "off";
 }
 std::optional<int> parse_device_name(const std::string& spec) {
   if (spec == "cpu") return -1;
@@ -127,12 +127,15 @@ std::optional<int> parse_device_name(const std::string& spec) {
   return std::nullopt;
 }
 
-GroupedGemm parse_grouped_gemm(const std::string& s) {
-  if (s == "auto") return GroupedGemm::kAuto;
-  if (s == "on") return GroupedGemm::kOn;
-  if (s == "off") return GroupedGemm::kOff;
-  throw std::invalid_argument("--grouped-gemm " + s + " is unknown: use auto, on or off");
+Toggle parse_toggle(const std::string& flag, const std::string& s) {
+  if (s == "auto") return Toggle::kAuto;
+  if (s == "on") return Toggle::kOn;
+  if (s == "off") return Toggle::kOff;
+  throw std::invalid_argument(flag + " " + s + " is unknown: use auto, on or off");
 }
+
+GroupedGemm parse_grouped_gemm(const std::string& s) { return parse_toggle("--grouped-gemm", s); }
+Toggle parse_fused_adamw(const std::string& s) { return parse_toggle("--fused-adamw", s); }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = nlohmann::json{{"vocab_size", c.vocab_size},

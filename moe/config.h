@@ -22,8 +22,10 @@ namespace moe {
 enum class PositionEncoding { kRotary, kLearned, kNone };
 enum class NormKind { kRMSNorm, kLayerNorm };
 enum class RouterScore { kSoftmax, kSigmoid };
+// A run switch whose default depends on the device: auto, on or off.
+enum class Toggle { kAuto, kOn, kOff };
 // How the experts' GEMMs run (moe/model.h, RuntimeOptions): a run setting, not a shape.
-enum class GroupedGemm { kAuto, kOn, kOff };
+using GroupedGemm = Toggle;
 
 struct ModelConfig {
   int64_t vocab_size = 8192;
@@ -81,8 +83,11 @@ std::string to_string(RouterScore s);
 PositionEncoding parse_position_encoding(const std::string& s);
 NormKind parse_norm_kind(const std::string& s);
 RouterScore parse_router_score(const std::string& s);
-std::string to_string(GroupedGemm g);
-GroupedGemm parse_grouped_gemm(const std::string& s);
+std::string to_string(Toggle g);
+// "auto", "on" or "off"; else std::invalid_argument naming `flag`.
+Toggle parse_toggle(const std::string& flag, const std::string& s);
+GroupedGemm parse_grouped_gemm(const std::string& s);  // --grouped-gemm
+Toggle parse_fused_adamw(const std::string& s);        // --fused-adamw
 
 // A device name as --device and --devices take it: "cpu", "cuda" or "cuda:<index>" (the index
 // at most 3 digits). The CUDA index, 0 for "cuda", -1 for "cpu"; nullopt when it is no device.

@@ -372,6 +372,12 @@ std::vector<Setting> train_settings() {
            "on (wherever the kernel runs, CPU too) or off (a loop over experts)",
            [](S& s) -> GroupedGemm& { return s.train.grouped_gemm; }, &parse_grouped_gemm,
            static_cast<std::string (*)(GroupedGemm)>(&to_string))),
+    how(choice({"fused-adamw", "fused_adamw"}, kShared, kTrain,
+           "the AdamW update as one fused kernel per parameter group (at::_fused_adamw_): auto "
+           "(on CUDA), on (CPU too) or off (LibTorch's per-parameter loop); the same update up "
+           "to float rounding",
+           [](S& s) -> Toggle& { return s.train.fused_adamw; }, &parse_fused_adamw,
+           static_cast<std::string (*)(Toggle)>(&to_string))),
     split_batch(derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
                       [](S& s) -> int64_t& { return s.train.micro_batch_size; },

@@ -27,6 +27,7 @@ struct TrainConfig {
   std::string dtype = "fp32";  // fp32 | bf16 (bf16 autocast on CUDA or CPU)
   int threads = 0;             // torch intra-op threads; 0 leaves LibTorch's default
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;  // experts' GEMMs (moe/model.h)
+  Toggle fused_adamw = Toggle::kAuto;             // one fused AdamW kernel (auto: on CUDA)
 
   int64_t batch_size = 16;       // sequences per optimizer step
   int64_t micro_batch_size = 0;  // sequences per forward/backward; 0 = batch_size

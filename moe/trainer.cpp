@@ -19,6 +19,7 @@
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "common/errors.h"
 #include "common/hashing.h"
@@ -118,6 +119,7 @@ class Trainer {
   // CPU peak again when the model outran it); a window's metrics line.
   void start_session(bool resume);
   at::Tensor train_step(double lr);
+  void optimizer_step();
   void apply_update(const at::Tensor& step_ce);
   double mfu(double tokens_per_s);
   nlohmann::json window_line(double lr, double seconds);
@@ -147,6 +149,10 @@ class Trainer {
 
   MoETransformer model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> opt_;
+  bool fused_adamw_ = false;  // --fused-adamw: one kernel per group on opt_'s own state
+  // The fused kernel's step counts, one float tensor per parameter on its device (the state's
+  // integer step is what checkpoints keep; these are rebuilt from it after a resume).
+  std::unordered_map<const void*, at::Tensor> fused_steps_;
   std::vector<at::Tensor> params_;
 
   // Metrics accumulated since the last metrics line (device tensors, no host sync per step);
@@ -250,6 +256,9 @@ void Trainer::init_state() {
   groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(no_decay_options));
   opt_ = std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  fused_adamw_ =
+      cfg_.fused_adamw == Toggle::kOn || (cfg_.fused_adamw == Toggle::kAuto && device_.is_cuda());
+  fused_steps_.clear();
   sampler_->set_position(0);
   step_ = 0;
   wall_before_ = 0;
@@ -343,6 +352,7 @@ bool Trainer::load_checkpoint(const fs::path& dir, std::string* why) {
     }
     torch::load(model_, (dir / "model.pt").string(), device_);
     torch::load(*opt_, (dir / "optimizer.pt").string(), device_);
+    fused_steps_.clear();  // rebuilt from the loaded steps
     at::Tensor rng;
     torch::load(rng, (dir / "rng.pt").string());
     at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle: same state
@@ -499,11 +509,52 @@ void Trainer::apply_update(const at::Tensor& step_ce) {
   }
   {
     RECORD_FUNCTION("moescale::optimizer", std::vector<c10::IValue>());
-    opt_->step();
+    optimizer_step();
   }
   window_.ce += step_ce;
   ++step_;
   ++window_.steps;
+}
+
+// LibTorch's AdamW, or (--fused-adamw) at::_fused_adamw_ once per parameter group on the same
+// state (exp_avg, exp_avg_sq, step), so that checkpoints do not depend on which one ran.
+void Trainer::optimizer_step() {
+  if (!fused_adamw_) {
+    opt_->step();
+    return;
+  }
+  for (auto& group : opt_->param_groups()) {
+    const auto& o = static_cast<const torch::optim::AdamWOptions&>(group.options());
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+    for (const auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      auto& slot = opt_->state()[p.unsafeGetTensorImpl()];
+      if (!slot) {  // as LibTorch's AdamW starts a parameter's state
+        auto fresh = std::make_unique<torch::optim::AdamWParamState>();
+        fresh->step(0);
+        fresh->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
+        fresh->exp_avg_sq(at::zeros_like(p, at::MemoryFormat::Preserve));
+        slot = std::move(fresh);
+      }
+      auto& state = static_cast<torch::optim::AdamWParamState&>(*slot);
+      at::Tensor& step = fused_steps_[p.unsafeGetTensorImpl()];
+      if (!step.defined()) {
+        step = at::full({}, static_cast<double>(state.step()),
+                        at::TensorOptions().dtype(at::kFloat).device(p.device()));
+      }
+      state.step(state.step() + 1);
+      params.push_back(p);
+      grads.push_back(p.grad());
+      exp_avgs.push_back(state.exp_avg());
+      exp_avg_sqs.push_back(state.exp_avg_sq());
+      steps.push_back(step);
+    }
+    if (params.empty()) continue;
+    at::_foreach_add_(steps, 1.0);  // the kernel reads the step it is taking
+    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, o.lr(),
+                      std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
+                      /*amsgrad=*/false, /*maximize=*/false);
+  }
 }
 
 double Trainer::mfu(double tokens_per_s) {

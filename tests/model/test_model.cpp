@@ -4,7 +4,6 @@
 #include <torch/nn/module.h>
 #include <torch/optim/adam.h>
 
-#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "moe/accounting.h"
@@ -14,6 +13,10 @@
 #if MOESCALE_TORCH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #endif
+
+// Catch after every header that may bring glog's CHECK macro, so that Catch's CHECK wins (and
+// counts).
+#include <catch2/catch.hpp>
 
 using moe::ModelConfig;
 
