@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Training throughput and MFU of `moescale train` on CPU for three model sizes, side by side
+# Training throughput and MFU of `moescale train` on CPU for four model sizes, side by side
 # with the same model and training step in Python on the same torch wheel (the project's .venv,
 # hence the same LibTorch), eager and under torch.compile (inductor).
 #
@@ -19,15 +19,19 @@ trap 'rm -rf "$tmp"' EXIT
 "$build/bin/markov_shards" "$tmp/data" 2000000 20000 >/dev/null
 echo "| label | d_model | params (N_a / N) | C++ tokens/s | C++ MFU | Python eager tokens/s | Python compiled tokens/s | C++ / eager | C++ / compiled |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for label in 1M 5M 10M; do
-  out=$tmp/run-$label
+# label[:d_model]: 10M:512 is the 10M label widened to d_model 512 (the MFU target's size).
+for spec in 1M 5M 10M 10M:512; do
+  label=${spec%%:*}
+  width=()
+  [[ "$spec" == *:* ]] && width=(--d-model "${spec#*:}")
+  out=$tmp/run-${spec/:/-}
   "$build/bin/moescale" train --data "$tmp/data" --out "$out" --label "$label" --ratio 1 \
-    --vocab 8192 --batch-size 16 --tokens $(( (steps + 10) * 16 * 256 )) --log-every 10 \
-    --eval-every 100000 --eval-tokens 256 >/dev/null 2>&1
+    --vocab 8192 --batch-size 16 --context 256 --tokens $(( (steps + 10) * 16 * 256 )) \
+    --log-every 10 --eval-every 100000 --eval-tokens 256 "${width[@]}" >/dev/null 2>&1
   eager=$("$py" "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps" 2>/dev/null | tail -n1)
   compiled=$("$py" "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps" --compile \
              2>/dev/null | tail -n1)
-  "$py" - "$out" "$label" "$eager" "$compiled" <<'PY'
+  "$py" - "$out" "$spec" "$eager" "$compiled" <<'PY'
 import json, sys
 out, label, eager, compiled = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
 lines = [json.loads(l) for l in open(out + "/metrics.jsonl")][1:]  # skip the warm-up window
