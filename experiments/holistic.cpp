@@ -1,6 +1,7 @@
 #include "experiments/holistic.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,18 +18,6 @@ namespace moe::experiments {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string list(const std::vector<double>& v) {
-  std::string s;
-  for (double x : v) s += fmt::format("{}{:.6g}", s.empty() ? "" : " ", x);
-  return s;
-}
-
-std::string list(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
-  return s;
-}
 
 std::string num(double v) { return fmt::format("{:.10g}", v); }
 
@@ -118,23 +107,33 @@ std::pair<double, std::string> optimum_of(const scaling::Table& profile, const n
 
 }  // namespace
 
+namespace {
+
+// A triad grid: the shared settings, budgets, M/N_a and N/N_a lists, and d positions (none: the
+// proxy).
+std::string triad_grid(const std::string& shared, const std::vector<std::string>& compute,
+                       const std::vector<double>& m_over_na, const std::vector<double>& n_over_na,
+                       const std::vector<double>& positions) {
+  std::string text = shared + fmt::format("compute = {}\nm-over-na = {:.6g}\nn-over-na = {:.6g}\n",
+                                          fmt::join(compute, " "), fmt::join(m_over_na, " "),
+                                          fmt::join(n_over_na, " "));
+  if (!positions.empty()) text += fmt::format("d-position = {:.6g}\n", fmt::join(positions, " "));
+  return text;
+}
+
+}  // namespace
+
 std::string phase1_grid(const std::string& shared, const HolisticStudy& s) {
-  return shared + fmt::format("compute = {}\nm-over-na = {}\nn-over-na = {}\n", list(s.compute),
-                              list(s.m_over_na), list(s.n_over_na));
+  return triad_grid(shared, s.compute, s.m_over_na, s.n_over_na, {});
 }
 
 std::string rank_grid(const std::string& shared, const HolisticStudy& s) {
-  return shared + fmt::format("compute = {}\nm-over-na = {}\nn-over-na = {}\nd-position = {}\n",
-                              s.compute.front(), list(s.m_over_na), list(s.n_over_na),
-                              list(s.rank_positions));
+  return triad_grid(shared, {s.compute.front()}, s.m_over_na, s.n_over_na, s.rank_positions);
 }
 
 std::string phase2_grid(const std::string& shared, const std::string& compute, double m_over_na,
                         double n_over_na, const std::vector<double>& positions) {
-  std::string text = shared + fmt::format("compute = {}\nm-over-na = {:.6g}\nn-over-na = {:.6g}\n",
-                                          compute, m_over_na, n_over_na);
-  if (!positions.empty()) text += fmt::format("d-position = {}\n", list(positions));
-  return text;
+  return triad_grid(shared, {compute}, {m_over_na}, {n_over_na}, positions);
 }
 
 std::string phase1_profile(const scaling::Table& done, const std::string& ratio) {

@@ -307,6 +307,30 @@ std::optional<int64_t> triad_d(const PlanRequest& req, const Triad& target,
   return static_cast<int64_t>(std::clamp(at, lo, hi));
 }
 
+// The label's head width first; where integer layers miss the triad by more than the paper's
+// 5% (small models: one layer's context FLOPs are a large share of M), the nearest head width
+// within 25% that meets it. Throws the label's width's reason when none does.
+TriadArch solve_near_head_width(const PlanRequest& req, const Triad& target, TriadShape shape) {
+  const int64_t step = std::lcm(req.width_multiple, int64_t{2});  // even: rotary positions
+  std::vector<int64_t> widths = {shape.head_dim};
+  for (int64_t off = step; static_cast<double>(off) <= 0.25 * static_cast<double>(shape.head_dim);
+       off += step) {
+    widths.push_back(shape.head_dim - off);
+    widths.push_back(shape.head_dim + off);
+  }
+  std::string first_error;
+  for (int64_t hd : widths) {
+    if (hd < step) continue;
+    shape.head_dim = hd;
+    try {
+      return solve_triad(target, shape, triad_d(req, target, shape));
+    } catch (const std::invalid_argument& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  throw std::invalid_argument(first_error);
+}
+
 // Paper 2's architecture for the triad the request names at the label's FLOPs budget.
 void choose_triad(const PlanRequest& req, ModelConfig& c, Plan& plan) {
   check(req.m_over_na && req.n_over_na,
@@ -341,36 +365,14 @@ void choose_triad(const PlanRequest& req, ModelConfig& c, Plan& plan) {
                     req.compute));
   target.N_a = target.M / *req.m_over_na;
   target.N = target.N_a * *req.n_over_na;
-  // The label's head width first; where integer layers miss the triad by more than the paper's
-  // 5% (small models: one layer's context FLOPs are a large share of M), the nearest head width
-  // within 25% that meets it.
-  const int64_t step = std::lcm(req.width_multiple, int64_t{2});  // even: rotary positions
-  std::vector<int64_t> widths = {shape.head_dim};
-  for (int64_t off = step; static_cast<double>(off) <= 0.25 * static_cast<double>(shape.head_dim);
-       off += step) {
-    widths.push_back(shape.head_dim - off);
-    widths.push_back(shape.head_dim + off);
-  }
-  std::optional<TriadArch> solved_arch;
-  std::string first_error;
-  for (int64_t hd : widths) {
-    if (hd < step) continue;
-    shape.head_dim = hd;
-    try {
-      solved_arch = solve_triad(target, shape, triad_d(req, target, shape));
-      break;
-    } catch (const std::invalid_argument& e) {
-      if (first_error.empty()) first_error = e.what();
-    }
-  }
-  check(solved_arch.has_value(), first_error);
-  const TriadArch& a = *solved_arch;
+  const TriadArch a = solve_near_head_width(req, target, shape);
   const ModelConfig solved = triad_model(a, c.vocab_size);
   for (auto field : {&ModelConfig::d_model, &ModelConfig::n_layers, &ModelConfig::n_dense_layers,
                      &ModelConfig::d_dense, &ModelConfig::head_dim, &ModelConfig::d_expert}) {
     c.*field = solved.*field;
   }
   plan.target_active_params = static_cast<int64_t>(std::llround(target.N_a));
+  plan.triad_target = target;
 }
 
 // Tokens and steps that the budget buys with the chosen shape.
@@ -459,15 +461,15 @@ nlohmann::json plan_to_json(const Plan& p) {
         {"N_a", p.params.active_nonembedding()},
         {"N", p.params.total_nonembedding()}}},
       {"triad_target",
-       p.request.m_over_na
-           ? nlohmann::json{{"M_over_N_a", *p.request.m_over_na},
-                            {"N_over_N_a", p.request.n_over_na.value_or(0)},
-                            {"M", p.request.m_law ? p.request.m_law->at(p.request.compute)
-                                                  : 3 * p.target_forward_flops},
-                            {"d_position", p.request.d_position
-                                               ? nlohmann::json(*p.request.d_position)
-                                               : nlohmann::json()}}
-           : nlohmann::json()},
+       p.triad_target ? nlohmann::json{{"M_over_N_a", *p.request.m_over_na},
+                                       {"N_over_N_a", p.request.n_over_na.value_or(0)},
+                                       {"M", p.triad_target->M},
+                                       {"N_a", p.triad_target->N_a},
+                                       {"N", p.triad_target->N},
+                                       {"d_position", p.request.d_position
+                                                          ? nlohmann::json(*p.request.d_position)
+                                                          : nlohmann::json()}}
+                      : nlohmann::json()},
       {"tokens", p.tokens},
       {"batch_size", p.batch_size},
       {"lr", p.lr},

@@ -111,9 +111,10 @@ struct Plan {
   ModelConfig model;
   FlopsPerToken flops;  // achieved, under request.convention
   ParamCounts params;
-  double target_forward_flops = 0;   // F the label asks for (hold = flops)
-  int64_t target_active_params = 0;  // N_a the label asks for (hold = active)
-  double tokens = 0;                 // D = C / flops.training()
+  double target_forward_flops = 0;    // F the label asks for (hold = flops)
+  int64_t target_active_params = 0;   // N_a the label asks for (hold = active)
+  std::optional<Triad> triad_target;  // paper 2's plans: the (M, N_a, N) asked for
+  double tokens = 0;                  // D = C / flops.training()
   int64_t batch_size = 0;
   double lr = 0;
   int64_t steps = 0;  // floor(D / (batch * T))

@@ -41,6 +41,18 @@ T parse_setting_value(const std::string& where, const std::string& text) {
   return T{};
 }
 
+ComputeLaw parse_compute_law(const std::string& where, const std::string& text) {
+  const auto comma = text.find(',');
+  if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos) {
+    throw std::invalid_argument(
+        fmt::format("{} '{}' must be two numbers K,A for K C^A, e.g. 0.04368,0.5437", where, text));
+  }
+  const double k = parse_setting_value<double>(where, text.substr(0, comma));
+  const double a = parse_setting_value<double>(where, text.substr(comma + 1));
+  if (!(k > 0)) throw std::invalid_argument(fmt::format("{} '{}': K must be > 0", where, text));
+  return {k, a};
+}
+
 template int parse_setting_value<int>(const std::string&, const std::string&);
 template int64_t parse_setting_value<int64_t>(const std::string&, const std::string&);
 template uint64_t parse_setting_value<uint64_t>(const std::string&, const std::string&);
@@ -228,15 +240,7 @@ Setting m_law() {
             "paper 2: the triad's M (training FLOPs/token) = K C^A, as K,A (default: 3x the "
             "label's forward FLOPs; the paper's is 0.04368,0.5437)");
   s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
-    const auto comma = text.find(',');
-    if (comma == std::string::npos || text.find(',', comma + 1) != std::string::npos) {
-      throw std::invalid_argument(fmt::format(
-          "{} '{}' must be two numbers K,A for K C^A, e.g. 0.04368,0.5437", where, text));
-    }
-    const double k = parse_setting_value<double>(where, text.substr(0, comma));
-    const double a = parse_setting_value<double>(where, text.substr(comma + 1));
-    if (!(k > 0)) throw std::invalid_argument(fmt::format("{} '{}': K must be > 0", where, text));
-    r.plan.m_law = ComputeLaw{k, a};
+    r.plan.m_law = parse_compute_law(where, text);
   };
   s.show = [](const RunSettings&) { return std::string(); };
   return s;

@@ -74,6 +74,10 @@ const Setting* find_setting(const std::string& key);
 template <typename T>
 T parse_setting_value(const std::string& where, const std::string& text);
 
+// "K,A" -> y = K C^A (K > 0): --m-law, and `moescale plan`'s --m-over-na-law and --d-law.
+// Throws std::invalid_argument "<where> '<text>' must be two numbers K,A ..." and the like.
+ComputeLaw parse_compute_law(const std::string& where, const std::string& text);
+
 // The training config of one run: the shared settings with the plan's model, batch, tokens and
 // (unless lr_given) learning rate. The one place a plan becomes a TrainConfig (train and sweep).
 TrainConfig train_config_for(const Plan& plan, const RunSettings& shared);

@@ -43,12 +43,6 @@ moe::TriadShape triad_shape(const po::variables_map& vm, int64_t& vocab) {
   return shape;
 }
 
-// "0.04368,0.5437" -> y = k C^a.
-moe::ComputeLaw parse_law(const std::string& flag, const std::string& text) {
-  const auto v = moe::cli::comma_numbers(flag, text, 2, "K,A for K C^A", "0.04368,0.5437");
-  return {v[0], v[1]};
-}
-
 void print_arch(const moe::TriadArch& a, const moe::Triad& target, bool d_given) {
   const moe::TriadShape& shape = a.shape;
   auto row = [](const std::string& k, const std::string& v) {
@@ -116,19 +110,16 @@ int plan_holistic(const po::variables_map& vm) {
   const double compute =
       moe::parse_setting_value<double>("--holistic", vm["holistic"].as<std::string>());
   moe::HolisticLaws laws;
-  if (vm.count("m-law")) {  // the setting's own parser, as in grids and plan --m-over-na
-    moe::RunSettings given;
-    moe::find_setting("m-law")->apply("--m-law", vm["m-law"].as<std::string>(), given);
-    laws.m = *given.plan.m_law;
-  }
+  if (vm.count("m-law")) laws.m = moe::parse_compute_law("--m-law", vm["m-law"].as<std::string>());
   if (vm.count("m-over-na-law")) {
-    laws.m_over_na = parse_law("--m-over-na-law", vm["m-over-na-law"].as<std::string>());
+    laws.m_over_na =
+        moe::parse_compute_law("--m-over-na-law", vm["m-over-na-law"].as<std::string>());
   }
   if (vm.count("n-over-na")) {
     laws.n_over_na =
         moe::parse_setting_value<double>("--n-over-na", vm["n-over-na"].as<std::string>());
   }
-  if (vm.count("d-law")) laws.d = parse_law("--d-law", vm["d-law"].as<std::string>());
+  if (vm.count("d-law")) laws.d = moe::parse_compute_law("--d-law", vm["d-law"].as<std::string>());
   int64_t vocab = 0;
   const moe::TriadShape shape = triad_shape(vm, vocab);
   const moe::HolisticPlan p = moe::plan_holistic(compute, laws, shape);

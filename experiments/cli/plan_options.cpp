@@ -83,7 +83,7 @@ std::string format_plan(const Plan& p) {
   row("context x vocab", fmt::format("{} x {}", c.context, c.vocab_size));
   row("C_A / token (fwd)", sci(p.flops.attention()));
   row("C_E / token (fwd)", sci(p.flops.expert()));
-  if (p.request.m_over_na) {  // a triad: its M is the budget, below
+  if (p.triad_target) {  // a triad: its M is the budget, below
     row("C_A + C_E (fwd)", sci(p.flops.forward()));
   } else {
     row("C_A + C_E (fwd)", fmt::format("{} (label's budget {}, {:+.2f}%)", sci(p.flops.forward()),
@@ -95,13 +95,9 @@ std::string format_plan(const Plan& p) {
   row("triad M, N_a, N", fmt::format("{}, {}, {}", sci(p.flops.training_without_logits()),
                                      sci(static_cast<double>(p.params.active_nonembedding())),
                                      sci(static_cast<double>(p.params.total_nonembedding()))));
-  if (p.request.m_over_na) {
-    const double m =
-        p.request.m_law ? p.request.m_law->at(p.request.compute) : 3 * p.target_forward_flops;
-    const double n_a = m / *p.request.m_over_na;
-    row("triad target", fmt::format("{}, {}, {} (M/N_a {:g}, N/N_a {:g}; M {})", sci(m), sci(n_a),
-                                    sci(n_a * p.request.n_over_na.value_or(0)),
-                                    *p.request.m_over_na, p.request.n_over_na.value_or(0),
+  if (const auto& t = p.triad_target) {
+    row("triad target", fmt::format("{}, {}, {} (M/N_a {:g}, N/N_a {:g}; M {})", sci(t->M),
+                                    sci(t->N_a), sci(t->N), t->M / t->N_a, t->N / t->N_a,
                                     p.request.m_law ? "from --m-law" : "3x the label's budget"));
   }
   row("params incl. embeddings", sci(static_cast<double>(p.params.total())));
