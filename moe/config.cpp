@@ -136,6 +136,7 @@ Toggle parse_toggle(const std::string& flag, const std::string& s) {
 
 GroupedGemm parse_grouped_gemm(const std::string& s) { return parse_toggle("--grouped-gemm", s); }
 Toggle parse_fused_adamw(const std::string& s) { return parse_toggle("--fused-adamw", s); }
+Toggle parse_cuda_graph(const std::string& s) { return parse_toggle("--cuda-graph", s); }
 
 void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = nlohmann::json{{"vocab_size", c.vocab_size},

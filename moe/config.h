@@ -88,6 +88,7 @@ std::string to_string(Toggle g);
 Toggle parse_toggle(const std::string& flag, const std::string& s);
 GroupedGemm parse_grouped_gemm(const std::string& s);  // --grouped-gemm
 Toggle parse_fused_adamw(const std::string& s);        // --fused-adamw
+Toggle parse_cuda_graph(const std::string& s);         // --cuda-graph
 
 // A device name as --device and --devices take it: "cpu", "cuda" or "cuda:<index>" (the index
 // at most 3 digits). The CUDA index, 0 for "cuda", -1 for "cpu"; nullopt when it is no device.

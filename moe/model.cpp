@@ -202,13 +202,18 @@ void MoELayerImpl::reset_parameters() {
   if (!shared.is_empty()) shared->reset_parameters();
 }
 
-bool MoELayerImpl::use_grouped_gemm(const at::Tensor& x_PD) const {
-  if (runtime_.grouped_gemm == GroupedGemm::kOff) return false;
+bool experts_grouped(const ModelConfig& config, const RuntimeOptions& runtime,
+                     const c10::Device& device, bool bf16) {
+  if (!config.is_moe()) return true;
+  if (runtime.grouped_gemm == GroupedGemm::kOff) return false;
   // The CUDA kernel takes bf16 with 16-byte rows; the CPU kernel any dtype and width.
-  const bool cuda_layout =
-      bf16_autocast_enabled() && config_.d_model % 8 == 0 && config_.d_expert % 8 == 0;
-  if (runtime_.grouped_gemm == GroupedGemm::kOn) return !x_PD.is_cuda() || cuda_layout;
-  return x_PD.is_cuda() && cuda_layout && grouped_gemm_known_good(x_PD.device());  // kAuto
+  const bool cuda_layout = bf16 && config.d_model % 8 == 0 && config.d_expert % 8 == 0;
+  if (runtime.grouped_gemm == GroupedGemm::kOn) return !device.is_cuda() || cuda_layout;
+  return device.is_cuda() && cuda_layout && grouped_gemm_known_good(device);  // kAuto
+}
+
+bool MoELayerImpl::use_grouped_gemm(const at::Tensor& x_PD) const {
+  return experts_grouped(config_, runtime_, x_PD.device(), bf16_autocast_enabled());
 }
 
 at::Tensor MoELayerImpl::run_experts(const at::Tensor& x_sorted_PD, const at::Tensor& counts_E) {

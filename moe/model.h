@@ -66,6 +66,12 @@ struct RuntimeOptions {
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;
 };
 
+// Whether the experts run as grouped GEMMs on `device` (under bf16 autocast when bf16): the
+// dispatch's shapes then stay on the device, a training step has no host synchronisation and
+// can be captured in a CUDA graph. A dense model (no experts) has none to run: true.
+bool experts_grouped(const ModelConfig& config, const RuntimeOptions& runtime,
+                     const c10::Device& device, bool bf16);
+
 // RMSNorm (weight) or LayerNorm (weight, bias) over the last dimension, computed in fp32.
 class NormImpl : public torch::nn::Cloneable<NormImpl> {
  public:

@@ -382,6 +382,12 @@ std::vector<Setting> train_settings() {
            "to float rounding",
            [](S& s) -> Toggle& { return s.train.fused_adamw; }, &parse_fused_adamw,
            static_cast<std::string (*)(Toggle)>(&to_string))),
+    how(choice({"cuda-graph", "cuda_graph"}, kShared, kTrain,
+           "the whole step (forward, backward, clip, AdamW) captured once in a CUDA graph and "
+           "replayed: auto (CUDA with grouped experts and fused AdamW), on (CUDA: try, and say "
+           "why when a step cannot be captured) or off; the same update up to float rounding",
+           [](S& s) -> Toggle& { return s.train.cuda_graph; }, &parse_cuda_graph,
+           static_cast<std::string (*)(Toggle)>(&to_string))),
     split_batch(derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
                       [](S& s) -> int64_t& { return s.train.micro_batch_size; },

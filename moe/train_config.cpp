@@ -102,6 +102,10 @@ void TrainConfig::validate() const {
         fmt::format("AdamW betas ({}, {}) must be in [0, 1)", beta1, beta2));
   check(std::isfinite(adam_eps) && adam_eps > 0,
         fmt::format("AdamW epsilon {} must be > 0 (adam_eps)", adam_eps));
+  check(cuda_graph != Toggle::kOn || device.rfind("cuda", 0) == 0,
+        fmt::format("--cuda-graph on needs a CUDA device (--device is {}); use --cuda-graph "
+                    "auto or off",
+                    device));
   check(eval_tokens >= model.context,
         fmt::format("--eval-tokens {} must hold at least one sequence of {} tokens", eval_tokens,
                     model.context));

@@ -28,6 +28,7 @@ struct TrainConfig {
   int threads = 0;             // torch intra-op threads; 0 leaves LibTorch's default
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;  // experts' GEMMs (moe/model.h)
   Toggle fused_adamw = Toggle::kAuto;             // one fused AdamW kernel (auto: on CUDA)
+  Toggle cuda_graph = Toggle::kAuto;  // the step captured in a CUDA graph (auto: CUDA, grouped)
 
   int64_t batch_size = 16;       // sequences per optimizer step
   int64_t micro_batch_size = 0;  // sequences per forward/backward; 0 = batch_size

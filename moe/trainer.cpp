@@ -30,6 +30,7 @@
 #include "moe/accounting.h"
 #include "moe/device.h"
 #include "moe/model.h"
+#include "moe/step_graph.h"
 
 namespace moe {
 namespace fs = std::filesystem;
@@ -38,6 +39,9 @@ namespace {
 
 // --profile's window: after the first steps' one-time costs (allocator, caches, threads).
 constexpr int64_t kProfileFrom = 5, kProfileSteps = 10;
+// --cuda-graph: eager steps of a session before its step is captured (cuBLAS handles and
+// workspaces, AdamW's state and autocast's first casts are made on the capture's stream).
+constexpr int64_t kGraphWarmup = 3;
 
 // LibTorch's Kineto profiler on the CPU (what Python's torch.profiler runs, so the two sides'
 // traces compare op for op) from construction until destruction, which writes the trace.
@@ -113,14 +117,34 @@ class Trainer {
   double evaluate();
   void write_result(RunResult r);  // fills what the trainer knows: tokens, FLOPs, peak, id
   void truncate_metrics(int64_t last_step);
+  // One step's outputs, on the device: the mean cross-entropy, balancing and z losses over
+  // its micro-batches, the gradient norm before clipping, and the pairs routed to each expert
+  // per MoE layer.
+  struct StepOut {
+    at::Tensor ce, aux, z, grad_norm;
+    std::vector<at::Tensor> load;
+  };
   // The pieces of run(): what a session sets up (data, model, optimizer, checkpoint, peak);
-  // one step's forward and backward over its micro-batches (returns the step's mean
-  // cross-entropy, on the device); the optimizer update; the MFU of a window (measuring the
-  // CPU peak again when the model outran it); a window's metrics line.
+  // a step's token rows on the device; its forward and backward over the micro-batches; the
+  // update (clip and AdamW at the learning rate set by set_lr, or read from lr_device on the
+  // device); the outputs added to the metrics window; the MFU of a window (measuring the CPU
+  // peak again when the model outran it); a window's metrics line.
   void start_session(bool resume);
-  at::Tensor train_step(double lr);
-  void optimizer_step();
-  void apply_update(const at::Tensor& step_ce);
+  at::Tensor upload_batches();
+  StepOut forward_backward(const at::Tensor& batches);
+  void set_lr(double lr);
+  at::Tensor update(const at::Tensor* lr_device);
+  void optimizer_step(const at::Tensor* lr_device);
+  void accumulate(const StepOut& out);
+  // --cuda-graph: why this session's step is not captured ("" when it is, after kGraphWarmup
+  // eager steps); one step through the graph (captured on its first call; false, with the
+  // reason printed, when capture fails and the step must run eagerly); the AdamW states'
+  // host step counts (-1: no state yet), which checkpoints keep while the captured kernel
+  // counts on the device.
+  std::string graph_refusal() const;
+  bool graph_step(const at::Tensor& batches, double lr, StepOut* out);
+  std::vector<int64_t> host_step_counts();
+  void set_host_step_counts(const std::vector<int64_t>& counts);
   double mfu(double tokens_per_s);
   nlohmann::json window_line(double lr, double seconds);
   // The loop's bookkeeping: whether step n ends a metrics window; the window's metrics line
@@ -144,8 +168,8 @@ class Trainer {
 
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
-  std::vector<int64_t> val_windows_;  // (n_val, T + 1) row-major
-  std::vector<int64_t> host_batch_;   // (micro-batch, T + 1): the next micro-batch's tokens
+  std::vector<int64_t> val_windows_;     // (n_val, T + 1) row-major
+  std::unique_ptr<BatchUpload> upload_;  // a step's (n_micro, micro-batch, T + 1) token rows
 
   MoETransformer model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> opt_;
@@ -154,6 +178,12 @@ class Trainer {
   // integer step is what checkpoints keep; these are rebuilt from it after a resume).
   std::unordered_map<const void*, at::Tensor> fused_steps_;
   std::vector<at::Tensor> params_;
+
+  // --cuda-graph: the captured step, its learning rate on the device (filled before each
+  // replay) and its outputs (the same tensors every replay).
+  std::unique_ptr<StepGraph> graph_;
+  at::Tensor lr_device_;
+  StepOut graph_out_;
 
   // Metrics accumulated since the last metrics line (device tensors, no host sync per step);
   // checkpointed so that a resumed run's metrics lines equal an uninterrupted run's.
@@ -453,25 +483,30 @@ void Trainer::start_session(bool resume) {
   if (resume) try_resume();
   fs::remove(RunDir(dir_).result());
   peak_ = device_peak_flops(device_, bf16_);
-  host_batch_.resize(static_cast<size_t>(cfg_.micro_batch() * (cfg_.model.context + 1)));
+  upload_ = std::make_unique<BatchUpload>(device_, cfg_.batch_size / cfg_.micro_batch(),
+                                          cfg_.micro_batch(), cfg_.model.context + 1);
+  graph_.reset();
   session_start_ = Clock::now();
   loop_ = Loop{};
   loop_.window_start = loop_.last_checkpoint = loop_.last_heartbeat = Clock::now();
 }
 
-at::Tensor Trainer::train_step(double lr) {
-  const int64_t t = cfg_.model.context, micro = cfg_.micro_batch();
-  const int64_t n_micro = cfg_.batch_size / micro;
-  for (auto& group : opt_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-  }
+at::Tensor Trainer::upload_batches() {
+  const int64_t micro = cfg_.micro_batch(), n_micro = cfg_.batch_size / micro;
+  const int64_t width = cfg_.model.context + 1;
+  return upload_->upload([&](int64_t* rows) {
+    for (int64_t m = 0; m < n_micro; ++m) sampler_->next_batch(micro, rows + m * micro * width);
+  });
+}
+
+Trainer::StepOut Trainer::forward_backward(const at::Tensor& batches) {
+  const int64_t t = cfg_.model.context, n_micro = batches.size(0);
   opt_->zero_grad();
-  at::Tensor step_ce = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
+  const auto f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
+  StepOut step{at::zeros({}, f64), at::zeros({}, f64), at::zeros({}, f64), {}, {}};
   const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
   for (int64_t m = 0; m < n_micro; ++m) {
-    sampler_->next_batch(micro, host_batch_.data());
-    const at::Tensor batch =
-        at::from_blob(host_batch_.data(), {micro, t + 1}, at::kLong).to(device_);
+    const at::Tensor batch = batches[m];
     ModelOutput out;
     LossParts loss;
     {
@@ -489,36 +524,121 @@ at::Tensor Trainer::train_step(double lr) {
       RECORD_FUNCTION("moescale::backward", std::vector<c10::IValue>());
       (objective / static_cast<double>(n_micro)).backward();
     }
-    step_ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
-    window_.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
-    window_.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
-    if (window_.load.empty()) {
-      for (const auto& c : out.tokens_per_expert) window_.load.push_back(at::zeros_like(c));
-    }
-    for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
-      window_.load[l] += out.tokens_per_expert[l];
+    step.ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    step.aux += loss.aux.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    step.z += loss.z.detach().to(at::kDouble) / static_cast<double>(n_micro);
+    if (step.load.empty()) {
+      for (const auto& c : out.tokens_per_expert) step.load.push_back(c);
+    } else {
+      for (size_t l = 0; l < out.tokens_per_expert.size(); ++l) {
+        step.load[l] = step.load[l] + out.tokens_per_expert[l];
+      }
     }
   }
-  return step_ce;
+  return step;
 }
 
-void Trainer::apply_update(const at::Tensor& step_ce) {
+void Trainer::set_lr(double lr) {
+  for (auto& group : opt_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+}
+
+at::Tensor Trainer::update(const at::Tensor* lr_device) {
+  at::Tensor grad_norm;
   {
     RECORD_FUNCTION("moescale::clip", std::vector<c10::IValue>());
-    window_.grad_norm += clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
+    grad_norm = clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
   }
   {
     RECORD_FUNCTION("moescale::optimizer", std::vector<c10::IValue>());
-    optimizer_step();
+    optimizer_step(lr_device);
   }
-  window_.ce += step_ce;
+  return grad_norm;
+}
+
+void Trainer::accumulate(const StepOut& out) {
+  window_.ce += out.ce;
+  window_.aux += out.aux;
+  window_.z += out.z;
+  window_.grad_norm += out.grad_norm;
+  if (window_.load.empty()) {
+    for (const auto& c : out.load) window_.load.push_back(at::zeros_like(c));
+  }
+  for (size_t l = 0; l < out.load.size(); ++l) window_.load[l] += out.load[l];
   ++step_;
   ++window_.steps;
 }
 
+std::string Trainer::graph_refusal() const {
+  if (cfg_.cuda_graph == Toggle::kOff) return "--cuda-graph off";
+  if (!device_.is_cuda()) return "not on CUDA";
+  if (!cuda_graphs_available()) return "this LibTorch is a CPU build";
+  if (!fused_adamw_) return "--fused-adamw off (LibTorch's AdamW counts its steps on the host)";
+  if (cfg_.inject_nan_at_step >= 0) return "--inject-nan-at-step tests the eager step";
+  if (!cfg_.profile.empty()) return "--profile traces the eager step";
+  RuntimeOptions runtime;
+  runtime.grouped_gemm = cfg_.grouped_gemm;
+  if (cfg_.cuda_graph == Toggle::kAuto && !experts_grouped(cfg_.model, runtime, device_, bf16_)) {
+    return "the experts run as a loop (expert counts are read on the host); bf16 with d_model and "
+           "d_expert multiples of 8 on compute capability 9.x, or --grouped-gemm on, runs them "
+           "grouped";
+  }
+  return "";
+}
+
+bool Trainer::graph_step(const at::Tensor& batches, double lr, StepOut* out) {
+  if (!graph_) {
+    graph_ = std::make_unique<StepGraph>(device_);
+    lr_device_ = at::full({}, lr, at::TensorOptions().dtype(at::kFloat).device(device_));
+    const std::vector<int64_t> host_steps = host_step_counts();
+    const std::string why = graph_->capture([&] {
+      graph_out_ = forward_backward(batches);
+      graph_out_.grad_norm = update(&lr_device_);
+    });
+    // Nothing ran under capture: AdamW's host step counts are put back (every replay counts
+    // below); a failed capture's gradients go (the eager step starts from none anyway).
+    set_host_step_counts(host_steps);
+    if (!why.empty()) {
+      opt_->zero_grad();
+      std::fprintf(stderr,
+                   "\n%s: the step could not be captured in a CUDA graph (%s); eager steps\n",
+                   dir_.c_str(), why.c_str());
+      return false;
+    }
+  }
+  if (!graph_->captured()) return false;
+  lr_device_.fill_(lr);
+  graph_->replay();
+  std::vector<int64_t> counts = host_step_counts();
+  for (auto& c : counts) ++c;
+  set_host_step_counts(counts);
+  *out = graph_out_;
+  return true;
+}
+
+std::vector<int64_t> Trainer::host_step_counts() {
+  std::vector<int64_t> counts;
+  for (const auto& p : params_) {
+    const auto it = opt_->state().find(p.unsafeGetTensorImpl());
+    counts.push_back(it == opt_->state().end()
+                         ? -1
+                         : static_cast<torch::optim::AdamWParamState&>(*it->second).step());
+  }
+  return counts;
+}
+
+void Trainer::set_host_step_counts(const std::vector<int64_t>& counts) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto it = opt_->state().find(params_[i].unsafeGetTensorImpl());
+    if (it == opt_->state().end() || counts[i] < 0) continue;
+    static_cast<torch::optim::AdamWParamState&>(*it->second).step(counts[i]);
+  }
+}
+
 // LibTorch's AdamW, or (--fused-adamw) at::_fused_adamw_ once per parameter group on the same
 // state (exp_avg, exp_avg_sq, step), so that checkpoints do not depend on which one ran.
-void Trainer::optimizer_step() {
+void Trainer::optimizer_step(const at::Tensor* lr_device) {
   if (!fused_adamw_) {
     opt_->step();
     return;
@@ -551,9 +671,14 @@ void Trainer::optimizer_step() {
     }
     if (params.empty()) continue;
     at::_foreach_add_(steps, 1.0);  // the kernel reads the step it is taking
-    at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, o.lr(),
-                      std::get<0>(o.betas()), std::get<1>(o.betas()), o.weight_decay(), o.eps(),
-                      /*amsgrad=*/false, /*maximize=*/false);
+    const double beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+    if (lr_device != nullptr) {  // a captured step: the rate is read on the device
+      at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, *lr_device, beta1, beta2,
+                        o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    } else {
+      at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, {}, steps, o.lr(), beta1, beta2,
+                        o.weight_decay(), o.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    }
   }
 }
 
@@ -604,6 +729,7 @@ nlohmann::json Trainer::window_line(double lr, double seconds) {
   line["expert_load_max_over_mean"] = loads;
   line["tokens_per_expert"] = counts;
   line["dropped_tokens"] = dropped;
+  if (device_.is_cuda()) line["cuda_graph"] = graph_ != nullptr && graph_->captured();
   return line;
 }
 
@@ -692,18 +818,47 @@ RunResult Trainer::run(bool resume) {
   model_->train();
   // --profile: LibTorch's profiler over steps [kProfileFrom, kProfileFrom + kProfileSteps).
   std::optional<StepProfile> profile;
+  // --cuda-graph: the session's steps on one side stream, captured after kGraphWarmup.
+  const std::string graph_refused = graph_refusal();
+  if (device_.is_cuda() && cfg_.cuda_graph != Toggle::kOff) {
+    std::fprintf(
+        stderr, "%s: CUDA graph: %s\n", dir_.c_str(),
+        graph_refused.empty()
+            ? fmt::format("the step is captured after {} eager steps", kGraphWarmup).c_str()
+            : ("not used: " + graph_refused).c_str());
+  }
+  bool graph_wanted = graph_refused.empty();
+  const SideStream side_stream(device_, graph_wanted);
+  const int64_t first_step = step_;
   while (step_ < cfg_.steps()) {
     if (!cfg_.profile.empty() && step_ == kProfileFrom) profile.emplace(cfg_.profile);
     if (step_ == kProfileFrom + kProfileSteps) profile.reset();  // writes the trace
     const double lr = cfg_.lr_at(step_);
-    const at::Tensor step_ce = train_step(lr);
+    set_lr(lr);  // also what a checkpoint of a captured step's optimizer holds
+    const at::Tensor batches = upload_batches();
     const bool log_now = is_log_step(step_ + 1);
-    // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
-    if (device_.is_cpu() || log_now) {
-      const double ce = step_ce.item<double>();
-      if (!std::isfinite(ce)) return diverged(ce, "at", progress);
+    StepOut out;
+    bool graphed = false;
+    if (graph_wanted && step_ - first_step >= kGraphWarmup) {
+      graphed = graph_step(batches, lr, &out);
+      graph_wanted = graphed;
     }
-    apply_update(step_ce);
+    if (graphed) {
+      // The update is in the graph: the loss is checked after it, at log steps.
+      if (log_now) {
+        const double ce = out.ce.item<double>();
+        if (!std::isfinite(ce)) return diverged(ce, "at", progress);
+      }
+    } else {
+      out = forward_backward(batches);
+      // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
+      if (device_.is_cpu() || log_now) {
+        const double ce = out.ce.item<double>();
+        if (!std::isfinite(ce)) return diverged(ce, "at", progress);
+      }
+      out.grad_norm = update(nullptr);
+    }
+    accumulate(out);
     if (log_now && !log_window(lr)) return diverged(loop_.train_loss, "by", progress);
     progress.update(step_, loop_.detail);
     if (seconds_since(loop_.last_heartbeat) >= 30.0) {

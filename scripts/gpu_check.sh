@@ -4,7 +4,8 @@
 #   - the gpu-labelled tests (ctest -L gpu): CUDA vs CPU numerics; the grouped expert GEMM vs the
 #     loop, forward and backward, with experts that get no tokens; no host synchronisation in a
 #     bf16 training step on the grouped path; bf16 training whose loss falls, checkpoint and
-#     resume on CUDA;
+#     resume on CUDA; the step captured in a CUDA graph against the eager step, resumed, and the
+#     clean fallback where a step cannot be captured;
 #   - the GPU training benchmark (bench/gpu_speed.sh: 30M and 100M labels, bf16, context 1024,
 #     against the same model in Python on the same torch).
 # It writes OUT/summary.md (and the logs beside it) and exits non-zero when a test fails or skips.

@@ -188,6 +188,8 @@ bad train-no-out "--out is required" "e.g. --out" "$M" train "${T[@]}" --data da
 bad train-no-compute "--compute is required" "--tokens" "$M" train --data data --out t1
 bad train-not-number "--lr 'fast'" "such as 0.5" "$M" train "${T[@]}" --data data --out t1 --lr fast
 bad train-fused-adamw "--fused-adamw sometimes" "use auto, on or off" "$M" train "${T[@]}" --data data --out t1 --fused-adamw sometimes
+bad train-cuda-graph "--cuda-graph always" "use auto, on or off" "$M" train "${T[@]}" --data data --out t1 --cuda-graph always
+bad train-cuda-graph-cpu "--cuda-graph on needs a CUDA device" "use --cuda-graph auto or off" "$M" train "${T[@]}" --data data --out t1 --cuda-graph on
 bad train-config-missing "nope.json" "check the path" "$M" train --config nope.json --data data --out t1
 bad train-config-empty "empty.json" "restore or delete" "$M" train --config empty.json --data data --out t1
 bad train-config-unreadable "unreadable.json" "$(unreadable_fix "is a directory, not a file; give the path of the file itself")" "$M" train --config unreadable.json --data data --out t1

@@ -310,3 +310,55 @@ TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint
   CHECK(std::fabs(b.val_loss - a.val_loss) < 0.05);
   CHECK(metrics(resumed).size() == metrics(straight).size());
 }
+
+TEST_CASE("a step captured in a CUDA graph trains as the eager step and resumes", "[gpu]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device");
+    return;
+  }
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  c.device = "cuda";
+  c.dtype = "bf16";
+  c.grouped_gemm = moe::GroupedGemm::kOn;  // static shapes on any compute capability
+  c.cuda_graph = moe::Toggle::kOff;
+  const std::string eager = f.tmp / "eager", graphed = f.tmp / "graphed", resumed = f.tmp / "resumed";
+  const moe::RunResult a = moe::train(c, eager, false);
+  c.cuda_graph = moe::Toggle::kOn;
+  const moe::RunResult b = moe::train(c, graphed, false);
+  CHECK(b.status == moe::RunStatus::kDone);
+  const auto ma = metrics(eager), mb = metrics(graphed);
+  REQUIRE(ma.size() == mb.size());
+  for (size_t i = 0; i < ma.size(); ++i) {
+    INFO("step " << ma[i]["step"]);
+    CHECK(ma[i]["cuda_graph"] == false);
+    CHECK(mb[i]["cuda_graph"] == true);  // captured after 3 eager steps, replayed since
+    CHECK(std::fabs(mb[i]["train_loss"].get<double>() - ma[i]["train_loss"].get<double>()) < 0.05);
+    CHECK(mb[i]["lr"] == ma[i]["lr"]);  // the schedule reaches the captured update
+  }
+  CHECK(std::fabs(b.val_loss - a.val_loss) < 0.05);
+  // A stop and a resume: the new session warms up and captures again.
+  c.stop_at_step = 23;
+  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
+  c.stop_at_step = -1;
+  const moe::RunResult r = moe::train(c, resumed, true);
+  CHECK(r.status == moe::RunStatus::kDone);
+  CHECK(std::fabs(r.val_loss - b.val_loss) < 0.05);
+}
+
+TEST_CASE("a step that cannot be captured falls back to eager steps", "[gpu]") {
+  if (!torch::cuda::is_available()) {
+    WARN("skipped: no CUDA device");
+    return;
+  }
+  Fixture f;
+  moe::TrainConfig c = tiny_run(f.data);
+  c.device = "cuda";
+  c.grouped_gemm = moe::GroupedGemm::kOff;  // the expert loop reads counts on the host
+  c.cuda_graph = moe::Toggle::kOn;
+  const std::string run = f.tmp / "run";
+  const moe::RunResult a = moe::train(c, run, false);
+  CHECK(a.status == moe::RunStatus::kDone);
+  CHECK(a.val_loss < 2.2);
+  for (const auto& line : metrics(run)) CHECK(line["cuda_graph"] == false);
+}
