@@ -108,6 +108,7 @@ if(CAFFE2_USE_CUDA AND _wheel_cuda_dirs)
     add_link_options("LINKER:-rpath-link,${_dir}")
   endforeach()
   set(MOESCALE_WHEEL_CUDA_DIRS ${_wheel_cuda_dirs})  # for programs of other projects too
+  set(MOESCALE_WHEEL_NCCL_INCLUDE "${_torch_root}/../nvidia/nccl/include")  # c10d's NCCL
   find_library(MOESCALE_WHEEL_CUDART NAMES libcudart.so.13 libcudart.so.12 PATHS ${_wheel_cuda_dirs}
                NO_DEFAULT_PATH)
   find_library(MOESCALE_WHEEL_NVRTC NAMES libnvrtc.so.13 libnvrtc.so.12 PATHS ${_wheel_cuda_dirs}

@@ -7,13 +7,14 @@
 
 namespace moe {
 
-ProgressLine::ProgressLine(std::string unit, int64_t total, int64_t start)
+ProgressLine::ProgressLine(std::string unit, int64_t total, int64_t start, bool silent)
     : unit_(std::move(unit)),
       total_(total),
       start_(start),
       tty_(::isatty(STDERR_FILENO) != 0),
       t0_(std::chrono::steady_clock::now()),
-      last_print_(t0_) {
+      last_print_(t0_),
+      silent_(silent) {
   last_decile_ = total_ > 0 ? static_cast<int>(10 * start_ / total_) : 0;
 }
 
@@ -26,6 +27,7 @@ std::string ProgressLine::format_duration(double s) {
 }
 
 void ProgressLine::update(int64_t done, const std::string& detail, bool force) {
+  if (silent_) return;
   const auto now = std::chrono::steady_clock::now();
   const double since_print = std::chrono::duration<double>(now - last_print_).count();
   const int decile = total_ > 0 ? static_cast<int>(10 * done / total_) : 0;
@@ -51,6 +53,7 @@ void ProgressLine::update(int64_t done, const std::string& detail, bool force) {
 }
 
 void ProgressLine::finish(const std::string& detail) {
+  if (silent_) return;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   if (tty_ && dirty_) std::fprintf(stderr, "\r\033[K");

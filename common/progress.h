@@ -14,7 +14,8 @@ namespace moe {
 
 class ProgressLine {
  public:
-  ProgressLine(std::string unit, int64_t total, int64_t start = 0);
+  // silent: prints nothing (the ranks of a run other than rank 0).
+  ProgressLine(std::string unit, int64_t total, int64_t start = 0, bool silent = false);
   // done: units finished; detail: what follows the percentage (loss, tokens/s, ...).
   void update(int64_t done, const std::string& detail, bool force = false);
   // Ends the in-place line (prints a newline on a terminal).
@@ -29,6 +30,7 @@ class ProgressLine {
   std::chrono::steady_clock::time_point t0_, last_print_;
   int last_decile_ = -1;
   bool dirty_ = false;
+  bool silent_ = false;
 };
 
 }  // namespace moe

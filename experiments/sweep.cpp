@@ -10,6 +10,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +26,7 @@
 #include "common/process.h"
 #include "common/progress.h"
 #include "data/shards.h"
+#include "moe/memory.h"
 #include "scaling/csv.h"
 
 namespace moe::experiments {
@@ -210,23 +213,66 @@ void rebuild_results(const std::string& sweep_dir, const std::vector<RunSpec>& r
 std::string format_runs(const std::vector<RunSpec>& runs) {
   std::string s = fmt::format(
       "{:<12} {:>8} {:>7} {:>6} {:>6} {:>5} {:>9} {:>6} {:>8} {:>8} "
-      "{:>9} {:>9} {:>7}\n",
+      "{:>9} {:>9} {:>7} {:>9}\n",
       "run_id", "compute", "S", "r", "r_got", "d", "heads", "d_exp", "N_a", "N", "FLOPs/tok",
-      "tokens", "steps");
+      "tokens", "steps", "GiB/rank");
   double total = 0;
   for (const auto& r : runs) {
     const Plan& p = r.plan;
     s += fmt::format(
         "{:<12} {:>8.2g} {:>7.4f} {:>6.3g} {:>6.3f} {:>5} {:>9} {:>6} {:>8.3g} {:>8.3g} {:>9.3g} "
-        "{:>9.3g} {:>7}\n",
+        "{:>9.3g} {:>7} {:>9.3g}\n",
         r.id, p.request.compute, p.model.sparsity(), p.request.ratio, p.flops.ratio(),
         p.model.d_model, fmt::format("{}x{}", p.model.n_heads, p.model.head_dim), p.model.d_expert,
         double(p.params.active_nonembedding()), double(p.params.total_nonembedding()),
-        p.flops.training(), double(r.config.tokens), r.config.steps());
+        p.flops.training(), double(r.config.tokens), r.config.steps(),
+        memory_report(r.config).sharded.total() / (1024.0 * 1024.0 * 1024.0));
     total += p.request.compute;
   }
   s += fmt::format("{} runs, {:.3g} training FLOPs in all\n", runs.size(), total);
   return s;
+}
+
+std::optional<double> visible_gpu_memory(const std::vector<std::string>& devices) {
+  const bool cuda = std::any_of(devices.begin(), devices.end(),
+                                [](const std::string& d) { return d.rfind("cuda", 0) == 0; });
+  if (!cuda) return std::nullopt;
+  FILE* pipe =
+      ::popen("nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null", "r");
+  if (pipe == nullptr) return std::nullopt;
+  std::optional<double> smallest;
+  char line[128];
+  while (std::fgets(line, sizeof line, pipe) != nullptr) {
+    char* end = nullptr;
+    const double mib = std::strtod(line, &end);
+    if (end != line && mib > 0) {
+      const double bytes = mib * 1024.0 * 1024.0;
+      smallest = smallest ? std::min(*smallest, bytes) : bytes;
+    }
+  }
+  ::pclose(pipe);
+  return smallest;
+}
+
+std::string memory_refusal(const std::vector<RunSpec>& runs, std::optional<double> visible) {
+  std::vector<std::string> named;
+  std::optional<double> device;
+  for (const auto& r : runs) {
+    const MemoryReport m = memory_report(r.config, visible);
+    if (m.fits()) continue;
+    device = m.device_bytes;
+    named.push_back(fmt::format("{} ({} per rank; {})", r.id, format_bytes(m.sharded.total()),
+                                m.remedy(r.config.model)));
+  }
+  if (named.empty()) return "";
+  std::string shown = named.front();
+  for (size_t i = 1; i < named.size() && i < 5; ++i) shown += ", " + named[i];
+  if (named.size() > 5) shown += fmt::format(" and {} more", named.size() - 5);
+  return fmt::format(
+      "{} of {} runs cannot fit {} per device: {}; set nproc-per-node, micro-batch or "
+      "checkpoint-activations in the grid (or device-memory, if the estimate is wrong for "
+      "your devices)",
+      named.size(), runs.size(), format_bytes(*device), shown);
 }
 
 namespace {
@@ -289,6 +335,12 @@ void Sweep::check_inputs() {
   }
   if (opt_.workers < 0 || opt_.workers > kMaxWorkers) {
     throw InputError(fmt::format("--workers must be between 0 and {}", kMaxWorkers));
+  }
+  // Before any run starts: a run that cannot fit its device would fail hours in.
+  if (const std::string why =
+          memory_refusal({runs_.begin(), runs_.end()}, visible_gpu_memory(opt_.devices));
+      !why.empty()) {
+    throw InputError(why);
   }
   // The data must exist and cover the largest vocabulary of the grid.
   int64_t vocab = 0;

@@ -108,6 +108,14 @@ ResultRow result_row(const RunSpec& run, const RunState& state, const RunResult&
 // The table `moescale plan --grid` and `moescale sweep --dry-run` print.
 std::string format_runs(const std::vector<RunSpec>& runs);
 
+// The memory of the smallest GPU among `devices` as nvidia-smi reports it (nullopt for CPU
+// devices or without nvidia-smi).
+std::optional<double> visible_gpu_memory(const std::vector<std::string>& devices);
+// "" when every run fits its device (its device-memory setting, else `visible`; nothing to
+// check without either), else one line naming the runs that cannot, their estimates and what
+// would fit each (moe/memory.h).
+std::string memory_refusal(const std::vector<RunSpec>& runs, std::optional<double> visible);
+
 struct SlurmOptions {
   std::string partition, time = "04:00:00", account, mem;
   int gpus_per_task = 0;  // 0: CPU runs

@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "moe/memory.h"
+
 namespace moe {
 
 template <typename T>
@@ -89,6 +91,12 @@ Setting entry(const Keys& keys, SettingUse use, SettingGroup group, std::string 
 // the ids of runs made before this rule stay the same.
 Setting split_batch(Setting s) {
   s.identity = [](const TrainConfig& c) { return c.micro_batch() != c.batch_size; };
+  return s;
+}
+
+// A training setting the plan's memory estimate reads: `moescale plan` takes it too.
+Setting sized(Setting s) {
+  s.plan_reads = true;
   return s;
 }
 
@@ -202,6 +210,37 @@ Setting flag(const Keys& keys, std::string help, Field field) {
     field(r) = parse_setting_value<bool>(where, text);
   };
   s.show = [](const RunSettings&) { return std::string(); };
+  return s;
+}
+
+// A switch of the run (config.json's true/false): how it is carried out, not its identity.
+template <typename Field>
+Setting train_flag(const Keys& keys, std::string help, Field field) {
+  Setting s = how(entry(keys, SettingUse::kShared, SettingGroup::kTrain, std::move(help)));
+  s.is_switch = true;
+  s.apply = [field](const std::string& where, const std::string& text, RunSettings& r) {
+    field(r) = parse_setting_value<bool>(where, text);
+  };
+  s.show = [](const RunSettings&) { return std::string(); };
+  json_as_is(s, field);
+  return s;
+}
+
+// A device's memory, "80GB" or "80GiB" (moe/memory.h), as bytes; 0 for none given.
+Setting device_memory() {
+  Setting s =
+      how(entry({"device-memory", "device_memory"}, SettingUse::kShared, SettingGroup::kTrain,
+                "memory of one device, e.g. 80GB (80e9 bytes) or 80GiB: plans and dry "
+                "runs say whether each run fits and the largest micro-batch that does; "
+                "a sweep refuses runs that cannot fit (default: the GPU's own, where "
+                "visible)"));
+  s.apply = [](const std::string& where, const std::string& text, RunSettings& r) {
+    r.train.device_memory = parse_memory_size(where, text);
+  };
+  s.show = [](const RunSettings& r) {
+    return r.train.device_memory > 0 ? format_bytes(r.train.device_memory) : std::string();
+  };
+  json_as_is(s, [](RunSettings& r) -> double& { return r.train.device_memory; });
   return s;
 }
 
@@ -361,11 +400,11 @@ std::vector<Setting> train_settings() {
          [](S& s) -> std::string& { return s.train.device; },
          [](const std::string& v) { return parse_device_name(v).has_value(); },
          "is not a device: use cpu, cuda or cuda:<index>")),
-    text({"dtype", "dtype"}, kShared, kTrain,
+    sized(text({"dtype", "dtype"}, kShared, kTrain,
          "fp32 or bf16 (bf16 autocast on CUDA or CPU: matmuls in bf16, fp32 weights)",
          [](S& s) -> std::string& { return s.train.dtype; },
          [](const std::string& v) { return v == "fp32" || v == "bf16"; },
-         "is unknown: use fp32 or bf16"),
+         "is unknown: use fp32 or bf16")),
     how(derived<int>({"threads", "threads"}, kCommand, kTrain,
                  "torch intra-op threads (default: all cores)",
                   [](S& s) -> int& { return s.train.threads; },
@@ -388,11 +427,22 @@ std::vector<Setting> train_settings() {
            "why when a step cannot be captured) or off; the same update up to float rounding",
            [](S& s) -> Toggle& { return s.train.cuda_graph; }, &parse_cuda_graph,
            static_cast<std::string (*)(Toggle)>(&to_string))),
-    split_batch(derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
+    sized(how(value<int64_t>({"nproc-per-node", "nproc_per_node"}, kShared, kTrain,
+                       "data-parallel ranks started on this node, one per GPU (or CPU "
+                       "processes): gradients reduced, AdamW state sharded; the batch is split "
+                       "across them (under srun, each task is a rank instead)",
+                       [](S& s) -> int64_t& { return s.train.nproc_per_node; },
+                       [](int64_t v) { return v >= 1 && v <= 1024; }, "must be in 1..1024"))),
+    sized(train_flag({"checkpoint-activations", "checkpoint_activations"},
+               "keep only each layer's input for the backward and recompute the layer there: "
+               "activation memory of about one layer, for a third more compute",
+               [](S& s) -> bool& { return s.train.checkpoint_activations; })),
+    sized(device_memory()),
+    sized(split_batch(derived<int64_t>({"micro-batch", "micro_batch_size"}, kShared, kTrain,
                       "sequences per forward/backward; must divide --batch-size (default: all)",
                       [](S& s) -> int64_t& { return s.train.micro_batch_size; },
                       [](int64_t v) { return v >= 0; },
-                      "must be >= 0")),
+                      "must be >= 0"))),
     derived<int64_t>({"tokens", "tokens"}, kCommand, kTrain,
                       "training tokens (default: the plan's D = C / FLOPs per token)",
                       [](S& s) -> int64_t& { return s.train.tokens; },
@@ -488,6 +538,7 @@ TrainConfig train_config_for(const Plan& plan, const RunSettings& shared) {
   c.batch_size = plan.batch_size;
   if (!shared.lr_given) c.lr = plan.lr;
   c.tokens = static_cast<int64_t>(plan.tokens);
+  c.split_across(c.nproc_per_node);
   return c;
 }
 

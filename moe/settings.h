@@ -42,6 +42,8 @@ struct Setting {
   SettingGroup group;
   std::string help;
   bool is_switch = false;  // a flag without a value (--tie-embeddings); true/false in grids
+  // A training setting `moescale plan` takes too: its memory estimate reads it (moe/memory.h).
+  bool plan_reads = false;
   // Parses text into its field. `where` names the input in messages ("--top-k", "top-k =");
   // throws std::invalid_argument "<where> '<text>' is not a number" and the like.
   std::function<void(const std::string& where, const std::string& text, RunSettings& s)> apply;

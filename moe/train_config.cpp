@@ -82,6 +82,12 @@ void check(bool ok, const std::string& message) {
 
 }  // namespace
 
+void TrainConfig::split_across(int64_t ranks) {
+  if (ranks > 1 && micro_batch_size == 0 && batch_size % ranks == 0) {
+    micro_batch_size = batch_size / ranks;
+  }
+}
+
 void TrainConfig::validate() const {
   model.validate();
   check(!data.empty(), "--data is required: a directory of token shards, a shard or a glob");
@@ -94,6 +100,10 @@ void TrainConfig::validate() const {
   // What needs several settings at once.
   check(batch_size % micro_batch() == 0,
         fmt::format("--micro-batch {} must divide --batch-size {}", micro_batch_size, batch_size));
+  check(batch_size % (nproc_per_node * micro_batch()) == 0,
+        fmt::format("--batch-size {} must split into --nproc-per-node {} ranks of whole "
+                    "micro-batches of {}",
+                    batch_size, nproc_per_node, micro_batch()));
   check(steps() >= 1,
         fmt::format("--tokens {} is less than one step of {} sequences x {} tokens; raise "
                     "--tokens (or --compute) or lower --batch-size",

@@ -28,7 +28,10 @@ struct TrainConfig {
   int threads = 0;             // torch intra-op threads; 0 leaves LibTorch's default
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;  // experts' GEMMs (moe/model.h)
   Toggle fused_adamw = Toggle::kAuto;             // one fused AdamW kernel (auto: on CUDA)
-  Toggle cuda_graph = Toggle::kAuto;  // the step captured in a CUDA graph (auto: CUDA, grouped)
+  Toggle cuda_graph = Toggle::kAuto;    // the step captured in a CUDA graph (auto: CUDA, grouped)
+  int64_t nproc_per_node = 1;           // data-parallel ranks started on this node
+  bool checkpoint_activations = false;  // recompute each layer in the backward
+  double device_memory = 0;             // bytes of one device (0: unknown / the GPU's own)
 
   int64_t batch_size = 16;       // sequences per optimizer step
   int64_t micro_batch_size = 0;  // sequences per forward/backward; 0 = batch_size
@@ -57,6 +60,11 @@ struct TrainConfig {
 
   int64_t steps() const;  // 0 unless batch_size and model.context are positive
   int64_t micro_batch() const { return micro_batch_size > 0 ? micro_batch_size : batch_size; }
+  // Over several ranks the batch is split: each rank runs whole micro-batches of its share,
+  // the whole share by default. Sets micro_batch_size to batch_size / ranks when it is 0, so
+  // that the run's identity says what it computes (as the same micro-batches accumulated in
+  // one process would: the balancing loss is per micro-batch).
+  void split_across(int64_t ranks);
   int64_t resolved_warmup() const;
   int64_t resolved_eval_every() const;
   double lr_at(int64_t step) const;  // step counts from 0

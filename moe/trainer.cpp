@@ -19,6 +19,7 @@
 #include <numeric>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "common/errors.h"
@@ -29,6 +30,7 @@
 #include "data/shards.h"
 #include "moe/accounting.h"
 #include "moe/device.h"
+#include "moe/distributed.h"
 #include "moe/model.h"
 #include "moe/step_graph.h"
 
@@ -108,11 +110,28 @@ class Trainer {
   RunResult run(bool resume);
 
  private:
+  // Several ranks (moe/distributed.h): this rank's device and threads, the micro-batch each
+  // rank runs, the collectives. Nothing in a single process.
+  void join_ranks();
+  bool lead() const { return me_.rank == 0; }
+  // ZeRO-1: each parameter's owner (the rank that keeps its AdamW state and updates it),
+  // balancing the elements each rank owns.
+  std::vector<int> assign_owners() const;
+  // After the backward: every rank's gradients summed, in buckets of kBucketBytes. After the
+  // update: each parameter sent from its owner to the others.
+  void reduce_gradients();
+  void gather_parameters();
+  // The window's sums over the ranks (ce, aux, z, loads: each rank holds its micro-batches').
+  void reduce_window();
+  // Whether to stop and whether a timed checkpoint is due, agreed by the ranks (the largest
+  // signal, rank 0's clock).
+  std::pair<int, bool> agree_on_stop(int signal, bool timed_checkpoint, bool now);
   void prepare_directory(bool resume);
   void load_data();
   void init_state();
   bool try_resume();
   void save_checkpoint();
+  std::string optimizer_file() const;  // this rank's share of AdamW's state in a checkpoint
   bool load_checkpoint(const fs::path& dir, std::string* why);
   double evaluate();
   void write_result(RunResult r);  // fills what the trainer knows: tokens, FLOPs, peak, id
@@ -143,6 +162,9 @@ class Trainer {
   // counts on the device.
   std::string graph_refusal() const;
   bool graph_step(const at::Tensor& batches, double lr, StepOut* out);
+  // One step: upload, forward and backward (or a replay), the update; returns the step's loss
+  // when it was checked and is not finite (the run diverged: no update), else a finite value.
+  double one_step(double lr, bool log_now, bool graph_due, bool* graph_wanted);
   std::vector<int64_t> host_step_counts();
   void set_host_step_counts(const std::vector<int64_t>& counts);
   double mfu(double tokens_per_s);
@@ -153,7 +175,7 @@ class Trainer {
   // result.json and last progress line of a session's end.
   bool is_log_step(int64_t n) const;
   bool log_window(double lr);
-  std::string checkpoint_or_stop();
+  std::string checkpoint_or_stop(bool log_now);
   RunResult finish(RunStatus status, const std::string& reason, ProgressLine& progress);
   RunResult diverged(double loss, const std::string& when, ProgressLine& progress);
   std::string metrics_path() const { return (fs::path(dir_) / "metrics.jsonl").string(); }
@@ -163,8 +185,11 @@ class Trainer {
   std::string dir_;
   c10::Device device_;
   bool bf16_;
-  double flops_per_token_ = 0;  // training FLOPs per token, logits included
-  PeakFlops peak_;              // for MFU
+  RankInfo me_;
+  std::unique_ptr<Collectives> comm_;  // several ranks only
+  std::vector<int> owner_;             // per params_: the rank that updates it
+  double flops_per_token_ = 0;         // training FLOPs per token, logits included
+  PeakFlops peak_;                     // for MFU
 
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
@@ -212,6 +237,112 @@ class Trainer {
   };
   Loop loop_;
 };
+
+// Collectives give up after this long (a rank that died or hangs); MOESCALE_COLLECTIVE_TIMEOUT
+// (seconds) changes it.
+std::chrono::milliseconds collective_timeout() {
+  const char* v = std::getenv("MOESCALE_COLLECTIVE_TIMEOUT");
+  const double seconds = v != nullptr ? std::atof(v) : 600.0;
+  return std::chrono::milliseconds(static_cast<int64_t>(1000 * (seconds > 0 ? seconds : 600.0)));
+}
+
+constexpr int64_t kBucketBytes = int64_t{32} << 20;
+
+void Trainer::join_ranks() {
+  me_ = rank_from_environment();
+  if (!me_.distributed()) return;
+  const int64_t world = me_.world;
+  if (cfg_.batch_size % world != 0) {
+    throw InputError(
+        fmt::format("--batch-size {} does not split into {} ranks: use a multiple "
+                    "of {}",
+                    cfg_.batch_size, world, world));
+  }
+  const int64_t per_rank = cfg_.batch_size / world;
+  if (cfg_.micro_batch_size == 0) cfg_.micro_batch_size = per_rank;
+  if (per_rank % cfg_.micro_batch_size != 0) {
+    throw InputError(
+        fmt::format("--micro-batch {} must divide each rank's {} sequences "
+                    "(--batch-size {} over {} ranks)",
+                    cfg_.micro_batch_size, per_rank, cfg_.batch_size, world));
+  }
+  if (device_.is_cuda()) {
+    const int index = (device_.has_index() ? device_.index() : 0) + me_.local_rank;
+    device_ = parse_device(fmt::format("cuda:{}", index));  // says so when there is none
+  } else if (cfg_.threads == 0) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(std::max(1, cores / me_.local_world));
+  }
+  comm_ = std::make_unique<Collectives>(me_, device_, collective_timeout());
+}
+
+std::vector<int> Trainer::assign_owners() const {
+  std::vector<int> owner(params_.size(), 0);
+  if (!comm_) return owner;
+  std::vector<size_t> order(params_.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return params_[a].numel() > params_[b].numel(); });
+  std::vector<int64_t> owned(static_cast<size_t>(comm_->world()), 0);
+  for (const size_t i : order) {
+    const auto least = std::min_element(owned.begin(), owned.end()) - owned.begin();
+    owner[i] = static_cast<int>(least);
+    owned[static_cast<size_t>(least)] += params_[i].numel();
+  }
+  return owner;
+}
+
+void Trainer::reduce_gradients() {
+  if (!comm_) return;
+  RECORD_FUNCTION("moescale::reduce_gradients", std::vector<c10::IValue>());
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> bucket;
+  int64_t bytes = 0;
+  // From the last layer's parameters to the first: the order the backward finishes them in.
+  for (auto p = params_.rbegin(); p != params_.rend(); ++p) {
+    if (!p->grad().defined()) p->mutable_grad() = at::zeros_like(*p);
+    bucket.push_back(p->grad());
+    bytes += p->grad().numel() * static_cast<int64_t>(p->grad().element_size());
+    if (bytes >= kBucketBytes) {
+      comm_->all_reduce_sum(bucket);
+      bucket.clear();
+      bytes = 0;
+    }
+  }
+  comm_->all_reduce_sum(bucket);
+}
+
+void Trainer::gather_parameters() {
+  if (!comm_) return;
+  RECORD_FUNCTION("moescale::gather_parameters", std::vector<c10::IValue>());
+  torch::NoGradGuard no_grad;
+  for (int r = 0; r < comm_->world(); ++r) {
+    std::vector<at::Tensor> owned;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      if (owner_[i] == r) owned.push_back(params_[i]);
+    }
+    comm_->broadcast(owned, r);
+  }
+}
+
+void Trainer::reduce_window() {
+  if (!comm_) return;
+  std::vector<at::Tensor> sums = {window_.ce, window_.aux, window_.z};
+  comm_->all_reduce_sum(sums);
+  comm_->all_reduce_sum(window_.load);
+}
+
+std::pair<int, bool> Trainer::agree_on_stop(int signal, bool timed_checkpoint, bool now) {
+  if (!comm_) return {signal, timed_checkpoint};
+  if (!now) return {0, false};  // CUDA ranks agree at metrics lines only (a read is a sync)
+  at::Tensor flags = at::tensor({static_cast<double>(signal), timed_checkpoint ? 1.0 : 0.0},
+                                at::TensorOptions().dtype(at::kDouble))
+                         .to(device_);
+  std::vector<at::Tensor> list = {flags};
+  comm_->all_reduce_max(list);
+  const at::Tensor host = list[0].to(at::kCPU);
+  return {static_cast<int>(host[0].item<double>()), host[1].item<double>() > 0};
+}
 
 void Trainer::prepare_directory(bool resume) {
   fs::create_directories(dir_);
@@ -273,9 +404,13 @@ void Trainer::init_state() {
   model_ = MoETransformer(cfg_.model, runtime);
   model_->to(device_);
   params_ = model_->parameters();
-  // Decoupled weight decay on matrices (and stacked experts), none on norms.
+  owner_ = assign_owners();
+  // Decoupled weight decay on matrices (and stacked experts), none on norms; this rank's own
+  // parameters only (all of them in a single process).
   std::vector<at::Tensor> decay, no_decay;
-  for (const auto& p : params_) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (owner_[i] == me_.rank) (params_[i].dim() >= 2 ? decay : no_decay).push_back(params_[i]);
+  }
   auto options = torch::optim::AdamWOptions(cfg_.lr)
                      .betas({cfg_.beta1, cfg_.beta2})
                      .eps(cfg_.adam_eps)
@@ -330,58 +465,117 @@ void Trainer::window_from_json(const nlohmann::json& j) {
     window_.load.push_back(at::tensor(counts.get<std::vector<int64_t>>(), at::kLong).to(device_));
   }
   window_.steps = j.at("steps").get<int64_t>();
+  // The checkpoint holds the sums of all ranks: rank 0 carries them on, the others start at 0.
+  if (!lead()) {
+    window_.ce.zero_();
+    window_.aux.zero_();
+    window_.z.zero_();
+    for (auto& l : window_.load) l.zero_();
+  }
+}
+
+// A checkpoint of several ranks: rank 0 writes the model, the RNG and state.json, each rank its
+// share of AdamW's state (optimizer-R-of-W.pt; optimizer.pt in a single process). The
+// directory appears under its final name only once every file is written and checksummed.
+std::string Trainer::optimizer_file() const {
+  return me_.world > 1 ? fmt::format("optimizer-{}-of-{}.pt", me_.rank, me_.world)
+                       : std::string("optimizer.pt");
 }
 
 void Trainer::save_checkpoint() {
-  fs::create_directories(checkpoints_dir());
+  // The window's sums of all ranks (each rank holds its own micro-batches' between lines).
+  const Window own = window_;
+  if (comm_) {
+    window_.ce = own.ce.clone();
+    window_.aux = own.aux.clone();
+    window_.z = own.z.clone();
+    window_.load.clear();
+    for (const auto& l : own.load) window_.load.push_back(l.clone());
+    reduce_window();
+  }
+  const nlohmann::json window = window_to_json();
+  window_ = own;
   const std::string name = fmt::format("step-{:08d}", step_);
   const fs::path tmp = checkpoints_dir() / (".tmp-" + name);
   const fs::path final_dir = checkpoints_dir() / name;
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  torch::save(model_, (tmp / "model.pt").string());
-  torch::save(*opt_, (tmp / "optimizer.pt").string());
-  torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp / "rng.pt").string());
-  nlohmann::json state = {{"step", step_},
-                          {"position", sampler_->position()},
-                          {"wall_seconds", wall_before_ + seconds_since(session_start_)},
-                          {"window", window_to_json()},
-                          {"checksums",
-                           {{"model.pt", hex(checksum_file((tmp / "model.pt").string()))},
-                            {"optimizer.pt", hex(checksum_file((tmp / "optimizer.pt").string()))},
-                            {"rng.pt", hex(checksum_file((tmp / "rng.pt").string()))}}}};
-  state["checksum"] = hex(fnv1a64(state.dump()));
-  write_json_atomic((tmp / "state.json").string(), state);
-  fs::remove_all(final_dir);
-  fs::rename(tmp, final_dir);
-  sync_directory(checkpoints_dir().string());
-  // Keep the newest two.
-  std::vector<fs::path> all;
-  for (const auto& entry : fs::directory_iterator(checkpoints_dir())) {
-    const std::string n = entry.path().filename().string();
-    if (n.rfind("step-", 0) == 0) all.push_back(entry.path());
+  if (lead()) {
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
   }
-  std::sort(all.begin(), all.end());
-  for (size_t i = 0; i + 2 < all.size(); ++i) fs::remove_all(all[i]);
+  if (comm_) comm_->barrier();
+  torch::save(*opt_, (tmp / optimizer_file()).string());
+  if (lead()) {
+    torch::save(model_, (tmp / "model.pt").string());
+    torch::save(at::detail::getDefaultCPUGenerator().get_state(), (tmp / "rng.pt").string());
+  }
+  if (comm_) comm_->barrier();
+  if (lead()) {
+    nlohmann::json checksums = nlohmann::json::object();
+    for (const auto& entry : fs::directory_iterator(tmp)) {
+      const std::string file = entry.path().filename().string();
+      checksums[file] = hex(checksum_file(entry.path().string()));
+    }
+    nlohmann::json state = {{"step", step_},
+                            {"position", sampler_->position()},
+                            {"wall_seconds", wall_before_ + seconds_since(session_start_)},
+                            {"window", window},
+                            {"checksums", checksums}};
+    if (me_.world > 1) state["ranks"] = me_.world;
+    state["checksum"] = hex(fnv1a64(state.dump()));
+    write_json_atomic((tmp / "state.json").string(), state);
+    fs::remove_all(final_dir);
+    fs::rename(tmp, final_dir);
+    sync_directory(checkpoints_dir().string());
+    // Keep the newest two.
+    std::vector<fs::path> all;
+    for (const auto& entry : fs::directory_iterator(checkpoints_dir())) {
+      const std::string n = entry.path().filename().string();
+      if (n.rfind("step-", 0) == 0) all.push_back(entry.path());
+    }
+    std::sort(all.begin(), all.end());
+    for (size_t i = 0; i + 2 < all.size(); ++i) fs::remove_all(all[i]);
+  }
+  if (comm_) comm_->barrier();  // no rank goes on before the checkpoint is whole
 }
 
 bool Trainer::load_checkpoint(const fs::path& dir, std::string* why) {
+  nlohmann::json state;
   try {
-    nlohmann::json state = read_json((dir / "state.json").string());
+    state = read_json((dir / "state.json").string());
     const std::string stored = state.value("checksum", "");
     state.erase("checksum");
     if (stored != hex(fnv1a64(state.dump()))) {
       *why = "state.json checksum mismatch";
       return false;
     }
-    for (const char* file : {"model.pt", "optimizer.pt", "rng.pt"}) {
-      if (state["checksums"].value(file, "") != hex(checksum_file((dir / file).string()))) {
-        *why = std::string(file) + " checksum mismatch";
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    *why = msg.substr(0, msg.find('\n'));
+    return false;
+  }
+  // A checkpoint of another rank count is whole, not corrupt: say so rather than start over.
+  if (const int ranks = state.value("ranks", 1); ranks != me_.world) {
+    throw InputError(fmt::format(
+        "{} was written by {} rank(s); this run has {}: resume it with --nproc-per-node {} (or "
+        "srun with {} tasks): AdamW's state is sharded by rank",
+        dir.string(), ranks, me_.world, ranks, ranks));
+  }
+  try {
+    for (const auto& [file, sum] : state.at("checksums").items()) {
+      if (sum.get<std::string>() != hex(checksum_file((dir / file).string()))) {
+        *why = file + " checksum mismatch";
+        return false;
+      }
+    }
+    const std::vector<std::string> needed = {"model.pt", "rng.pt", optimizer_file()};
+    for (const std::string& file : needed) {
+      if (!state.at("checksums").contains(file)) {
+        *why = file + " is missing";
         return false;
       }
     }
     torch::load(model_, (dir / "model.pt").string(), device_);
-    torch::load(*opt_, (dir / "optimizer.pt").string(), device_);
+    torch::load(*opt_, (dir / optimizer_file()).string(), device_);
     fused_steps_.clear();  // rebuilt from the loaded steps
     at::Tensor rng;
     torch::load(rng, (dir / "rng.pt").string());
@@ -410,15 +604,19 @@ bool Trainer::try_resume() {
   for (const auto& dir : all) {
     std::string why;
     if (load_checkpoint(dir, &why)) {
-      std::fprintf(stderr, "resuming %s from %s\n", dir_.c_str(), dir.filename().c_str());
+      if (lead()) {
+        std::fprintf(stderr, "resuming %s from %s\n", dir_.c_str(), dir.filename().c_str());
+      }
       truncate_metrics(step_);
       return true;
     }
-    std::fprintf(stderr, "checkpoint %s is corrupt (%s); trying an older one\n",
-                 dir.string().c_str(), why.c_str());
+    if (lead()) {
+      std::fprintf(stderr, "checkpoint %s is corrupt (%s); trying an older one\n",
+                   dir.string().c_str(), why.c_str());
+    }
     init_state();  // a failed load may have overwritten part of the state
   }
-  if (!all.empty()) {
+  if (!all.empty() && lead()) {
     std::fprintf(stderr, "no usable checkpoint in %s: restarting from scratch\n",
                  checkpoints_dir().c_str());
   }
@@ -428,7 +626,7 @@ bool Trainer::try_resume() {
 
 void Trainer::truncate_metrics(int64_t last_step) {
   const std::string path = metrics_path();
-  if (!fs::exists(path)) return;
+  if (!lead() || !fs::exists(path)) return;
   std::istringstream in(read_file(path));
   std::string kept, line;
   while (std::getline(in, line)) {
@@ -449,8 +647,10 @@ double Trainer::evaluate() {
   const int64_t b = cfg_.micro_batch();
   at::Tensor total = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
   const AutocastCache cast_once(bf16_);
-  for (int64_t start = 0; start < n; start += b) {
-    const int64_t rows = std::min(b, n - start);
+  // Each rank its share of the windows; their sums added.
+  const int64_t mine_from = n * me_.rank / me_.world, mine_to = n * (me_.rank + 1) / me_.world;
+  for (int64_t start = mine_from; start < mine_to; start += b) {
+    const int64_t rows = std::min(b, mine_to - start);
     const at::Tensor batch =
         at::from_blob(val_windows_.data() + start * (t + 1), {rows, t + 1}, at::kLong).to(device_);
     AutocastScope autocast(bf16_, device_.type());
@@ -459,10 +659,13 @@ double Trainer::evaluate() {
     total += loss.ce.to(at::kDouble) * static_cast<double>(rows);
   }
   model_->train();
-  return total.item<double>() / static_cast<double>(n);
+  std::vector<at::Tensor> sum = {total};
+  if (comm_) comm_->all_reduce_sum(sum);
+  return sum[0].item<double>() / static_cast<double>(n);
 }
 
 void Trainer::write_result(RunResult r) {
+  if (!lead()) return;
   r.steps_planned = cfg_.steps();
   r.tokens = r.steps * cfg_.batch_size * cfg_.model.context;
   r.flops = static_cast<double>(r.tokens) * flops_per_token_;
@@ -481,9 +684,10 @@ void Trainer::start_session(bool resume) {
                          .training();
   init_state();
   if (resume) try_resume();
-  fs::remove(RunDir(dir_).result());
+  if (comm_) comm_->barrier();  // every rank has read the run before rank 0 changes it
+  if (lead()) fs::remove(RunDir(dir_).result());
   peak_ = device_peak_flops(device_, bf16_);
-  upload_ = std::make_unique<BatchUpload>(device_, cfg_.batch_size / cfg_.micro_batch(),
+  upload_ = std::make_unique<BatchUpload>(device_, cfg_.batch_size / cfg_.micro_batch() / me_.world,
                                           cfg_.micro_batch(), cfg_.model.context + 1);
   graph_.reset();
   session_start_ = Clock::now();
@@ -491,21 +695,33 @@ void Trainer::start_session(bool resume) {
   loop_.window_start = loop_.last_checkpoint = loop_.last_heartbeat = Clock::now();
 }
 
+// Every rank draws the step's micro-batches in the same order, as one process would, and keeps
+// its own: rank r the r-th share. The samplers stay at one position on every rank.
 at::Tensor Trainer::upload_batches() {
   const int64_t micro = cfg_.micro_batch(), n_micro = cfg_.batch_size / micro;
-  const int64_t width = cfg_.model.context + 1;
+  const int64_t width = cfg_.model.context + 1, n_mine = n_micro / me_.world;
+  const int64_t first = me_.rank * n_mine;
   return upload_->upload([&](int64_t* rows) {
-    for (int64_t m = 0; m < n_micro; ++m) sampler_->next_batch(micro, rows + m * micro * width);
+    std::vector<int64_t> others;
+    for (int64_t m = 0; m < n_micro; ++m) {
+      if (m >= first && m < first + n_mine) {
+        sampler_->next_batch(micro, rows + (m - first) * micro * width);
+      } else {
+        others.resize(static_cast<size_t>(micro * width));
+        sampler_->next_batch(micro, others.data());
+      }
+    }
   });
 }
 
 Trainer::StepOut Trainer::forward_backward(const at::Tensor& batches) {
-  const int64_t t = cfg_.model.context, n_micro = batches.size(0);
-  opt_->zero_grad();
+  // Each micro-batch weighs 1 / (the step's micro-batches on all ranks).
+  const int64_t t = cfg_.model.context, n_micro = cfg_.batch_size / cfg_.micro_batch();
+  model_->zero_grad();  // every gradient (the optimizer holds only this rank's parameters)
   const auto f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
   StepOut step{at::zeros({}, f64), at::zeros({}, f64), at::zeros({}, f64), {}, {}};
   const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
-  for (int64_t m = 0; m < n_micro; ++m) {
+  for (int64_t m = 0; m < batches.size(0); ++m) {
     const at::Tensor batch = batches[m];
     ModelOutput out;
     LossParts loss;
@@ -554,6 +770,7 @@ at::Tensor Trainer::update(const at::Tensor* lr_device) {
     RECORD_FUNCTION("moescale::optimizer", std::vector<c10::IValue>());
     optimizer_step(lr_device);
   }
+  gather_parameters();
   return grad_norm;
 }
 
@@ -575,6 +792,7 @@ std::string Trainer::graph_refusal() const {
   if (!device_.is_cuda()) return "not on CUDA";
   if (!cuda_graphs_available()) return "this LibTorch is a CPU build";
   if (!fused_adamw_) return "--fused-adamw off (LibTorch's AdamW counts its steps on the host)";
+  if (comm_) return "several ranks (their collectives run outside the graph)";
   if (cfg_.inject_nan_at_step >= 0) return "--inject-nan-at-step tests the eager step";
   if (!cfg_.profile.empty()) return "--profile traces the eager step";
   RuntimeOptions runtime;
@@ -600,7 +818,7 @@ bool Trainer::graph_step(const at::Tensor& batches, double lr, StepOut* out) {
     // below); a failed capture's gradients go (the eager step starts from none anyway).
     set_host_step_counts(host_steps);
     if (!why.empty()) {
-      opt_->zero_grad();
+      model_->zero_grad();
       std::fprintf(stderr,
                    "\n%s: the step could not be captured in a CUDA graph (%s); eager steps\n",
                    dir_.c_str(), why.c_str());
@@ -684,18 +902,19 @@ void Trainer::optimizer_step(const at::Tensor* lr_device) {
 
 double Trainer::mfu(double tokens_per_s) {
   const double rate = tokens_per_s * flops_per_token_;
-  if (device_.is_cpu() && rate > peak_.flops_per_second) {
+  if (device_.is_cpu() && rate > peak_.flops_per_second * me_.world) {
     // The model outran the GEMM peak: other work slowed the start-up measurement. Measure
     // again, and never report an MFU above 100%.
     const double start = peak_.flops_per_second;
     peak_.flops_per_second =
-        std::max({start, device_peak_flops(device_, bf16_).flops_per_second, rate});
+        std::max({start, device_peak_flops(device_, bf16_).flops_per_second, rate / me_.world});
     peak_.source = fmt::format(
         "measured fp32 GEMM 1024^3, again at step {} ({:.3g} at start-up was below the "
         "model's own rate: the machine was busy)",
         step_, start);
   }
-  return peak_.flops_per_second > 0 ? rate / peak_.flops_per_second : 0;
+  const double peak = peak_.flops_per_second * me_.world;  // every rank's device
+  return peak > 0 ? rate / peak : 0;
 }
 
 nlohmann::json Trainer::window_line(double lr, double seconds) {
@@ -741,6 +960,7 @@ bool Trainer::is_log_step(int64_t n) const {
 
 bool Trainer::log_window(double lr) {
   synchronize(device_);
+  reduce_window();
   nlohmann::json line = window_line(lr, seconds_since(loop_.window_start));
   loop_.train_loss = line["train_loss"].get<double>();
   if (step_ % cfg_.resolved_eval_every() == 0 || step_ == cfg_.steps()) {
@@ -748,7 +968,7 @@ bool Trainer::log_window(double lr) {
     line["val_loss"] = loop_.val_loss;
   }
   if (!std::isfinite(loop_.train_loss)) return false;
-  append_line(metrics_path(), line.dump());
+  if (lead()) append_line(metrics_path(), line.dump());
   const double mfu = line["mfu"].get<double>();
   loop_.detail = fmt::format(
       "loss {:.4f}{} | {:.3g} tok/s{}", loop_.train_loss,
@@ -759,11 +979,13 @@ bool Trainer::log_window(double lr) {
   return true;
 }
 
-std::string Trainer::checkpoint_or_stop() {
-  const int sig = g_stop_signal.load();
+std::string Trainer::checkpoint_or_stop(bool log_now) {
+  const auto [sig, timed] = agree_on_stop(
+      g_stop_signal.load(),
+      lead() && seconds_since(loop_.last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes,
+      device_.is_cpu() || log_now);
   const bool stop = sig != 0 || step_ == cfg_.stop_at_step;
-  const bool periodic = seconds_since(loop_.last_checkpoint) >= 60.0 * cfg_.checkpoint_minutes ||
-                        (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
+  const bool periodic = timed || (cfg_.checkpoint_every > 0 && step_ % cfg_.checkpoint_every == 0);
   if (stop || (periodic && step_ < cfg_.steps())) {
     save_checkpoint();
     loop_.last_checkpoint = Clock::now();
@@ -800,27 +1022,35 @@ RunResult Trainer::diverged(double loss, const std::string& when, ProgressLine& 
 // The loop, as llm.c's: a step's forward and backward, the NaN check, the update; at the end
 // of each metrics window a line (and an evaluation when due); checkpoints; a stop on request.
 RunResult Trainer::run(bool resume) {
+  join_ranks();
   fs::create_directories(dir_);
-  DirLock lock(RunDir(dir_).lock().string());
-  if (!lock.try_acquire()) {
-    throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out", dir_,
-                                lock.owner()));
+  // Rank 0 holds the run's lock and prepares its directory; the other ranks wait for it.
+  std::optional<DirLock> lock;
+  if (lead()) {
+    lock.emplace(RunDir(dir_).lock().string());
+    if (!lock->try_acquire()) {
+      throw BusyError(fmt::format("{} is being trained by {}; wait for it or use another --out",
+                                  dir_, lock->owner()));
+    }
+    prepare_directory(resume);
   }
-  prepare_directory(resume);
+  if (comm_) comm_->barrier();
   if (resume) {
     if (const RunResult done = RunDir(dir_).read_result(); done.status == RunStatus::kDone) {
-      std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
+      if (lead()) {
+        std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
+      }
       return done;
     }
   }
   start_session(resume);
-  ProgressLine progress("step", cfg_.steps(), step_);
+  ProgressLine progress("step", cfg_.steps(), step_, /*silent=*/!lead());
   model_->train();
   // --profile: LibTorch's profiler over steps [kProfileFrom, kProfileFrom + kProfileSteps).
   std::optional<StepProfile> profile;
   // --cuda-graph: the session's steps on one side stream, captured after kGraphWarmup.
   const std::string graph_refused = graph_refusal();
-  if (device_.is_cuda() && cfg_.cuda_graph != Toggle::kOff) {
+  if (device_.is_cuda() && cfg_.cuda_graph != Toggle::kOff && lead()) {
     std::fprintf(
         stderr, "%s: CUDA graph: %s\n", dir_.c_str(),
         graph_refused.empty()
@@ -834,38 +1064,18 @@ RunResult Trainer::run(bool resume) {
     if (!cfg_.profile.empty() && step_ == kProfileFrom) profile.emplace(cfg_.profile);
     if (step_ == kProfileFrom + kProfileSteps) profile.reset();  // writes the trace
     const double lr = cfg_.lr_at(step_);
-    set_lr(lr);  // also what a checkpoint of a captured step's optimizer holds
-    const at::Tensor batches = upload_batches();
     const bool log_now = is_log_step(step_ + 1);
-    StepOut out;
-    bool graphed = false;
-    if (graph_wanted && step_ - first_step >= kGraphWarmup) {
-      graphed = graph_step(batches, lr, &out);
-      graph_wanted = graphed;
+    const bool graph_due = graph_wanted && step_ - first_step >= kGraphWarmup;
+    if (const double ce = one_step(lr, log_now, graph_due, &graph_wanted); !std::isfinite(ce)) {
+      return diverged(ce, "at", progress);
     }
-    if (graphed) {
-      // The update is in the graph: the loss is checked after it, at log steps.
-      if (log_now) {
-        const double ce = out.ce.item<double>();
-        if (!std::isfinite(ce)) return diverged(ce, "at", progress);
-      }
-    } else {
-      out = forward_backward(batches);
-      // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
-      if (device_.is_cpu() || log_now) {
-        const double ce = out.ce.item<double>();
-        if (!std::isfinite(ce)) return diverged(ce, "at", progress);
-      }
-      out.grad_norm = update(nullptr);
-    }
-    accumulate(out);
     if (log_now && !log_window(lr)) return diverged(loop_.train_loss, "by", progress);
     progress.update(step_, loop_.detail);
-    if (seconds_since(loop_.last_heartbeat) >= 30.0) {
-      lock.touch_heartbeat();
+    if (lock && seconds_since(loop_.last_heartbeat) >= 30.0) {
+      lock->touch_heartbeat();
       loop_.last_heartbeat = Clock::now();
     }
-    if (const std::string why = checkpoint_or_stop(); !why.empty()) {
+    if (const std::string why = checkpoint_or_stop(log_now); !why.empty()) {
       return finish(RunStatus::kInterrupted, why, progress);
     }
   }
@@ -873,6 +1083,32 @@ RunResult Trainer::run(bool resume) {
   save_checkpoint();
   if (!std::isfinite(loop_.val_loss)) loop_.val_loss = evaluate();
   return finish(RunStatus::kDone, "", progress);
+}
+
+double Trainer::one_step(double lr, bool log_now, bool graph_due, bool* graph_wanted) {
+  set_lr(lr);  // also what a checkpoint of a captured step's optimizer holds
+  const at::Tensor batches = upload_batches();
+  StepOut out;
+  double ce = 0;  // finite unless checked and found not to be
+  const bool graphed = graph_due && graph_step(batches, lr, &out);
+  if (graph_due) *graph_wanted = graphed;
+  if (graphed) {
+    // The update is in the graph: the loss is checked after it, at log steps.
+    if (log_now) ce = out.ce.item<double>();
+  } else {
+    out = forward_backward(batches);
+    reduce_gradients();
+    // On the CPU every step is checked; on CUDA only at log steps (a check is a host sync).
+    // Every rank checks the loss of the whole batch, so that all of them stop together.
+    if (device_.is_cpu() || log_now) {
+      std::vector<at::Tensor> total = {out.ce.clone()};
+      if (comm_) comm_->all_reduce_sum(total);
+      ce = total[0].item<double>();
+    }
+    if (std::isfinite(ce)) out.grad_norm = update(nullptr);
+  }
+  if (std::isfinite(ce)) accumulate(out);
+  return ce;
 }
 
 }  // namespace

@@ -29,6 +29,8 @@ packages=(
   # libraries (see README "Dependencies")
   python3-venv libceres-dev libfmt-dev catch2 libboost-program-options-dev
   nlohmann-json3-dev nettle-dev libsentencepiece-dev libopenblas0-pthread
+  # headers of Gloo, whose code the torch wheel carries (runs of several CPU ranks)
+  libgloo-dev
   # default corpus: real English prose from Debian's archive (README "Data")
   bible-kjv-text bible-kjv dict-gcide linux-doc-6.1
   # figures

@@ -8,6 +8,7 @@
 #include "experiments/cli/cli.h"
 #include "experiments/cli/plan_options.h"
 #include "experiments/sweep.h"
+#include "moe/memory.h"
 #include "moe/settings.h"
 #include "moe/triad.h"
 
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
         nlohmann::json all = nlohmann::json::array();
         for (const auto& r : runs) {
           nlohmann::json j = moe::plan_to_json(r.plan);
+          j["memory"] = moe::to_json(moe::memory_report(r.config));
           j["run_id"] = r.id;
           j["seed"] = r.config.seed;
           all.push_back(j);
@@ -207,10 +209,14 @@ int main(int argc, char** argv) {
     moe::RunSettings settings;
     moe::cli::apply_settings(vm, /*plan_command=*/true, settings);
     const moe::Plan plan = moe::make_plan(settings.plan);
+    const moe::TrainConfig run = moe::train_config_for(plan, settings);
+    const moe::MemoryReport memory = moe::memory_report(run);
     if (vm["json"].as<bool>()) {
-      std::cout << moe::plan_to_json(plan).dump(2) << "\n";
+      nlohmann::json j = moe::plan_to_json(plan);
+      j["memory"] = moe::to_json(memory);
+      std::cout << j.dump(2) << "\n";
     } else {
-      std::cout << moe::cli::format_plan(plan);
+      std::cout << moe::cli::format_plan(plan) << moe::format_memory(memory, plan.model);
     }
     return 0;
   });

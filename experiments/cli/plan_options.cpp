@@ -11,26 +11,32 @@ namespace po = boost::program_options;
 namespace {
 
 bool in_command(const Setting& s, bool plan_command) {
-  return !plan_command || s.group != SettingGroup::kTrain;
+  return !plan_command || s.group != SettingGroup::kTrain || s.plan_reads;
 }
 
 }  // namespace
 
 po::options_description setting_options(bool plan_command) {
-  po::options_description plan("plan"), train("training");
+  po::options_description plan("plan"), train("training"),
+      memory("the memory estimate (training settings it reads)");
   const RunSettings defaults;
   for (const Setting& s : settings()) {
     if (!in_command(s, plan_command)) continue;
     const std::string shown = s.show(defaults);
     const std::string help = shown.empty() ? s.help : fmt::format("{} (default {})", s.help, shown);
-    po::options_description& section = s.group == SettingGroup::kTrain ? train : plan;
+    po::options_description& section = s.group != SettingGroup::kTrain ? plan
+                                       : plan_command                  ? memory
+                                                                       : train;
     if (s.is_switch) {
       section.add_options()(s.key.c_str(), po::bool_switch(), help.c_str());
     } else {
       section.add_options()(s.key.c_str(), po::value<std::string>(), help.c_str());
     }
   }
-  if (plan_command) return plan;
+  if (plan_command) {
+    plan.add(memory);
+    return plan;
+  }
   train.add(plan);
   return train;
 }

@@ -1,10 +1,12 @@
 // moescale sweep: train every run of a grid, resumably, in parallel or as a Slurm job array.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "common/errors.h"
 #include "common/io.h"
 #include "experiments/cli/cli.h"
 #include "experiments/sweep.h"
@@ -118,6 +120,10 @@ void print_dry_run(const ex::SweepOptions& opt, const ex::Grid& grid, const ex::
                    const po::variables_map& vm) {
   const std::vector<ex::RunSpec>& runs = plan.runs;
   std::cout << ex::format_runs(runs);
+  if (const std::string why = ex::memory_refusal(runs, ex::visible_gpu_memory(opt.devices));
+      !why.empty()) {
+    std::cout << "the sweep would refuse to start: " << why << "\n";
+  }
   if (grid.bracket.on) {
     std::cout << fmt::format(
         "bracket = yes: as cells finish, up to {} more ratio(s) per cell ({} seed(s) each) may be "
@@ -168,6 +174,15 @@ int emit_slurm(const ex::SweepOptions& opt, const std::vector<ex::RunSpec>& plan
   if (vm.count("mem")) s.mem = vm["mem"].as<std::string>();
   s.time = vm["time"].as<std::string>();
   s.gpus_per_task = vm["gpus-per-task"].as<int>();
+  if (const std::string why = ex::memory_refusal(runs, std::nullopt); !why.empty()) {
+    throw moe::InputError(why);
+  }
+  // A run of several data-parallel ranks gets a GPU per rank (every task the most any run needs).
+  if (s.gpus_per_task > 0) {
+    for (const auto& r : runs) {
+      s.gpus_per_task = std::max<int>(s.gpus_per_task, static_cast<int>(r.config.nproc_per_node));
+    }
+  }
   s.cpus_per_task = vm["cpus-per-task"].as<int>();
   s.max_parallel = vm["max-parallel"].as<int>();
   fs::create_directories(fs::path(opt.out) / "slurm");

@@ -12,8 +12,10 @@
 #include "common/io.h"
 #include "experiments/cli/cli.h"
 #include "experiments/cli/plan_options.h"
+#include "experiments/cli/train_launch.h"
 #include "moe/accounting.h"
 #include "moe/device.h"
+#include "moe/distributed.h"
 #include "moe/planner.h"
 #include "moe/trainer.h"
 
@@ -125,24 +127,41 @@ int main(int argc, char** argv) {
       }
       c = config_from_plan(vm);
     }
+    c.split_across(c.nproc_per_node);
     if (vm.count("data")) c.data = vm["data"].as<std::string>();
     if (vm.count("val-data")) c.val_data = vm["val-data"].as<std::string>();
     c.validate();
 
     const std::string out = vm["out"].as<std::string>();
-    print_header(c, out);
+    const moe::RankInfo me = moe::rank_from_environment();
+    if (c.nproc_per_node > 1 && me.source == "srun") {
+      throw std::invalid_argument(fmt::format(
+          "--nproc-per-node {} under srun: each srun task is a rank; drop --nproc-per-node and "
+          "start srun with --ntasks-per-node={}",
+          c.nproc_per_node, c.nproc_per_node));
+    }
     moe::install_stop_handlers();
+    if (c.nproc_per_node > 1 && !me.distributed()) {  // this process starts the ranks
+      print_header(c, out);
+      return moe::cli::launch_ranks(static_cast<int>(c.nproc_per_node),
+                                    std::vector<std::string>(argv + 1, argv + argc), out,
+                                    &moe::stop_signal);
+    }
+    if (me.rank == 0 && me.source != "launcher") print_header(c, out);
     const moe::RunResult r = moe::train(c, out, vm["resume"].as<bool>());
+    const bool say = me.rank == 0;  // one rank speaks for the run
     switch (r.status) {
       case moe::RunStatus::kDone:
         return moe::exit_status::kDone;
       case moe::RunStatus::kDiverged:
-        std::fprintf(stderr, "moescale train: diverged at step %lld: %s\n",
-                     (long long)r.diverged_step, r.reason.c_str());
+        if (say) {
+          std::fprintf(stderr, "moescale train: diverged at step %lld: %s\n",
+                       (long long)r.diverged_step, r.reason.c_str());
+        }
         return moe::exit_status::kDiverged;
       case moe::RunStatus::kInterrupted: {
         const int sig = moe::stop_signal();
-        std::fprintf(stderr, "moescale train: interrupted; continue with --resume\n");
+        if (say) std::fprintf(stderr, "moescale train: interrupted; continue with --resume\n");
         return sig ? 128 + sig : 130;
       }
       default:
