@@ -5,6 +5,7 @@
 #include <ATen/ops/_grouped_mm.h>
 #include <ATen/ops/scaled_dot_product_attention.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/autograd.h>
 #include <torch/nn/init.h>
 
 #include <cmath>
@@ -366,6 +367,60 @@ void MoETransformerImpl::reset_parameters() {
   final_norm->reset_parameters();
 }
 
+namespace {
+
+// A block run without keeping its activations (RuntimeOptions::checkpoint_activations). Outputs
+// the block's output and, for an MoE block, its balancing and z losses and expert counts (not
+// differentiable). The backward runs the block again on the saved input with gradients and the
+// forward's autocast, and backpropagates the outputs' gradients through it: the parameters'
+// gradients accumulate there, the input's is returned.
+class CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+ public:
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& x_BTD, BlockImpl* block) {
+    ctx->saved_data["block"] = reinterpret_cast<int64_t>(block);
+    ctx->saved_data["bf16"] = bf16_autocast_enabled(x_BTD.device().type());
+    ctx->save_for_backward({x_BTD});
+    LayerRouting routing;
+    at::Tensor y_BTD;
+    {
+      const at::NoGradGuard no_grad;
+      y_BTD = block->forward(x_BTD, block->is_moe() ? &routing : nullptr);
+    }
+    if (!block->is_moe()) return {y_BTD};
+    ctx->mark_non_differentiable({routing.tokens_per_expert});
+    return {y_BTD, routing.aux_loss, routing.z_loss, routing.tokens_per_expert};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    const at::Tensor x_BTD = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    std::vector<at::Tensor> outputs, output_grads;
+    {
+      const at::AutoGradMode grad_mode(true);
+      const AutocastScope autocast(ctx->saved_data["bf16"].toBool(), x_BTD.device().type());
+      LayerRouting routing;
+      outputs.push_back(block->forward(x_BTD, block->is_moe() ? &routing : nullptr));
+      if (block->is_moe()) {
+        outputs.push_back(routing.aux_loss);
+        outputs.push_back(routing.z_loss);
+      }
+    }
+    std::vector<at::Tensor> used;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (grads[i].defined() && outputs[i].requires_grad()) {
+        used.push_back(outputs[i]);
+        output_grads.push_back(grads[i]);
+      }
+    }
+    torch::autograd::backward(used, output_grads);
+    return {x_BTD.grad(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 ModelOutput MoETransformerImpl::forward(const at::Tensor& idx_BT) {
   TORCH_CHECK(idx_BT.dim() == 2, "model: expected token ids (B, T), got ", idx_BT.sizes());
   const int64_t t = idx_BT.size(1);
@@ -377,10 +432,18 @@ ModelOutput MoETransformerImpl::forward(const at::Tensor& idx_BT) {
   }
   ModelOutput out;
   std::vector<at::Tensor> aux, z;
+  const bool checkpoint =
+      runtime_.checkpoint_activations && is_training() && at::GradMode::is_enabled();
   for (const auto& block : *blocks) {
     auto b = block->as<BlockImpl>();
     LayerRouting routing;
-    x_BTD = b->forward(x_BTD, b->is_moe() ? &routing : nullptr);
+    if (checkpoint) {
+      const auto y = CheckpointedBlock::apply(x_BTD, b);
+      x_BTD = y[0];
+      if (b->is_moe()) routing = {y[1], y[2], y[3]};
+    } else {
+      x_BTD = b->forward(x_BTD, b->is_moe() ? &routing : nullptr);
+    }
     if (b->is_moe()) {
       aux.push_back(routing.aux_loss);
       z.push_back(routing.z_loss);

@@ -64,6 +64,10 @@ struct RuntimeOptions {
   // multiples of 8); kOn: wherever the kernel takes the layout (also on the CPU, any dtype);
   // kOff: always the loop.
   GroupedGemm grouped_gemm = GroupedGemm::kAuto;
+  // Activation checkpointing: in training, each block keeps only its input; its backward runs
+  // the block again (with the forward's autocast) and backpropagates through that. The same
+  // gradients; about one block's activations alive instead of all of them.
+  bool checkpoint_activations = false;
 };
 
 // Whether the experts run as grouped GEMMs on `device` (under bf16 autocast when bf16): the

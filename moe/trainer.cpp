@@ -401,6 +401,7 @@ void Trainer::init_state() {
   torch::manual_seed(cfg_.seed);
   RuntimeOptions runtime;
   runtime.grouped_gemm = cfg_.grouped_gemm;
+  runtime.checkpoint_activations = cfg_.checkpoint_activations;
   model_ = MoETransformer(cfg_.model, runtime);
   model_->to(device_);
   params_ = model_->parameters();
@@ -720,7 +721,9 @@ Trainer::StepOut Trainer::forward_backward(const at::Tensor& batches) {
   model_->zero_grad();  // every gradient (the optimizer holds only this rank's parameters)
   const auto f64 = at::TensorOptions().dtype(at::kDouble).device(device_);
   StepOut step{at::zeros({}, f64), at::zeros({}, f64), at::zeros({}, f64), {}, {}};
-  const AutocastCache cast_once(bf16_);  // bf16 weights cast once per step
+  // bf16 weights cast once per step; not with checkpointed blocks, whose forward runs without
+  // gradients (a cast cached there would carry none to the recomputation).
+  const AutocastCache cast_once(bf16_ && !cfg_.checkpoint_activations);
   for (int64_t m = 0; m < batches.size(0); ++m) {
     const at::Tensor batch = batches[m];
     ModelOutput out;

@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <set>
 
 #include "moe/accounting.h"
 #include "moe/device.h"
@@ -362,6 +363,63 @@ TEST_CASE("parameter counts of the accounting module equal numel() of the built 
     CHECK(p.total_nonembedding() == moe::count_model_parameters(*model) - embedding);
     CHECK(p.active_nonembedding() == p.total_nonembedding() - inactive);
   }
+}
+
+// Whether a node named `name` is on the backward graph reachable from `t`.
+bool graph_has(const at::Tensor& t, const std::string& name) {
+  std::vector<torch::autograd::Node*> todo = {t.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!todo.empty()) {
+    torch::autograd::Node* node = todo.back();
+    todo.pop_back();
+    if (node == nullptr || !seen.insert(node).second) continue;
+    if (node->name().find(name) != std::string::npos) return true;
+    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+  }
+  return false;
+}
+
+TEST_CASE("checkpointed blocks give the same loss and gradients, keeping only block inputs",
+          "[model]") {
+  ModelConfig c = tiny_config();
+  c.n_layers = 3;
+  c.n_dense_layers = 1;  // a dense block and MoE blocks
+  torch::manual_seed(3);
+  moe::MoETransformer plain(c);
+  moe::RuntimeOptions ckpt;
+  ckpt.checkpoint_activations = true;
+  moe::MoETransformer checkpointed(c, ckpt);
+  {
+    torch::NoGradGuard no_grad;
+    const auto a = plain->parameters(), b = checkpointed->parameters();
+    for (size_t i = 0; i < a.size(); ++i) b[i].copy_(a[i]);
+  }
+  const at::Tensor idx = at::randint(c.vocab_size, {3, c.context}, at::kLong);
+  auto run = [&](moe::MoETransformer& m) {
+    const moe::ModelOutput out = m->forward(idx);
+    const moe::LossParts loss = moe::compute_loss(out, idx, c);
+    loss.total.backward();
+    return std::make_pair(out, loss.total.item<double>());
+  };
+  const auto [out_a, loss_a] = run(plain);
+  const auto [out_b, loss_b] = run(checkpointed);
+  CHECK(loss_b == loss_a);
+  CHECK(graph_has(out_b.logits_BTV, "CheckpointedBlock"));
+  CHECK_FALSE(graph_has(out_a.logits_BTV, "CheckpointedBlock"));
+  for (size_t l = 0; l < out_a.tokens_per_expert.size(); ++l) {
+    CHECK(at::equal(out_a.tokens_per_expert[l], out_b.tokens_per_expert[l]));
+  }
+  const auto a = plain->named_parameters(), b = checkpointed->named_parameters();
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].key());
+    REQUIRE(b[i].value().grad().defined());
+    const double scale = a[i].value().grad().abs().max().item<double>();
+    CHECK(max_abs_diff(a[i].value().grad(), b[i].value().grad()) <= 1e-6 * scale + 1e-12);
+  }
+  // In evaluation (no gradients) the blocks run plainly.
+  checkpointed->eval();
+  const torch::NoGradGuard no_grad;
+  CHECK_FALSE(graph_has(checkpointed->forward(idx).logits_BTV, "CheckpointedBlock"));
 }
 
 TEST_CASE("a tiny model overfits a fixed batch below 0.1 nats", "[model]") {
