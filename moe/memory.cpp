@@ -149,8 +149,8 @@ std::string MemoryReport::remedy(const ModelConfig& model) const {
   }
   if (ways.empty()) {
     return fmt::format(
-        "weights, gradients{} alone take {} on every rank (only AdamW's state is sharded across "
-        "ranks): a device with more memory or a smaller model",
+        "weights and gradients{} with the runtime's 0.5 GiB take {} on every rank (only "
+        "AdamW's state is sharded across ranks): a device with more memory or a smaller model",
         sharded.weight_casts > 0 ? " and bf16 weight casts" : "",
         format_bytes(sharded.weights + sharded.gradients + sharded.weight_casts + sharded.runtime));
   }

@@ -119,6 +119,7 @@ printf '%s\ncompute = 4e9\nratio = ,\n' "$base" >empty-list.grid
 printf '%s\ncompute = 4e9\nratio = 0.5 -1\n' "$base" >impossible.grid
 printf '%s\ncompute = 1e3\nratio = 1\n' "$base" >tiny.grid
 sed 's/vocab = 64/vocab = 32/' good.grid >small-vocab.grid
+printf '%s\ndevice-memory = 64MB\n' "$(cat good.grid)" >too-big.grid
 
 # A tiny run: 20 steps of 4 x 32 tokens; the vocabulary (64) comes from data/meta.json.
 T=(--label 100K --context 32 --batch-size 4 --tokens 2560 --eval-tokens 256 --threads 1)
@@ -218,6 +219,8 @@ bad sweep-tiny-budget "tiny.grid" "raise --compute" "$M" sweep --grid tiny.grid 
 bad sweep-data-missing "nope" "--data takes" "$M" sweep --grid good.grid --data nope --out s1
 bad sweep-token-range "data/" "--vocab >= 48" "$M" sweep --grid small-vocab.grid --data data --out s1
 bad sweep-devices "--devices tpu" "use cpu or cuda" "$M" sweep --grid good.grid --data data --out s1 --devices tpu
+bad sweep-memory "cannot fit 61 MiB per device" "set nproc-per-node, micro-batch or checkpoint-activations" "$M" sweep --grid too-big.grid --data data --out s1
+bad plan-device-memory "--device-memory 'lots'" "80GB" "$M" plan --compute 1e15 --device-memory lots
 
 # fit
 bad fit-law "unknown law 'fancy'" "use power" "$M" fit fancy --input good.csv
