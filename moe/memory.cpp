@@ -123,20 +123,12 @@ std::string MemoryReport::remedy(const ModelConfig& model) const {
   const double device = *device_bytes;
   std::vector<std::string> ways;
   if (largest_micro_batch > 0) ways.push_back(fmt::format("--micro-batch {}", largest_micro_batch));
-  // The fewest ranks (dividing the batch) whose sharded optimizer lets some micro-batch fit.
-  for (int64_t ranks = options.ranks + 1; ranks <= batch_size && ranks <= 4096; ++ranks) {
-    if (batch_size % ranks != 0) continue;
-    MemoryOptions more = options;
-    more.ranks = ranks;
-    more.shard_optimizer = true;
-    if (const int64_t m = moe::largest_micro_batch(model, more, batch_size / ranks, device);
-        m > 0) {
-      ways.push_back(
-          fmt::format("{} data-parallel ranks (--nproc-per-node, or srun tasks) at "
-                      "--micro-batch {}",
-                      ranks, m));
-      break;
-    }
+  int64_t micro = 0;
+  if (const int64_t ranks = ranks_needed(model, options, batch_size, device, &micro);
+      ranks > options.ranks) {
+    ways.push_back(
+        fmt::format("{} data-parallel ranks (--nproc-per-node, or srun tasks) at --micro-batch {}",
+                    ranks, micro));
   }
   if (!options.checkpoint_activations) {
     MemoryOptions ckpt = options;
@@ -157,6 +149,22 @@ std::string MemoryReport::remedy(const ModelConfig& model) const {
   std::string out = ways.front();
   for (size_t i = 1; i < ways.size(); ++i) out += (i + 1 == ways.size() ? " or " : ", ") + ways[i];
   return out;
+}
+
+int64_t ranks_needed(const ModelConfig& model, MemoryOptions options, int64_t batch_size,
+                     double device_bytes, int64_t* micro_batch) {
+  options.shard_optimizer = true;
+  for (int64_t ranks = std::max<int64_t>(1, options.ranks); ranks <= batch_size && ranks <= 4096;
+       ++ranks) {
+    if (batch_size % ranks != 0) continue;
+    options.ranks = ranks;
+    if (const int64_t m = largest_micro_batch(model, options, batch_size / ranks, device_bytes);
+        m > 0) {
+      if (micro_batch != nullptr) *micro_batch = m;
+      return ranks;
+    }
+  }
+  return 0;
 }
 
 MemoryReport memory_report(const ModelConfig& model, const MemoryOptions& options,

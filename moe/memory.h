@@ -76,6 +76,11 @@ struct MemoryReport {
 };
 MemoryReport memory_report(const ModelConfig& model, const MemoryOptions& options,
                            int64_t batch_size, std::optional<double> device_bytes);
+// The fewest data-parallel ranks (at least options.ranks, dividing batch_size, at most 4096)
+// at which some micro-batch fits device_bytes with AdamW's state sharded; 0 when none does.
+// With it, the largest micro-batch there.
+int64_t ranks_needed(const ModelConfig& model, MemoryOptions options, int64_t batch_size,
+                     double device_bytes, int64_t* micro_batch = nullptr);
 nlohmann::json to_json(const MemoryReport& r);
 
 // A run as configured: its ranks (--nproc-per-node), micro-batch per rank, dtype, activation

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "common/errors.h"
@@ -16,6 +18,7 @@
 #include "experiments/cli/reproduce_steps.h"
 #include "experiments/grid.h"
 #include "experiments/presets.h"
+#include "moe/memory.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -48,6 +51,39 @@ po::options_description reproduce_options() {
   return o;
 }
 
+// Which runs of a GPU preset fit one GPU (the grid's device-memory, else an 80 GB H100's), and
+// how many data-parallel ranks the others need (moe/memory.h).
+std::string memory_summary(const std::vector<ex::RunSpec>& runs) {
+  double device = 80e9;
+  std::map<int64_t, std::set<std::string>> labels;  // ranks needed (0: none suffice) -> labels
+  std::map<int64_t, size_t> count;
+  for (const auto& r : runs) {
+    if (r.config.device_memory > 0) device = r.config.device_memory;
+    const moe::MemoryReport m = moe::memory_report(r.config, device);
+    const int64_t ranks = moe::ranks_needed(r.config.model, m.options, r.config.batch_size, device);
+    labels[ranks].insert(r.plan.label.name);
+    ++count[ranks];
+  }
+  std::string s = fmt::format("memory ({:.0f} GB per GPU, estimated):", device / 1e9);
+  auto runs_of = [&](int64_t ranks) {
+    std::string list;
+    for (const auto& n : labels[ranks]) list += (list.empty() ? "" : " ") + n;
+    const size_t n = count[ranks];
+    return fmt::format("{} run{} ({})", n, n == 1 ? "" : "s", list);
+  };
+  for (const auto& [ranks, names] : labels) {  // one GPU first, those nothing fits last
+    if (ranks == 1) s += " " + runs_of(1) + " fit one GPU;";
+  }
+  for (const auto& [ranks, names] : labels) {
+    if (ranks > 1) {
+      s += fmt::format(" {} need{} {} ranks;", runs_of(ranks), count[ranks] == 1 ? "s" : "", ranks);
+    }
+  }
+  if (labels.count(0)) s += " " + runs_of(0) + " fit no rank count (ZeRO-1 shards AdamW only);";
+  s.back() = '\n';
+  return s;
+}
+
 // The plan's cost, printed; a preset that costs GPU-hours needs --yes.
 void announce(const ex::Preset& preset, const std::vector<ex::RunSpec>& runs,
               const std::string& out, bool yes) {
@@ -66,6 +102,7 @@ void announce(const ex::Preset& preset, const std::vector<ex::RunSpec>& runs,
       moe::cli::sci(compute));
   const std::string gpu_hours =
       fmt::format("about {:.0f} GPU-hours at 2e14 FLOP/s per GPU", compute / 2e14 / 3600);
+  if (preset.gpu) std::fputs(memory_summary(runs).c_str(), stdout);
   if (preset.needs_confirmation && !yes) {
     throw std::invalid_argument("--preset " + preset.name + " costs " + gpu_hours + " (" + cost +
                                 "); rerun with --yes to start");
