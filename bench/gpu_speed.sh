@@ -26,24 +26,27 @@ cpp_run() {  # LABEL OUT CUDA_GRAPH
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")][1:]
 print(sum(l["tokens_per_s"] for l in lines) / len(lines), sum(l["mfu"] for l in lines) / len(lines),
-      int(all(l.get("cuda_graph", False) for l in lines)))
+      int(all(l.get("cuda_graph", False) for l in lines)), max(l.get("peak_memory_gib", 0) for l in lines))
 PY
 }
-echo "| label | N_a / N | C++ tokens/s (graph off) | C++ tokens/s (graph auto) | captured | C++ MFU | Python tokens/s | Python peak GiB | C++ / Python |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| label | N_a / N | C++ tokens/s (graph off) | C++ tokens/s (graph auto) | captured | C++ MFU | C++ peak GiB | estimate GiB | Python tokens/s | Python peak GiB | C++ / Python |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for label in 30M 100M; do
-  read -r eager _ _ <<<"$(cpp_run "$label" "$tmp/eager-$label" off)"
+  read -r eager _ _ _ <<<"$(cpp_run "$label" "$tmp/eager-$label" off)"
   out=$tmp/run-$label
-  read -r cpp mfu captured <<<"$(cpp_run "$label" "$out" auto)"
+  read -r cpp mfu captured peak <<<"$(cpp_run "$label" "$out" auto)"
+  est=$("$build/bin/moescale" plan --compute 1e18 --label "$label" --ratio 1 --experts 16 --top-k 2 \
+    --shared 1 --context 1024 --vocab 8192 --batch-size 64 --dtype bf16 --json |
+    "$py" -c 'import json, sys; print(json.load(sys.stdin)["memory"]["bytes_per_rank"]["total"] / 2**30)')
   ref=$("$py" "$root/bench/reference_moe.py" "$out/config.json" --steps "$steps")
-  "$py" - "$out" "$label" "$eager" "$cpp" "$captured" "$mfu" "$ref" <<'PY'
+  "$py" - "$out" "$label" "$eager" "$cpp" "$captured" "$mfu" "$peak" "$est" "$ref" <<'PY'
 import json, sys
 out, label = sys.argv[1], sys.argv[2]
-eager, cpp, captured, mfu = (float(v) for v in sys.argv[3:7])
-ref = json.loads(sys.argv[7])
+eager, cpp, captured, mfu, peak, est = (float(v) for v in sys.argv[3:9])
+ref = json.loads(sys.argv[9])
 p = json.load(open(out + "/config.json"))["plan"]
 print(f"| {label} | {p['params_active']:.3g} / {p['params_total']:.3g} | {eager:.0f} | {cpp:.0f} | "
-      f"{'yes' if captured else 'no'} | {100 * mfu:.1f}% | {ref['tokens_per_s']:.0f} | "
+      f"{'yes' if captured else 'no'} | {100 * mfu:.1f}% | {peak:.1f} | {est:.1f} | {ref['tokens_per_s']:.0f} | "
       f"{ref.get('peak_memory_gib', 0):.1f} | {cpp / ref['tokens_per_s']:.2f} |")
 PY
 done

@@ -18,6 +18,7 @@
 
 #if MOESCALE_TORCH_CUDA
 #include <ATen/cuda/CUDAContextLight.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace moe {
@@ -193,6 +194,20 @@ PeakFlops device_peak_flops(const c10::Device& device, bool bf16) {
 
 void synchronize(const c10::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
+}
+
+double peak_device_memory(const c10::Device& device) {
+#if MOESCALE_TORCH_CUDA
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(
+        static_cast<c10::DeviceIndex>(device.index() < 0 ? 0 : device.index()));
+    return static_cast<double>(
+        stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
+            .peak);
+  }
+#endif
+  (void)device;
+  return 0;
 }
 
 }  // namespace moe

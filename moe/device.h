@@ -81,5 +81,8 @@ PeakFlops device_peak_flops(const c10::Device& device, bool bf16);
 
 // Waits for the device's queued work (no-op on CPU). Used only at logging points.
 void synchronize(const c10::Device& device);
+// The most bytes the CUDA caching allocator has had allocated on `device` so far (what
+// torch.cuda.max_memory_allocated reports); 0 on the CPU.
+double peak_device_memory(const c10::Device& device);
 
 }  // namespace moe

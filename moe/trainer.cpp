@@ -31,6 +31,7 @@
 #include "moe/accounting.h"
 #include "moe/device.h"
 #include "moe/distributed.h"
+#include "moe/memory.h"
 #include "moe/model.h"
 #include "moe/step_graph.h"
 
@@ -149,6 +150,7 @@ class Trainer {
   // device); the outputs added to the metrics window; the MFU of a window (measuring the CPU
   // peak again when the model outran it); a window's metrics line.
   void start_session(bool resume);
+  void warn_memory() const;
   at::Tensor upload_batches();
   StepOut forward_backward(const at::Tensor& batches);
   void set_lr(double lr);
@@ -676,8 +678,26 @@ void Trainer::write_result(RunResult r) {
   write_json_atomic(RunDir(dir_).result().string(), r);
 }
 
+// On a GPU whose memory is below the run's estimate (moe/memory.h), one line before the first
+// step says so and what would fit: an out-of-memory error would otherwise come later.
+void Trainer::warn_memory() const {
+  if (!device_.is_cuda() || !lead()) return;
+  for (const CudaDeviceInfo& d : cuda_devices()) {
+    if (d.index != device_.index() && !(device_.index() < 0 && d.index == 0)) continue;
+    TrainConfig run = cfg_;
+    run.nproc_per_node = me_.world;
+    const MemoryReport m = memory_report(run, static_cast<double>(d.total_memory));
+    if (m.fits()) return;
+    std::fprintf(stderr, "%s: warning: the estimated peak, %s per rank, exceeds %s's %s: %s\n",
+                 dir_.c_str(), format_bytes(m.sharded.total()).c_str(), d.name.c_str(),
+                 format_bytes(static_cast<double>(d.total_memory)).c_str(),
+                 m.remedy(cfg_.model).c_str());
+  }
+}
+
 void Trainer::start_session(bool resume) {
   if (cfg_.threads > 0) at::set_num_threads(cfg_.threads);
+  warn_memory();
   load_data();
   const std::string convention = cfg_.plan.value("convention", std::string("full"));
   flops_per_token_ = flops_per_token(cfg_.model, convention == "causal" ? ContextConvention::kCausal
@@ -951,7 +971,10 @@ nlohmann::json Trainer::window_line(double lr, double seconds) {
   line["expert_load_max_over_mean"] = loads;
   line["tokens_per_expert"] = counts;
   line["dropped_tokens"] = dropped;
-  if (device_.is_cuda()) line["cuda_graph"] = graph_ != nullptr && graph_->captured();
+  if (device_.is_cuda()) {
+    line["cuda_graph"] = graph_ != nullptr && graph_->captured();
+    line["peak_memory_gib"] = peak_device_memory(device_) / (1024.0 * 1024.0 * 1024.0);
+  }
   return line;
 }
 

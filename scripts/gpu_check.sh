@@ -6,6 +6,7 @@
 #     bf16 training step on the grouped path; bf16 training whose loss falls, checkpoint and
 #     resume on CUDA; the step captured in a CUDA graph against the eager step, resumed, and the
 #     clean fallback where a step cannot be captured;
+#   - two NCCL ranks against one process accumulating the same micro-batches (two GPUs or more);
 #   - the GPU training benchmark (bench/gpu_speed.sh: 30M and 100M labels, bf16, context 1024,
 #     against the same model in Python on the same torch).
 # It writes OUT/summary.md (and the logs beside it) and exits non-zero when a test fails or skips.
@@ -77,6 +78,36 @@ skipped=$(grep -c "Skipped" "$out/ctest-gpu.log" || true)
   echo '```'
   grep -E "Test +#|tests passed|tests failed" "$out/ctest-gpu.log" || true
   echo '```'
+} >>"$out/summary.md"
+
+# Two NCCL ranks, where the machine has two GPUs: the run of one process that accumulates the
+# same two micro-batches, to bf16 rounding.
+gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | wc -l)
+{
+  echo
+  echo "## Two NCCL ranks ($gpus GPU(s))"
+  echo
+  if (( gpus >= 2 )); then
+    build-cuda/bin/markov_shards "$out/ranks-data" >/dev/null
+    r=(--data "$out/ranks-data" --label tiny --ratio 1 --experts 4 --top-k 2 --context 32 --vocab 64
+      --batch-size 8 --width-multiple 8 --tokens $((40 * 8 * 32)) --eval-tokens 512 --log-every 5
+      --device cuda --dtype bf16)
+    if build-cuda/bin/moescale train "${r[@]}" --out "$out/ranks-one" --micro-batch 4 >"$out/ranks-one.log" 2>&1 &&
+       build-cuda/bin/moescale train "${r[@]}" --out "$out/ranks-two" --nproc-per-node 2 >"$out/ranks-two.log" 2>&1; then
+      "$py" - "$out" <<'PY' || status=1
+import json, sys
+rd = lambda d: [json.loads(l) for l in open(f"{sys.argv[1]}/{d}/metrics.jsonl")]
+worst = max(abs(a["train_loss"] - b["train_loss"]) / a["train_loss"] for a, b in zip(rd("ranks-one"), rd("ranks-two")))
+print(f"two NCCL ranks vs one process with two micro-batches: worst relative loss difference {worst:.1e}")
+assert worst < 2e-2
+PY
+    else
+      echo "FAILED: see ranks-one.log, ranks-two.log"
+      status=1
+    fi
+  else
+    echo "not run: one GPU (NCCL needs a device per rank)"
+  fi
 } >>"$out/summary.md"
 
 {
