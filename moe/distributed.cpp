@@ -209,6 +209,35 @@ void Collectives::all_reduce_sum(std::vector<at::Tensor>& tensors) {
   if (flat[0].data_ptr() != tensors[0].data_ptr()) unflatten(flat[0], tensors);
 }
 
+struct Collectives::PendingSum::State {
+  const Impl* impl = nullptr;
+  std::vector<at::Tensor> tensors, flat;
+  c10::intrusive_ptr<c10d::Work> work;
+};
+
+Collectives::PendingSum::~PendingSum() = default;
+
+void Collectives::PendingSum::wait() {
+  if (!state_->work) return;
+  state_->impl->wait(state_->work, "a sum");
+  state_->work.reset();
+  unflatten(state_->flat[0], state_->tensors);
+}
+
+std::unique_ptr<Collectives::PendingSum> Collectives::start_sum(std::vector<at::Tensor> tensors) {
+  auto pending = std::unique_ptr<PendingSum>(new PendingSum());
+  pending->state_ = std::make_unique<PendingSum::State>();
+  PendingSum::State& st = *pending->state_;
+  st.impl = impl_.get();
+  st.tensors = std::move(tensors);
+  if (st.tensors.empty()) return pending;
+  st.flat = {flatten(st.tensors)};
+  c10d::AllreduceOptions o;
+  o.reduceOp = c10d::ReduceOp::SUM;
+  st.work = impl_->backend->allreduce(st.flat, o);
+  return pending;
+}
+
 void Collectives::all_reduce_max(std::vector<at::Tensor>& tensors) {
   if (tensors.empty()) return;
   std::vector<at::Tensor> flat = {flatten(tensors)};

@@ -53,6 +53,19 @@ class Collectives {
   int world() const { return me_.world; }
   // Sums each tensor over the ranks, in place.
   void all_reduce_sum(std::vector<at::Tensor>& tensors);
+  // The same sum started now and finished by wait() (which writes the sums into the tensors),
+  // so that the caller goes on meanwhile (the backward, while gradients are summed).
+  class PendingSum {
+   public:
+    ~PendingSum();
+    void wait();
+
+   private:
+    friend class Collectives;
+    struct State;
+    std::unique_ptr<State> state_;
+  };
+  std::unique_ptr<PendingSum> start_sum(std::vector<at::Tensor> tensors);
   void all_reduce_max(std::vector<at::Tensor>& tensors);
   // Every rank gets root's tensors (same shapes on every rank), in place.
   void broadcast(std::vector<at::Tensor>& tensors, int root);

@@ -54,8 +54,9 @@ MemoryEstimate estimate_memory(const ModelConfig& c, const MemoryOptions& o) {
   const double act_bytes = o.bf16 ? 2 : 4;
   MemoryEstimate e;
   e.weights = 4 * n;
-  e.gradients = 4 * n;
-  e.optimizer = 8 * n / (o.shard_optimizer ? ranks : 1.0);
+  const double shards = o.shard_states ? ranks : 1.0;
+  e.gradients = 4 * n / shards;
+  e.optimizer = 8 * n / shards;
   e.weight_casts = o.bf16 ? 2 * n : 0;
   e.buckets = ranks > 1 ? std::min(4 * n, 2 * kBucketBytes) : 0;
   double per_token = 0, largest_layer = 0;
@@ -141,10 +142,11 @@ std::string MemoryReport::remedy(const ModelConfig& model) const {
   }
   if (ways.empty()) {
     return fmt::format(
-        "weights and gradients{} with the runtime's 0.5 GiB take {} on every rank (only "
-        "AdamW's state is sharded across ranks): a device with more memory or a smaller model",
-        sharded.weight_casts > 0 ? " and bf16 weight casts" : "",
-        format_bytes(sharded.weights + sharded.gradients + sharded.weight_casts + sharded.runtime));
+        "the weights{} with the runtime's 0.5 GiB take {} on every rank (ranks shard the "
+        "gradients and AdamW's state, not the weights): a device with more memory or a smaller "
+        "model",
+        sharded.weight_casts > 0 ? " and their bf16 casts" : "",
+        format_bytes(sharded.weights + sharded.weight_casts + sharded.runtime));
   }
   std::string out = ways.front();
   for (size_t i = 1; i < ways.size(); ++i) out += (i + 1 == ways.size() ? " or " : ", ") + ways[i];
@@ -153,7 +155,7 @@ std::string MemoryReport::remedy(const ModelConfig& model) const {
 
 int64_t ranks_needed(const ModelConfig& model, MemoryOptions options, int64_t batch_size,
                      double device_bytes, int64_t* micro_batch) {
-  options.shard_optimizer = true;
+  options.shard_states = true;
   for (int64_t ranks = std::max<int64_t>(1, options.ranks); ranks <= batch_size && ranks <= 4096;
        ++ranks) {
     if (batch_size % ranks != 0) continue;
@@ -173,8 +175,8 @@ MemoryReport memory_report(const ModelConfig& model, const MemoryOptions& option
   r.options = options;
   r.batch_size = batch_size;
   MemoryOptions sharded = options, unsharded = options;
-  sharded.shard_optimizer = true;
-  unsharded.shard_optimizer = false;
+  sharded.shard_states = true;
+  unsharded.shard_states = false;
   r.sharded = estimate_memory(model, sharded);
   r.unsharded = estimate_memory(model, unsharded);
   r.device_bytes = device_bytes;
@@ -222,14 +224,15 @@ std::string format_memory(const MemoryReport& r, const ModelConfig& model) {
   const MemoryEstimate& e = r.sharded;
   auto gib = [](double b) { return fmt::format("{:.2f}", b / kGiB); };
   std::string s = fmt::format(
-      "  {:<28} {} at micro-batch {}{}{} (weights {}, gradients {}, AdamW {}{}, activations {}, "
-      "logits {}, runtime {} GiB)\n",
+      "  {:<28} {} at micro-batch {}{}{} (weights {}, gradients {}, AdamW {}, activations {}, "
+      "logits {}, runtime {} GiB{})\n",
       "memory / rank (estimate)", format_bytes(e.total()), r.options.micro_batch,
       r.options.ranks > 1 ? fmt::format(" on each of {} ranks", r.options.ranks) : "",
       r.options.checkpoint_activations ? ", layers checkpointed" : "", gib(e.weights),
-      gib(e.gradients), gib(e.optimizer),
-      r.options.ranks > 1 ? fmt::format(" sharded, {} whole", gib(r.unsharded.optimizer)) : "",
-      gib(e.activations), gib(e.logits), gib(e.runtime));
+      gib(e.gradients), gib(e.optimizer), gib(e.activations), gib(e.logits), gib(e.runtime),
+      r.options.ranks > 1 ? fmt::format("; gradients and AdamW sharded: {} without",
+                                        format_bytes(r.unsharded.total()))
+                          : "");
   if (r.device_bytes) {
     s += fmt::format(
         "  {:<28} {}\n", fmt::format("device memory {:.4g} GB", *r.device_bytes / 1e9),

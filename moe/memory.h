@@ -4,9 +4,9 @@
 //
 // Per rank, in bytes:
 //   weights      4 N            fp32 master weights (every rank holds all of them)
-//   gradients    4 N            fp32, one per weight
-//   optimizer    8 N / shards   AdamW's two moments; sharded across the data-parallel ranks
-//                               (ZeRO-1: each rank keeps and updates its share) or not
+//   gradients    4 N / shards   fp32, one per weight; over R data-parallel ranks each keeps only
+//                               those of the weights it updates (ZeRO-2), once summed
+//   optimizer    8 N / shards   AdamW's two moments, of the weights each rank updates
 //   weight casts 2 N            bf16 only: autocast's copy of the weights, kept for a step
 //   buckets      <= 2 x 32 MiB  data parallel only: the flat buckets gradients are reduced in
 //   activations  1.4 m T x (what autograd keeps per token, summed over the layers; below)
@@ -36,7 +36,7 @@ struct MemoryOptions {
   int64_t micro_batch = 1;      // sequences per forward/backward on one rank
   bool bf16 = false;            // --dtype bf16 (autocast)
   int64_t ranks = 1;            // data-parallel ranks
-  bool shard_optimizer = true;  // ZeRO-1 across the ranks (no effect at 1 rank)
+  bool shard_states = true;  // ZeRO-2 across the ranks: AdamW's state and the gradients
   bool checkpoint_activations = false;
 };
 
@@ -65,7 +65,7 @@ std::string format_bytes(double bytes);  // "12.3 GiB", "850 MiB"
 // optimizer sharded, and, given the device memory, the largest micro-batch that fits and the
 // fewest ranks whose sharding lets it fit. The plan's and dry run's one report of memory.
 struct MemoryReport {
-  MemoryOptions options;  // as asked (shard_optimizer: as the run would train)
+  MemoryOptions options;  // as asked (shard_states: as the run would train)
   int64_t batch_size = 0;
   MemoryEstimate unsharded, sharded;
   std::optional<double> device_bytes;

@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
+#include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
@@ -13,8 +15,10 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -83,14 +87,18 @@ double seconds_since(Clock::time_point t0) {
 std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
 // Sum of per-tensor squared norms -> global norm; grads scaled in place when above max_norm.
-// Stays on the device: no host synchronisation.
-at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+// Stays on the device: no host synchronisation. Over several ranks each holds the gradients
+// it owns: their squares are summed across the ranks.
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm,
+                          Collectives* comm) {
   std::vector<at::Tensor> squares;
   for (const auto& p : params) {
     if (p.grad().defined()) squares.push_back(p.grad().pow(2).sum());
   }
-  if (squares.empty()) return at::zeros({});
-  const at::Tensor norm = at::stack(squares).sum().sqrt();
+  if (squares.empty()) squares.push_back(at::zeros({}, params.front().options()));
+  std::vector<at::Tensor> total = {at::stack(squares).sum()};
+  if (comm != nullptr) comm->all_reduce_sum(total);
+  const at::Tensor norm = total[0].sqrt();
   if (max_norm > 0) {
     const at::Tensor scale = (max_norm / (norm + 1e-6)).clamp_max(1.0);
     for (const auto& p : params) {
@@ -122,6 +130,19 @@ class Trainer {
   // update: each parameter sent from its owner to the others.
   void reduce_gradients();
   void gather_parameters();
+  // ZeRO-2 with the sums overlapping the backward: parameters in buckets of bucket_bytes(), a
+  // hook on each that counts its bucket's gradients during the last micro-batch's backward
+  // and starts the bucket's sum when it is complete; a finished sum drops the gradients this
+  // rank does not own.
+  struct Bucket {
+    std::vector<size_t> params;
+    int64_t ready = 0;
+    bool started = false;
+  };
+  void plan_buckets();
+  void grad_ready(size_t index);
+  void start_bucket(size_t b);
+  void finish_buckets(size_t keep);
   // The window's sums over the ranks (ce, aux, z, loads: each rank holds its micro-batches').
   void reduce_window();
   // Whether to stop and whether a timed checkpoint is due, agreed by the ranks (the largest
@@ -190,8 +211,12 @@ class Trainer {
   RankInfo me_;
   std::unique_ptr<Collectives> comm_;  // several ranks only
   std::vector<int> owner_;             // per params_: the rank that updates it
-  double flops_per_token_ = 0;         // training FLOPs per token, logits included
-  PeakFlops peak_;                     // for MFU
+  std::vector<Bucket> buckets_;
+  std::vector<size_t> bucket_of_;  // per params_
+  std::deque<std::pair<size_t, std::unique_ptr<Collectives::PendingSum>>> in_flight_;
+  bool reducing_ = false;       // during the step's last backward
+  double flops_per_token_ = 0;  // training FLOPs per token, logits included
+  PeakFlops peak_;              // for MFU
 
   std::unique_ptr<TokenDataset> train_data_, val_data_;
   std::unique_ptr<WindowSampler> sampler_;
@@ -248,7 +273,13 @@ std::chrono::milliseconds collective_timeout() {
   return std::chrono::milliseconds(static_cast<int64_t>(1000 * (seconds > 0 ? seconds : 600.0)));
 }
 
-constexpr int64_t kBucketBytes = int64_t{32} << 20;
+// Gradients are summed in buckets of this many bytes; MOESCALE_BUCKET_BYTES changes it (the
+// tests use small buckets, so that sums start during the backward).
+int64_t bucket_bytes() {
+  const char* v = std::getenv("MOESCALE_BUCKET_BYTES");
+  const int64_t n = v != nullptr ? std::atoll(v) : 0;
+  return n > 0 ? n : int64_t{32} << 20;
+}
 
 void Trainer::join_ranks() {
   me_ = rank_from_environment();
@@ -294,24 +325,82 @@ std::vector<int> Trainer::assign_owners() const {
   return owner;
 }
 
+// After the last micro-batch's backward has accumulated a parameter's gradient.
+class GradReady : public torch::autograd::PostAccumulateGradHook {
+ public:
+  GradReady(std::function<void(size_t)> ready, size_t index)
+      : ready_(std::move(ready)), index_(index) {}
+  void operator()(const torch::autograd::Variable&) override { ready_(index_); }
+
+ private:
+  std::function<void(size_t)> ready_;
+  size_t index_;
+};
+
+void Trainer::plan_buckets() {
+  buckets_.clear();
+  bucket_of_.assign(params_.size(), 0);
+  if (!comm_) return;
+  const int64_t limit = bucket_bytes();
+  int64_t bytes = limit;
+  // From the last layer's parameters to the first: the order the backward finishes them in.
+  for (size_t i = params_.size(); i-- > 0;) {
+    if (bytes >= limit) {
+      buckets_.emplace_back();
+      bytes = 0;
+    }
+    buckets_.back().params.push_back(i);
+    bucket_of_[i] = buckets_.size() - 1;
+    bytes += params_[i].numel() * static_cast<int64_t>(params_[i].element_size());
+    torch::autograd::impl::set_post_acc_grad_hooks(
+        params_[i], std::make_unique<GradReady>([this](size_t p) { grad_ready(p); }, i));
+  }
+}
+
+void Trainer::grad_ready(size_t index) {
+  if (!reducing_) return;
+  Bucket& b = buckets_[bucket_of_[index]];
+  if (++b.ready == static_cast<int64_t>(b.params.size())) start_bucket(bucket_of_[index]);
+}
+
+void Trainer::start_bucket(size_t b) {
+  const torch::NoGradGuard no_grad;
+  finish_buckets(/*keep=*/1);  // one sum in flight besides this one: the gradients it frees
+  std::vector<at::Tensor> grads;
+  for (const size_t i : buckets_[b].params) {
+    if (!params_[i].grad().defined()) params_[i].mutable_grad() = at::zeros_like(params_[i]);
+    grads.push_back(params_[i].grad());
+  }
+  buckets_[b].started = true;
+  in_flight_.emplace_back(b, comm_->start_sum(std::move(grads)));
+}
+
+void Trainer::finish_buckets(size_t keep) {
+  while (in_flight_.size() > keep) {
+    auto& [b, pending] = in_flight_.front();
+    pending->wait();
+    // ZeRO-2: a gradient this rank does not update is not kept.
+    for (const size_t i : buckets_[b].params) {
+      if (owner_[i] != me_.rank) params_[i].mutable_grad() = at::Tensor();
+    }
+    in_flight_.pop_front();
+  }
+}
+
 void Trainer::reduce_gradients() {
   if (!comm_) return;
   RECORD_FUNCTION("moescale::reduce_gradients", std::vector<c10::IValue>());
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> bucket;
-  int64_t bytes = 0;
-  // From the last layer's parameters to the first: the order the backward finishes them in.
-  for (auto p = params_.rbegin(); p != params_.rend(); ++p) {
-    if (!p->grad().defined()) p->mutable_grad() = at::zeros_like(*p);
-    bucket.push_back(p->grad());
-    bytes += p->grad().numel() * static_cast<int64_t>(p->grad().element_size());
-    if (bytes >= kBucketBytes) {
-      comm_->all_reduce_sum(bucket);
-      bucket.clear();
-      bytes = 0;
-    }
+  reducing_ = false;
+  // The buckets the backward did not complete (a parameter without a gradient), in order.
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    if (!buckets_[b].started) start_bucket(b);
   }
-  comm_->all_reduce_sum(bucket);
+  finish_buckets(0);
+  for (Bucket& b : buckets_) {
+    b.ready = 0;
+    b.started = false;
+  }
 }
 
 void Trainer::gather_parameters() {
@@ -408,6 +497,7 @@ void Trainer::init_state() {
   model_->to(device_);
   params_ = model_->parameters();
   owner_ = assign_owners();
+  plan_buckets();
   // Decoupled weight decay on matrices (and stacked experts), none on norms; this rank's own
   // parameters only (all of them in a single process).
   std::vector<at::Tensor> decay, no_decay;
@@ -761,6 +851,7 @@ Trainer::StepOut Trainer::forward_backward(const at::Tensor& batches) {
     }
     {
       RECORD_FUNCTION("moescale::backward", std::vector<c10::IValue>());
+      reducing_ = comm_ != nullptr && m + 1 == batches.size(0);
       (objective / static_cast<double>(n_micro)).backward();
     }
     step.ce += loss.ce.detach().to(at::kDouble) / static_cast<double>(n_micro);
@@ -787,7 +878,7 @@ at::Tensor Trainer::update(const at::Tensor* lr_device) {
   at::Tensor grad_norm;
   {
     RECORD_FUNCTION("moescale::clip", std::vector<c10::IValue>());
-    grad_norm = clip_grad_norm(params_, cfg_.clip).to(at::kDouble);
+    grad_norm = clip_grad_norm(params_, cfg_.clip, comm_.get()).to(at::kDouble);
   }
   {
     RECORD_FUNCTION("moescale::optimizer", std::vector<c10::IValue>());

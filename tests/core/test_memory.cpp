@@ -1,5 +1,7 @@
 // The memory estimate (moe/memory.h) against counts made by hand from its stated terms, and the
 // decisions made from it: the largest micro-batch, the remedy, the sizes a user types.
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <stdexcept>
 
@@ -56,13 +58,16 @@ TEST_CASE("each part of the estimate equals its hand count", "[memory]") {
     CHECK(b.activations == Approx(1.4 * 48 * (2 * (4 * 136 + 2 * (160 + 448)) + 12 * 32)));
     CHECK(b.logits == Approx(1.4 * 48 * 64 * (2 + 4 + 4)));
   }
-  SECTION("ranks: AdamW's state sharded, two gradient buckets (at most the gradients)") {
+  SECTION("ranks: gradients and AdamW's state sharded, two gradient buckets") {
     o.ranks = 4;
     const moe::MemoryEstimate r = moe::estimate_memory(c, o);
     CHECK(r.optimizer == 8 * n / 4);
+    CHECK(r.gradients == 4 * n / 4);
+    CHECK(r.weights == 4 * n);  // whole on every rank
     CHECK(r.buckets == 4 * n);  // a small model: all its gradients in one bucket
-    o.shard_optimizer = false;
+    o.shard_states = false;
     CHECK(moe::estimate_memory(c, o).optimizer == 8 * n);
+    CHECK(moe::estimate_memory(c, o).gradients == 4 * n);
   }
   SECTION("checkpointed: the layers' inputs and one layer's activations") {
     o.checkpoint_activations = true;
@@ -106,7 +111,8 @@ TEST_CASE("the largest micro-batch that fits, and what would fit when none does"
   CHECK(moe::memory_report(run, 1.0).device_bytes == 1.0);  // the GPU's own, when visible
 }
 
-TEST_CASE("the issue's paper-scale run needs sharding or more than an 80 GB GPU", "[memory]") {
+TEST_CASE("a paper-scale run fits 80 GB GPUs with enough ranks, and not by ranks alone",
+          "[memory]") {
   // A paper-scale shape: 24 layers of 128 experts (top-2 + 1 shared), 1.2e10 parameters.
   moe::ModelConfig c;
   c.vocab_size = 8192;
@@ -127,7 +133,17 @@ TEST_CASE("the issue's paper-scale run needs sharding or more than an 80 GB GPU"
   const moe::MemoryReport r = moe::memory_report(c, o, 512, 80e9);
   CHECK(r.sharded.weights + r.sharded.gradients + r.sharded.optimizer == 16 * n);
   CHECK_FALSE(r.fits());
-  CHECK(r.remedy(c).find("a device with more memory or a smaller model") != std::string::npos);
+  // 4 N of weights stay on every rank; gradients and AdamW's 12 N shrink with ranks.
+  int64_t micro = 0;
+  const int64_t ranks = moe::ranks_needed(c, o, 512, 80e9, &micro);
+  CHECK(ranks > 1);
+  o.ranks = ranks;
+  o.micro_batch = micro;
+  CHECK(moe::estimate_memory(c, o).total() <= 80e9);
+  CHECK(r.remedy(c).find(fmt::format("{} data-parallel ranks", ranks)) != std::string::npos);
+  // Weights alone beyond the device: no rank count helps, and the remedy says why.
+  const moe::MemoryReport none = moe::memory_report(c, o, 512, 4 * n);
+  CHECK(none.remedy(c).find("not the weights") != std::string::npos);
 }
 
 TEST_CASE("memory sizes as a user types them", "[memory]") {
