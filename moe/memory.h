@@ -33,9 +33,9 @@
 namespace moe {
 
 struct MemoryOptions {
-  int64_t micro_batch = 1;      // sequences per forward/backward on one rank
-  bool bf16 = false;            // --dtype bf16 (autocast)
-  int64_t ranks = 1;            // data-parallel ranks
+  int64_t micro_batch = 1;   // sequences per forward/backward on one rank
+  bool bf16 = false;         // --dtype bf16 (autocast)
+  int64_t ranks = 1;         // data-parallel ranks
   bool shard_states = true;  // ZeRO-2 across the ranks: AdamW's state and the gradients
   bool checkpoint_activations = false;
 };
@@ -77,7 +77,8 @@ struct MemoryReport {
 MemoryReport memory_report(const ModelConfig& model, const MemoryOptions& options,
                            int64_t batch_size, std::optional<double> device_bytes);
 // The fewest data-parallel ranks (at least options.ranks, dividing batch_size, at most 4096)
-// at which some micro-batch fits device_bytes with AdamW's state sharded; 0 when none does.
+// at which some micro-batch fits device_bytes with gradients and AdamW's state sharded; 0 when
+// none does.
 // With it, the largest micro-batch there.
 int64_t ranks_needed(const ModelConfig& model, MemoryOptions options, int64_t batch_size,
                      double device_bytes, int64_t* micro_batch = nullptr);

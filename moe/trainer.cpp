@@ -123,7 +123,7 @@ class Trainer {
   // rank runs, the collectives. Nothing in a single process.
   void join_ranks();
   bool lead() const { return me_.rank == 0; }
-  // ZeRO-1: each parameter's owner (the rank that keeps its AdamW state and updates it),
+  // ZeRO: each parameter's owner (the rank that keeps its gradient and AdamW state and updates it),
   // balancing the elements each rank owns.
   std::vector<int> assign_owners() const;
   // After the backward: every rank's gradients summed, in buckets of kBucketBytes. After the

@@ -79,7 +79,8 @@ std::string memory_summary(const std::vector<ex::RunSpec>& runs) {
       s += fmt::format(" {} need{} {} ranks;", runs_of(ranks), count[ranks] == 1 ? "s" : "", ranks);
     }
   }
-  if (labels.count(0)) s += " " + runs_of(0) + " fit no rank count (ZeRO-1 shards AdamW only);";
+  if (labels.count(0))
+    s += " " + runs_of(0) + " fit no rank count (the weights stay whole on every rank);";
   s.back() = '\n';
   return s;
 }

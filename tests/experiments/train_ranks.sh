@@ -105,6 +105,26 @@ set -e
 grep -q "resuming .* from step-" "$TMP/k2.log" || { cat "$TMP/k2.log"; fail "did not resume from a checkpoint"; }
 echo "a killed rank: the run ended after ${took}s, then resumed from its checkpoint"
 
+# A sweep's run of two ranks: launched, done, in results.csv.
+cat >"$TMP/ranks.grid" <<'GRID'
+label = tiny
+context = 32
+vocab = 64
+experts = 4
+top-k = 2
+width-multiple = 1
+batch-size = 8
+eval-tokens = 512
+compute = 2e10
+ratio = 1
+nproc-per-node = 2
+GRID
+"$BIN/moescale" sweep --grid "$TMP/ranks.grid" --data "$TMP/data" --out "$TMP/sweep" >"$TMP/sw.log" 2>&1 ||
+  { cat "$TMP/sw.log"; fail "a sweep of a two-rank run"; }
+compgen -G "$TMP/sweep/runs/*/rank-1.log" >/dev/null || fail "the sweep's run did not start two ranks"
+grep -q ",done," "$TMP/sweep/results.csv" || { cat "$TMP/sweep/results.csv"; fail "no done row"; }
+echo "a sweep's two-rank run: done"
+
 # Bad rank counts: one line each, before any rank starts.
 set +e
 "$T" "${short[@]}" --out "$TMP/bad" --nproc-per-node 3 >"$TMP/b.log" 2>&1
