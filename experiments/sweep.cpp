@@ -284,6 +284,7 @@ class Sweep {
 
  private:
   void check_inputs();
+  void check_memory() const;
   void worker(int index);
   // The next run for a worker to take (false: nothing is left, or the sweep stops). Waits while
   // other workers' runs may still add runs or runs are held by other processes.
@@ -324,6 +325,13 @@ void Sweep::log(const std::string& line) {
   std::fflush(stderr);
 }
 
+// Before any run starts: a run that cannot fit its device would fail hours in.
+void Sweep::check_memory() const {
+  const std::string why =
+      memory_refusal({runs_.begin(), runs_.end()}, visible_gpu_memory(opt_.devices));
+  if (!why.empty()) throw InputError(why);
+}
+
 void Sweep::check_inputs() {
   if (opt_.train_program.empty() || ::access(opt_.train_program.c_str(), X_OK) != 0) {
     throw InputError("cannot run the trainer " + opt_.train_program +
@@ -336,12 +344,7 @@ void Sweep::check_inputs() {
   if (opt_.workers < 0 || opt_.workers > kMaxWorkers) {
     throw InputError(fmt::format("--workers must be between 0 and {}", kMaxWorkers));
   }
-  // Before any run starts: a run that cannot fit its device would fail hours in.
-  if (const std::string why =
-          memory_refusal({runs_.begin(), runs_.end()}, visible_gpu_memory(opt_.devices));
-      !why.empty()) {
-    throw InputError(why);
-  }
+  check_memory();
   // The data must exist and cover the largest vocabulary of the grid.
   int64_t vocab = 0;
   for (const auto& r : runs_) vocab = std::max(vocab, r.config.model.vocab_size);

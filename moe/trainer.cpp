@@ -119,6 +119,11 @@ class Trainer {
   RunResult run(bool resume);
 
  private:
+  // The run's start: ranks joined, rank 0's lock taken and directory prepared; the finished
+  // result when a resumed run is already done. Whether the step will be captured (and a line
+  // saying so on CUDA).
+  std::optional<RunResult> open_run(bool resume, std::optional<DirLock>& lock);
+  bool announce_graph() const;
   // Several ranks (moe/distributed.h): this rank's device and threads, the micro-batch each
   // rank runs, the collectives. Nothing in a single process.
   void join_ranks();
@@ -1138,11 +1143,10 @@ RunResult Trainer::diverged(double loss, const std::string& when, ProgressLine& 
 
 // The loop, as llm.c's: a step's forward and backward, the NaN check, the update; at the end
 // of each metrics window a line (and an evaluation when due); checkpoints; a stop on request.
-RunResult Trainer::run(bool resume) {
+std::optional<RunResult> Trainer::open_run(bool resume, std::optional<DirLock>& lock) {
   join_ranks();
   fs::create_directories(dir_);
   // Rank 0 holds the run's lock and prepares its directory; the other ranks wait for it.
-  std::optional<DirLock> lock;
   if (lead()) {
     lock.emplace(RunDir(dir_).lock().string());
     if (!lock->try_acquire()) {
@@ -1152,29 +1156,37 @@ RunResult Trainer::run(bool resume) {
     prepare_directory(resume);
   }
   if (comm_) comm_->barrier();
-  if (resume) {
-    if (const RunResult done = RunDir(dir_).read_result(); done.status == RunStatus::kDone) {
-      if (lead()) {
-        std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
-      }
-      return done;
-    }
+  if (!resume) return std::nullopt;
+  const RunResult done = RunDir(dir_).read_result();
+  if (done.status != RunStatus::kDone) return std::nullopt;
+  if (lead()) {
+    std::fprintf(stderr, "%s is already done (val_loss %.4f)\n", dir_.c_str(), done.val_loss);
   }
+  return done;
+}
+
+bool Trainer::announce_graph() const {
+  const std::string refused = graph_refusal();
+  if (device_.is_cuda() && cfg_.cuda_graph != Toggle::kOff && lead()) {
+    std::fprintf(
+        stderr, "%s: CUDA graph: %s\n", dir_.c_str(),
+        refused.empty()
+            ? fmt::format("the step is captured after {} eager steps", kGraphWarmup).c_str()
+            : ("not used: " + refused).c_str());
+  }
+  return refused.empty();
+}
+
+RunResult Trainer::run(bool resume) {
+  std::optional<DirLock> lock;
+  if (const auto done = open_run(resume, lock)) return *done;
   start_session(resume);
   ProgressLine progress("step", cfg_.steps(), step_, /*silent=*/!lead());
   model_->train();
   // --profile: LibTorch's profiler over steps [kProfileFrom, kProfileFrom + kProfileSteps).
   std::optional<StepProfile> profile;
   // --cuda-graph: the session's steps on one side stream, captured after kGraphWarmup.
-  const std::string graph_refused = graph_refusal();
-  if (device_.is_cuda() && cfg_.cuda_graph != Toggle::kOff && lead()) {
-    std::fprintf(
-        stderr, "%s: CUDA graph: %s\n", dir_.c_str(),
-        graph_refused.empty()
-            ? fmt::format("the step is captured after {} eager steps", kGraphWarmup).c_str()
-            : ("not used: " + graph_refused).c_str());
-  }
-  bool graph_wanted = graph_refused.empty();
+  bool graph_wanted = announce_graph();
   const SideStream side_stream(device_, graph_wanted);
   const int64_t first_step = step_;
   while (step_ < cfg_.steps()) {
