@@ -429,8 +429,8 @@ std::vector<Setting> train_settings() {
            static_cast<std::string (*)(Toggle)>(&to_string))),
     sized(how(value<int64_t>({"nproc-per-node", "nproc_per_node"}, kShared, kTrain,
                        "data-parallel ranks started on this node, one per GPU (or CPU "
-                       "processes): gradients reduced, AdamW state sharded; the batch is split "
-                       "across them (under srun, each task is a rank instead)",
+                       "processes): gradients summed, then sharded with AdamW's state (ZeRO-2); "
+                       "the batch is split across them (under srun, each task is a rank instead)",
                        [](S& s) -> int64_t& { return s.train.nproc_per_node; },
                        [](int64_t v) { return v >= 1 && v <= 1024; }, "must be in 1..1024"))),
     sized(train_flag({"checkpoint-activations", "checkpoint_activations"},
