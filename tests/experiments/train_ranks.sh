@@ -11,6 +11,20 @@ args=(--data "$TMP/data" --label tiny --ratio 1 --experts 4 --top-k 2 --context 
 short=("${args[@]}" --tokens $((40 * 8 * 32)))
 T=$BIN/moescale-train
 
+# Two run directories hold the same run: every metrics line equal but its timings, and the
+# same final validation loss.
+same_run() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+drop = lambda l: {k: v for k, v in l.items() if k not in ("tokens_per_s", "mfu")}
+rd = lambda d: [drop(json.loads(l)) for l in open(f"{d}/metrics.jsonl")]
+a, b = sys.argv[1:3]
+assert rd(a) == rd(b), f"{a} and {b}: the metrics differ"
+va, vb = (json.load(open(f"{d}/result.json"))["val_loss"] for d in (a, b))
+assert va == vb, (va, vb)
+PY
+}
+
 "$T" "${short[@]}" --out "$TMP/one" --micro-batch 4 >"$TMP/one.log" 2>&1 || { cat "$TMP/one.log"; fail "one rank"; }
 "$T" "${short[@]}" --out "$TMP/two" --nproc-per-node 2 >"$TMP/two.log" 2>&1 || { cat "$TMP/two.log"; fail "two ranks"; }
 # The same experiment: the same run id, both ranks' micro-batches in every number.
@@ -38,14 +52,8 @@ ls "$TMP/two/checkpoints/"step-*/optimizer-1-of-2.pt >/dev/null || fail "no shar
 # the gradients a rank does not own are dropped there. The same numbers as one bucket.
 MOESCALE_BUCKET_BYTES=4096 "$T" "${short[@]}" --out "$TMP/buckets" --nproc-per-node 2 >"$TMP/bk.log" 2>&1 ||
   { cat "$TMP/bk.log"; fail "two ranks, small buckets"; }
-/usr/bin/python3 - "$TMP" <<'PY' || fail "see above"
-import json, sys
-tmp = sys.argv[1]
-drop = lambda l: {k: v for k, v in l.items() if k not in ("tokens_per_s", "mfu")}
-rd = lambda d: [drop(json.loads(l)) for l in open(f"{tmp}/{d}/metrics.jsonl")]
-assert rd("two") == rd("buckets"), "4 KiB buckets changed the run"
-print("4 KiB buckets summed during the backward: the same run, bit for bit")
-PY
+same_run "$TMP/two" "$TMP/buckets" || fail "4 KiB buckets changed the run"
+echo "4 KiB buckets summed during the backward: the same run, bit for bit"
 
 # Stop at step 13 and resume: the uninterrupted two-rank run, bit for bit.
 set +e
@@ -64,16 +72,8 @@ grep -q "written by 2 rank(s); this run has 1: resume it with --nproc-per-node 2
   { cat "$TMP/r2.log"; fail "no line naming the rank counts"; }
 "$T" "${short[@]}" --out "$TMP/resumed" --nproc-per-node 2 --resume >"$TMP/r3.log" 2>&1 ||
   { cat "$TMP/r3.log"; fail "resume with two ranks"; }
-/usr/bin/python3 - "$TMP" <<'PY' || fail "see above"
-import json, sys
-tmp = sys.argv[1]
-drop = lambda l: {k: v for k, v in l.items() if k not in ("tokens_per_s", "mfu")}
-rd = lambda d: [drop(json.loads(l)) for l in open(f"{tmp}/{d}/metrics.jsonl")]
-assert rd("two") == rd("resumed"), "the resumed two-rank run differs from the uninterrupted one"
-a, b = (json.load(open(f"{tmp}/{d}/result.json")) for d in ("two", "resumed"))
-assert a["val_loss"] == b["val_loss"]
-print(f"stopped at 13 and resumed from the shards: bit for bit (val loss {a['val_loss']:.6f})")
-PY
+same_run "$TMP/two" "$TMP/resumed" || fail "the resumed two-rank run differs from the uninterrupted one"
+echo "stopped at 13 and resumed from the shards: bit for bit"
 
 # A rank killed mid-run: the launcher ends the run in seconds, names the rank, and the last
 # checkpoint resumes.

@@ -68,6 +68,15 @@ std::vector<nlohmann::json> metrics(const std::string& run_dir) {
   return lines;
 }
 
+// The run stopped at step 23 (mid-window: the metrics accumulators are checkpointed too) and
+// resumed to its end.
+moe::RunResult stop_and_resume(moe::TrainConfig c, const std::string& run_dir) {
+  c.stop_at_step = 23;
+  CHECK(moe::train(c, run_dir, false).status == moe::RunStatus::kInterrupted);
+  c.stop_at_step = -1;
+  return moe::train(c, run_dir, true);
+}
+
 // The numbers a run computes (timing fields excluded).
 void check_same_curve(const std::string& a, const std::string& b) {
   const auto ma = metrics(a), mb = metrics(b);
@@ -155,10 +164,7 @@ TEST_CASE("the fused AdamW trains as LibTorch's, up to rounding, and resumes bit
   CHECK(b.val_loss == Approx(a.val_loss).epsilon(2e-3));
   CHECK(b.val_loss != a.val_loss);  // the fused kernel did run (its rounding differs)
   // Its checkpoint holds LibTorch's AdamW state: a stop and a resume give the same run.
-  c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
-  c.stop_at_step = -1;
-  const moe::RunResult r = moe::train(c, resumed, true);
+  const moe::RunResult r = stop_and_resume(c, resumed);
   CHECK(r.val_loss == b.val_loss);
   check_same_curve(fused, resumed);
 }
@@ -301,10 +307,7 @@ TEST_CASE("bf16 autocast on the CPU trains as well as fp32 and resumes bit for b
   CHECK(std::fabs(a.val_loss - fp32.val_loss) < 0.05);
   CHECK(a.val_loss != fp32.val_loss);  // the matmuls did run in bf16
   CHECK(moe::read_json(straight + "/result.json")["peak_source"] == "measured bf16 GEMM 1024^3");
-  c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
-  c.stop_at_step = -1;
-  const moe::RunResult b = moe::train(c, resumed, true);
+  const moe::RunResult b = stop_and_resume(c, resumed);
   CHECK(b.val_loss == a.val_loss);
   check_same_curve(straight, resumed);
 }
@@ -325,10 +328,7 @@ TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint
   CHECK(metrics(straight).front()["train_loss"].get<double>() > 3.0);
   CHECK(a.val_loss < 2.2);
 
-  c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
-  c.stop_at_step = -1;
-  const moe::RunResult b = moe::train(c, resumed, true);
+  const moe::RunResult b = stop_and_resume(c, resumed);
   CHECK(b.status == moe::RunStatus::kDone);
   CHECK(b.steps == a.steps);
   // CUDA's atomic scatter-adds are not bit-reproducible; the resumed curve follows within noise.
@@ -364,10 +364,7 @@ TEST_CASE("a step captured in a CUDA graph trains as the eager step and resumes"
   }
   CHECK(std::fabs(b.val_loss - a.val_loss) < 0.05);
   // A stop and a resume: the new session warms up and captures again.
-  c.stop_at_step = 23;
-  CHECK(moe::train(c, resumed, false).status == moe::RunStatus::kInterrupted);
-  c.stop_at_step = -1;
-  const moe::RunResult r = moe::train(c, resumed, true);
+  const moe::RunResult r = stop_and_resume(c, resumed);
   CHECK(r.status == moe::RunStatus::kDone);
   CHECK(std::fabs(r.val_loss - b.val_loss) < 0.05);
 }
