@@ -8,24 +8,11 @@
 #include "moe/accounting.h"
 #include "moe/memory.h"
 #include "moe/train_config.h"
+#include "tests/tiny_model.h"
 
 namespace {
 
-moe::ModelConfig small() {
-  moe::ModelConfig c;
-  c.vocab_size = 64;
-  c.context = 16;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 8;
-  c.d_expert = 24;
-  c.n_experts = 4;
-  c.top_k = 2;
-  c.n_shared_experts = 1;
-  return c;
-}
+moe::ModelConfig small() { return moe::testing::tiny_model_config(); }
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 

@@ -10,6 +10,7 @@
 #include "moe/accounting.h"
 #include "moe/device.h"
 #include "moe/model.h"
+#include "tests/tiny_model.h"
 
 #if MOESCALE_TORCH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -23,21 +24,7 @@ using moe::ModelConfig;
 
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 64;
-  c.context = 16;
-  c.d_model = 32;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 8;
-  c.d_expert = 24;
-  c.n_experts = 4;
-  c.top_k = 2;
-  c.n_shared_experts = 1;
-  return c;
-}
+ModelConfig tiny_config() { return moe::testing::tiny_model_config(); }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>();

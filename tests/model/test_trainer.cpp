@@ -68,6 +68,13 @@ std::vector<nlohmann::json> metrics(const std::string& run_dir) {
   return lines;
 }
 
+// The GPU tests' guard: true (and a warning ctest reads as a skip) without a CUDA device.
+bool no_cuda() {
+  if (torch::cuda::is_available()) return false;
+  WARN("skipped: no CUDA device");
+  return true;
+}
+
 // The run stopped at step 23 (mid-window: the metrics accumulators are checkpointed too) and
 // resumed to its end.
 moe::RunResult stop_and_resume(moe::TrainConfig c, const std::string& run_dir) {
@@ -313,10 +320,7 @@ TEST_CASE("bf16 autocast on the CPU trains as well as fp32 and resumes bit for b
 }
 
 TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint", "[gpu]") {
-  if (!torch::cuda::is_available()) {
-    WARN("skipped: no CUDA device");
-    return;
-  }
+  if (no_cuda()) return;
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   c.device = "cuda";
@@ -337,10 +341,7 @@ TEST_CASE("bf16 training on CUDA lowers the loss and resumes from its checkpoint
 }
 
 TEST_CASE("a step captured in a CUDA graph trains as the eager step and resumes", "[gpu]") {
-  if (!torch::cuda::is_available()) {
-    WARN("skipped: no CUDA device");
-    return;
-  }
+  if (no_cuda()) return;
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   c.device = "cuda";
@@ -370,10 +371,7 @@ TEST_CASE("a step captured in a CUDA graph trains as the eager step and resumes"
 }
 
 TEST_CASE("a step that cannot be captured falls back to eager steps", "[gpu]") {
-  if (!torch::cuda::is_available()) {
-    WARN("skipped: no CUDA device");
-    return;
-  }
+  if (no_cuda()) return;
   Fixture f;
   moe::TrainConfig c = tiny_run(f.data);
   c.device = "cuda";
